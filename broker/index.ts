@@ -1,0 +1,4 @@
+// The broker room's public face: launching nats-server and the stream contract.
+export * from "./launcher.ts";
+export * from "./streams.ts";
+export * from "./errors.ts";

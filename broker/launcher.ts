@@ -1,0 +1,215 @@
+// Starts nats-server processes (one node, or a 3-node JetStream cluster) from generated configs.
+// Used by the local stack (`jetgate stack`) with the fixed ports of DESIGN.md, and by the test
+// harness and benchmarks with free ports in temp dirs. Every process is tracked by PID so callers
+// can always stop what they started.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync, openSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BrokerError } from "./errors.ts";
+
+export const NATS_INSTALL_HINT =
+  "nats-server was not found on PATH. Install it: `sudo apt-get install nats-server` on Debian/Ubuntu, " +
+  "or download it from https://github.com/nats-io/nats-server/releases";
+
+/** How long a node may take to accept clients, and the cluster to elect a JetStream meta leader. */
+export const DEFAULT_READY_TIMEOUT_MS = 20_000;
+
+export interface NodePorts {
+  client: number;
+  websocket: number;
+  cluster: number;
+  monitor: number;
+}
+
+export interface NodeSpec {
+  name: string;
+  ports: NodePorts;
+  /** Directory for this node's config, JetStream store and log. */
+  dir: string;
+}
+
+export interface RunningNode extends NodeSpec {
+  process: ChildProcess;
+  pid: number;
+  clientUrl: string;
+  websocketUrl: string;
+  logFile: string;
+}
+
+export interface ClusterOptions {
+  nodes: NodeSpec[];
+  /** Cluster name; ignored for a single node. */
+  clusterName?: string;
+  readyTimeoutMs?: number;
+  /** Max file store per node (default 2GB). */
+  maxFileStore?: string;
+}
+
+export interface Broker {
+  nodes: RunningNode[];
+  /** Client URLs of every node, for a client that should fail over. */
+  servers: string[];
+  websocketUrls: string[];
+  /** Replicas for streams: 3 in a cluster, 1 on a single node. */
+  replicas: number;
+  stop(): Promise<void>;
+  /** Stop one node (SIGTERM, then SIGKILL after a grace period). */
+  stopNode(index: number): Promise<void>;
+  /** Start a stopped node again with the same config and store. */
+  startNode(index: number): Promise<void>;
+  /** Resolves once every running node is healthy and JetStream has a meta leader. */
+  ready(timeoutMs?: number): Promise<void>;
+}
+
+export function findNatsServer(): string | null {
+  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
+  const path = found.stdout.trim();
+  return found.status === 0 && path ? path : null;
+}
+
+/** One node's nats-server config (verified on nats-server 2.9.10, see DESIGN.md). */
+export function nodeConfig(spec: NodeSpec, peers: NodeSpec[], opts: { clusterName: string; maxFileStore: string }): string {
+  const lines = [
+    `server_name: ${spec.name}`,
+    `listen: 127.0.0.1:${spec.ports.client}`,
+    `http: 127.0.0.1:${spec.ports.monitor}`,
+    `jetstream {`,
+    `  store_dir: ${JSON.stringify(join(spec.dir, "jetstream"))}`,
+    `  max_memory_store: 256MB`,
+    `  max_file_store: ${opts.maxFileStore}`,
+    `}`,
+    `websocket {`,
+    `  host: 127.0.0.1`,
+    `  port: ${spec.ports.websocket}`,
+    `  no_tls: true`,
+    `}`,
+    // Publishes from the edge carry headers; 8 MiB leaves room for a full batch of events.
+    `max_payload: 8MB`,
+  ];
+  if (peers.length > 1) {
+    lines.push(
+      `cluster {`,
+      `  name: ${opts.clusterName}`,
+      `  listen: 127.0.0.1:${spec.ports.cluster}`,
+      `  routes: [${peers.map((p) => `nats-route://127.0.0.1:${p.ports.cluster}`).join(", ")}]`,
+      `}`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+// Children that are still running when this process exits are killed, so a crashed test or a
+// stack stopped by an uncaught error never leaves a nats-server behind.
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+function spawnNode(bin: string, spec: NodeSpec): RunningNode {
+  const configFile = join(spec.dir, "nats.conf");
+  const logFile = join(spec.dir, "nats.log");
+  const log = openSync(logFile, "a");
+  const child = spawn(bin, ["-c", configFile], { stdio: ["ignore", log, log], detached: false });
+  closeSync(log);
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  if (child.pid === undefined) throw new BrokerError("SPAWN_FAILED", `could not start nats-server for ${spec.name}`);
+  return {
+    ...spec,
+    process: child,
+    pid: child.pid,
+    clientUrl: `nats://127.0.0.1:${spec.ports.client}`,
+    websocketUrl: `ws://127.0.0.1:${spec.ports.websocket}`,
+    logFile,
+  };
+}
+
+async function waitFor(what: string, deadline: number, probe: () => Promise<boolean>): Promise<void> {
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await sleep(50);
+  }
+  throw new BrokerError("NOT_READY", `timed out waiting for ${what}`);
+}
+
+async function jsz(port: number): Promise<{ meta_cluster?: { leader?: string }; config?: unknown } | null> {
+  const res = await fetch(`http://127.0.0.1:${port}/jsz`, { signal: AbortSignal.timeout(1000) });
+  return res.ok ? ((await res.json()) as { meta_cluster?: { leader?: string } }) : null;
+}
+
+/** Resolves once every node answers /healthz and (in a cluster) JetStream has a meta leader. */
+async function waitReady(nodes: RunningNode[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  if (nodes.length === 0) return;
+  for (const node of nodes) {
+    await waitFor(`${node.name} to accept clients (see ${node.logFile})`, deadline, async () => {
+      if (node.process.exitCode !== null) {
+        throw new BrokerError("EXITED", `nats-server ${node.name} exited with ${node.process.exitCode}; see ${node.logFile}`);
+      }
+      const res = await fetch(`http://127.0.0.1:${node.ports.monitor}/healthz?js-enabled-only=true`, {
+        signal: AbortSignal.timeout(1000),
+      });
+      return res.ok;
+    });
+  }
+  if (nodes.length > 1) {
+    await waitFor("a JetStream meta leader", deadline, async () => {
+      const infos = await Promise.all(nodes.map((n) => jsz(n.ports.monitor)));
+      return infos.every((info) => Boolean(info?.meta_cluster?.leader));
+    });
+  }
+}
+
+async function stopProcess(node: RunningNode, graceMs = 5000): Promise<void> {
+  const child = node.process;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function startBroker(opts: ClusterOptions): Promise<Broker> {
+  const bin = findNatsServer();
+  if (!bin) throw new BrokerError("NOT_INSTALLED", NATS_INSTALL_HINT);
+  const clusterName = opts.clusterName ?? "jetgate";
+  const maxFileStore = opts.maxFileStore ?? "2GB";
+  for (const spec of opts.nodes) {
+    mkdirSync(spec.dir, { recursive: true });
+    writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore }));
+  }
+  const nodes = opts.nodes.map((spec) => spawnNode(bin, spec));
+  const broker: Broker = {
+    nodes,
+    servers: nodes.map((n) => n.clientUrl),
+    websocketUrls: nodes.map((n) => n.websocketUrl),
+    replicas: nodes.length >= 3 ? 3 : 1,
+    async stop() {
+      await Promise.all(nodes.map((n) => stopProcess(n)));
+    },
+    async stopNode(index) {
+      const node = nodes[index];
+      if (node) await stopProcess(node);
+    },
+    async startNode(index) {
+      const node = nodes[index];
+      if (!node) throw new BrokerError("NO_SUCH_NODE", `no node ${index}`);
+      const restarted = spawnNode(bin, node);
+      nodes[index] = restarted;
+      await waitReady([restarted], opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+    },
+    async ready(timeoutMs = DEFAULT_READY_TIMEOUT_MS) {
+      const running = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
+      await waitReady(running, timeoutMs);
+    },
+  };
+  try {
+    await waitReady(nodes, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+  } catch (err) {
+    await broker.stop();
+    throw err;
+  }
+  return broker;
+}

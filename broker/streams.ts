@@ -1,0 +1,58 @@
+// The streams every part relies on (DESIGN.md, Contracts), created or updated idempotently.
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type StreamConfig } from "@nats-io/jetstream";
+
+export const EVENTS_STREAM = "EVENTS";
+export const DLQ_STREAM = "DLQ";
+export const EVENTS_SUBJECT_PREFIX = "events.";
+export const DLQ_SUBJECT_PREFIX = "dlq.";
+
+/** JetStream drops a repeated Nats-Msg-Id inside this window, which makes client retries safe. */
+export const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
+const DAY_NS = 24 * 60 * 60 * 1_000_000_000;
+
+export interface StreamOptions {
+  replicas: number;
+  /** How long events are kept for replay (default 7 days). */
+  eventsMaxAgeNs?: number;
+  /** How long dead letters are kept for inspection and redrive (default 30 days). */
+  dlqMaxAgeNs?: number;
+}
+
+export function streamConfigs(opts: StreamOptions): Array<Partial<StreamConfig> & { name: string }> {
+  return [
+    {
+      name: EVENTS_STREAM,
+      subjects: [`${EVENTS_SUBJECT_PREFIX}>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      num_replicas: opts.replicas,
+      duplicate_window: DUPLICATE_WINDOW_NS,
+      max_age: opts.eventsMaxAgeNs ?? 7 * DAY_NS,
+    },
+    {
+      name: DLQ_STREAM,
+      subjects: [`${DLQ_SUBJECT_PREFIX}>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      num_replicas: opts.replicas,
+      duplicate_window: DUPLICATE_WINDOW_NS,
+      max_age: opts.dlqMaxAgeNs ?? 30 * DAY_NS,
+    },
+  ];
+}
+
+/** Creates each stream, or updates it to the wanted config when it exists already. */
+export async function ensureStreams(nc: NatsConnection, opts: StreamOptions): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const config of streamConfigs(opts)) {
+    const exists = await jsm.streams.info(config.name).then(
+      () => true,
+      () => false,
+    );
+    if (exists) await jsm.streams.update(config.name, config);
+    else await jsm.streams.add(config);
+  }
+}

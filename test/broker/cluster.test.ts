@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { startTestBroker } from "../harness/nats.ts";
+import { EVENTS_STREAM, DLQ_STREAM, ensureStreams } from "../../broker/index.ts";
+
+test("a 3-node cluster comes up with R3 EVENTS and DLQ streams, and ensureStreams is idempotent", async (t) => {
+  const broker = await startTestBroker({ nodes: 3 });
+  t.after(() => broker.stop());
+  const nc = await broker.connect();
+  await ensureStreams(nc, { replicas: 3 });
+  const jsm = await jetstreamManager(nc);
+  const events = await jsm.streams.info(EVENTS_STREAM);
+  assert.equal(events.config.num_replicas, 3);
+  assert.deepEqual(events.config.subjects, ["events.>"]);
+  assert.ok(events.config.duplicate_window >= 120 * 1e9);
+  const dlq = await jsm.streams.info(DLQ_STREAM);
+  assert.deepEqual(dlq.config.subjects, ["dlq.>"]);
+
+  const js = jetstream(nc);
+  const first = await js.publish("events.order.created", "{}", { msgID: "evt-1" });
+  const again = await js.publish("events.order.created", "{}", { msgID: "evt-1" });
+  assert.equal(again.duplicate, true);
+  assert.equal(again.seq, first.seq);
+});
+
+test("stopping every node makes the cluster unreachable and restarting brings the data back", async (t) => {
+  const broker = await startTestBroker({ nodes: 3 });
+  t.after(() => broker.stop());
+  const nc = await broker.connect();
+  const js = jetstream(nc);
+  const ack = await js.publish("events.x", "1", { msgID: "a" });
+  for (const i of [0, 1, 2]) await broker.stopNode(i);
+  for (const node of broker.nodes) assert.notEqual(node.process.exitCode ?? node.process.signalCode, null);
+  for (const i of [0, 1, 2]) await broker.startNode(i);
+  await broker.ready();
+  const jsm = await jetstreamManager(await broker.connect());
+  const deadline = Date.now() + 20_000;
+  let msg;
+  while (!msg && Date.now() < deadline) {
+    msg = await jsm.streams.getMessage(EVENTS_STREAM, { seq: ack.seq }).catch(() => undefined);
+    if (!msg) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(msg?.string(), "1");
+});

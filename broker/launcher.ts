@@ -27,6 +27,11 @@ export interface NodeSpec {
   ports: NodePorts;
   /** Directory for this node's config, JetStream store and log. */
   dir: string;
+  /**
+   * A config file to run instead of a generated one (the local stack runs deploy/nats/dev/*.conf).
+   * It must take its store directory from $JETGATE_NATS_STORE and listen on `ports`.
+   */
+  configFile?: string;
 }
 
 export interface RunningNode extends NodeSpec {
@@ -107,10 +112,13 @@ process.once("exit", () => {
 });
 
 function spawnNode(bin: string, spec: NodeSpec): RunningNode {
-  const configFile = join(spec.dir, "nats.conf");
+  const configFile = spec.configFile ?? join(spec.dir, "nats.conf");
   const logFile = join(spec.dir, "nats.log");
   const log = openSync(logFile, "a");
-  const child = spawn(bin, ["-c", configFile], { stdio: ["ignore", log, log], detached: false });
+  const child = spawn(bin, ["-c", configFile], {
+    stdio: ["ignore", log, log],
+    env: { ...process.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
+  });
   closeSync(log);
   live.add(child);
   child.once("exit", () => live.delete(child));
@@ -178,6 +186,7 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
   const maxFileStore = opts.maxFileStore ?? "2GB";
   for (const spec of opts.nodes) {
     mkdirSync(spec.dir, { recursive: true });
+    if (spec.configFile) continue;
     writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore }));
   }
   const nodes = opts.nodes.map((spec) => spawnNode(bin, spec));

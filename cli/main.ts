@@ -2,6 +2,7 @@
 // The one `jetgate` command. Each part of the system registers its own subcommands; this file
 // only wires them together and maps errors to exit codes (0 ok, 1 findings/failure, 2 usage).
 import { Command, CommanderError } from "commander";
+import { registerStackCommands } from "../scripts/stack.ts";
 
 const program = new Command("jetgate")
   .description("Events from the internet into NATS JetStream and out to webhooks")
@@ -9,7 +10,9 @@ const program = new Command("jetgate")
   .exitOverride();
 
 // Registration: one line per part. Keep this list short and alphabetical.
-const parts: Array<(program: Command) => void> = [];
+const parts: Array<(program: Command) => void> = [
+  registerStackCommands,
+];
 
 for (const register of parts) register(program);
 

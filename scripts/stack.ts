@@ -1,0 +1,159 @@
+// `npm start` (= `jetgate stack`): the whole local stack in the foreground, on the fixed loopback
+// ports of DESIGN.md. A 3-node JetStream cluster (or one node with --single), the registry built
+// into validators, the edge in real workerd, the bridge and a demo webhook receiver. Ctrl-C or
+// SIGTERM stops every child it started; a second start reuses the data under .jetgate/.
+import { join } from "node:path";
+import { createServer } from "node:net";
+import type { Command } from "commander";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { startBroker, ensureStreams, type Broker, type NodeSpec } from "../broker/index.ts";
+import { ensureNatsServer } from "./install-nats.ts";
+import { STACK, type StackStep } from "./stack-parts.ts";
+
+export const ROOT = join(import.meta.dirname, "..");
+
+/** The fixed ports of the local stack (DESIGN.md, Contracts). Tests never use these. */
+export const STACK_PORTS = {
+  edge: 8787,
+  bridge: 8790,
+  receiver: 8791,
+  nats: [4222, 4223, 4224],
+  websocket: [9222, 9223, 9224],
+  routes: [6222, 6223, 6224],
+  monitor: [8222, 8223, 8224],
+} as const;
+
+export interface StackOptions {
+  single: boolean;
+  dataDir: string;
+}
+
+function log(line: string): void {
+  process.stdout.write(`[stack] ${line}\n`);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+async function checkPorts(opts: StackOptions): Promise<void> {
+  const count = opts.single ? 1 : 3;
+  const wanted = [
+    STACK_PORTS.edge,
+    STACK_PORTS.bridge,
+    STACK_PORTS.receiver,
+    ...STACK_PORTS.nats.slice(0, count),
+    ...STACK_PORTS.websocket.slice(0, count),
+    ...STACK_PORTS.monitor.slice(0, count),
+    ...(opts.single ? [] : STACK_PORTS.routes),
+  ];
+  const taken: number[] = [];
+  for (const port of wanted) if (!(await portFree(port))) taken.push(port);
+  if (taken.length) {
+    throw new Error(`ports already in use on 127.0.0.1: ${taken.join(", ")} (is another \`npm start\` running?)`);
+  }
+}
+
+function nodeSpecs(opts: StackOptions): NodeSpec[] {
+  const natsDir = join(opts.dataDir, opts.single ? "single" : "cluster");
+  if (opts.single) {
+    return [
+      {
+        name: "n1",
+        dir: join(natsDir, "n1"),
+        configFile: join(ROOT, "deploy/nats/dev/single.conf"),
+        ports: { client: 4222, websocket: 9222, cluster: 6222, monitor: 8222 },
+      },
+    ];
+  }
+  return [0, 1, 2].map((i) => ({
+    name: `n${i + 1}`,
+    dir: join(natsDir, `n${i + 1}`),
+    configFile: join(ROOT, `deploy/nats/dev/n${i + 1}.conf`),
+    ports: {
+      client: STACK_PORTS.nats[i]!,
+      websocket: STACK_PORTS.websocket[i]!,
+      cluster: STACK_PORTS.routes[i]!,
+      monitor: STACK_PORTS.monitor[i]!,
+    },
+  }));
+}
+
+export async function runStack(opts: StackOptions): Promise<void> {
+  const t0 = Date.now();
+  const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+  await checkPorts(opts);
+  ensureNatsServer(log);
+
+  const stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const { name, stop } of stops.reverse()) {
+        log(`stopping ${name}`);
+        await stop().catch((err) => log(`stopping ${name} failed: ${err instanceof Error ? err.message : err}`));
+      }
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: shutting down`);
+    void stopAll().then(() => process.exit(0));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    log(`starting ${opts.single ? "one nats-server node" : "a 3-node nats-server cluster"} (data in ${opts.dataDir})`);
+    const broker: Broker = await startBroker({ nodes: nodeSpecs(opts) });
+    stops.push({ name: "nats-server", stop: () => broker.stop() });
+    const nc: NatsConnection = await connect({ servers: broker.servers, name: "jetgate-stack" });
+    stops.push({ name: "stack connection", stop: () => nc.close() });
+    await ensureStreams(nc, { replicas: broker.replicas });
+    log(`JetStream ready, streams EVENTS and DLQ at R${broker.replicas} (${elapsed()})`);
+
+    const ctx = { root: ROOT, broker, nc, log, ports: STACK_PORTS, dataDir: opts.dataDir };
+    const banner: string[] = [];
+    for (const step of STACK as StackStep[]) {
+      const started = await step.start(ctx);
+      stops.push({ name: step.name, stop: started.stop });
+      banner.push(...started.banner);
+      log(`${step.name} ready (${elapsed()})`);
+    }
+    printBanner(banner, broker, opts, elapsed());
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  // Stay in the foreground until a signal arrives.
+  await new Promise<never>(() => {});
+}
+
+function printBanner(lines: string[], broker: Broker, opts: StackOptions, took: string): void {
+  const nats = broker.nodes.map((n) => `${n.clientUrl} (ws ${n.websocketUrl}, monitor http://127.0.0.1:${n.ports.monitor})`);
+  const out = [
+    "",
+    `Jetgate local stack is up in ${took}${opts.single ? " (single node, R1)" : " (3-node cluster, R3)"}`,
+    "",
+    ...nats.map((n) => `  nats      ${n}`),
+    ...lines.map((l) => `  ${l}`),
+    "",
+    "Press Ctrl-C to stop everything.",
+    "",
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+export function registerStackCommands(program: Command): void {
+  program
+    .command("stack")
+    .description("run the whole local stack in the foreground (npm start)")
+    .option("--single", "one nats-server node with R1 streams, for small laptops", false)
+    .option("--data-dir <dir>", "where nats-server keeps its data", join(ROOT, ".jetgate"))
+    .action(async (o: { single: boolean; dataDir: string }) => {
+      await runStack({ single: o.single, dataDir: o.dataDir });
+    });
+}

@@ -1,0 +1,86 @@
+// The edge as one Hono app built from its dependencies. Only web-standard APIs (Request,
+// Response, crypto.subtle, streams), so the same app runs in workerd (entry-workerd.ts) and on
+// Node (entry-node.ts); what differs by runtime is the Publisher handed in.
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import type { CompiledRegistry } from "../registry/compiled.ts";
+import type { AppEnv } from "./context.ts";
+import type { EdgeConfig } from "./config.ts";
+import type { Publisher } from "./publisher.ts";
+import { KeyStore, RateLimiter } from "./auth.ts";
+import { checkHeaderSize } from "./limits.ts";
+import { requestLog, type LogSink } from "./log.ts";
+import { openapi } from "./openapi.ts";
+import { EdgeError, errorToResponse, makeProblem, problemResponse } from "./problems.ts";
+import { RegistryView } from "./registry.ts";
+import { registerEventRoutes } from "./routes-events.ts";
+import { registerSchemaRoutes } from "./routes-schemas.ts";
+
+export interface AppDeps {
+  registry: CompiledRegistry;
+  publisher: Publisher;
+  config: EdgeConfig;
+  /** Where the per-request JSON line goes (default console.log). */
+  log?: LogSink;
+  /** Clock for the rate limiter (tests). */
+  now?: () => number;
+}
+
+/** Headers a browser may send on a CORS POST (the preflight reflects only these). */
+export const CORS_ALLOWED_HEADERS = [
+  "authorization",
+  "content-type",
+  "idempotency-key",
+  "traceparent",
+  "tracestate",
+  "ce-specversion",
+  "ce-id",
+  "ce-source",
+  "ce-type",
+  "ce-subject",
+  "ce-time",
+  "ce-dataschema",
+];
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { config } = deps;
+  const registry = new RegistryView(deps.registry);
+  const keys = new KeyStore(config.apiKeys);
+  const limiter = new RateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst }, deps.now);
+  const app = new Hono<AppEnv>();
+
+  app.use("*", requestLog(config.logRequests, deps.log ?? ((line) => console.log(line))));
+  app.use("*", async (c, next) => {
+    checkHeaderSize(c.req.raw.headers, config.maxHeaderBytes);
+    await next();
+  });
+  if (config.corsOrigins.length > 0) {
+    const allowed = new Set(config.corsOrigins);
+    app.use(
+      "/v1/*",
+      cors({
+        origin: (origin) => (allowed.has(origin) ? origin : null),
+        allowMethods: ["GET", "POST", "OPTIONS"],
+        allowHeaders: CORS_ALLOWED_HEADERS,
+        exposeHeaders: ["retry-after", "etag"],
+        maxAge: 600,
+      }),
+    );
+  }
+
+  app.get("/livez", (c) => c.json({ ok: true }));
+  app.get("/healthz", async (c) => {
+    const broker = await deps.publisher.health();
+    return c.json({ ok: broker.reachable, broker }, broker.reachable ? 200 : 503);
+  });
+  app.get("/v1/openapi.json", (c) => c.json(openapi));
+  registerSchemaRoutes(app, registry);
+  registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher });
+
+  app.notFound((c) => problemResponse(makeProblem("not-found", `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    if (!(err instanceof EdgeError)) console.error(JSON.stringify({ msg: "unhandled", path: c.req.path, error: String(err), stack: (err as Error).stack }));
+    return errorToResponse(err);
+  });
+  return app;
+}

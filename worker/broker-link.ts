@@ -1,0 +1,156 @@
+// One NATS connection and the JetStream publishes over it, shared by both publishers; only the
+// `connect` function differs (wsconnect on workerd, transport-node on Node).
+//
+// Why fail fast while disconnected: nats-core buffers publishes during a reconnect and flushes
+// them once it is back. A publish buffered now, answered 503 after its timeout, and flushed later
+// would land in the stream although the client was told it did not — so while the link knows it
+// is down it does not write at all, and answers UNAVAILABLE at once.
+import { headers as natsHeaders, errors as natsErrors, type NatsConnection, type ConnectionOptions } from "@nats-io/nats-core";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { PublishOutcome, PublishRequest, PublisherHealth } from "./publisher.ts";
+
+export type Connect = (opts: ConnectionOptions) => Promise<NatsConnection>;
+
+export const LINK_DEFAULTS = {
+  /** First-connect backoff: doubles from min to max while the broker stays unreachable. */
+  CONNECT_BACKOFF_MIN_MS: 100,
+  CONNECT_BACKOFF_MAX_MS: 2_000,
+  CONNECT_TIMEOUT_MS: 2_000,
+  RECONNECT_WAIT_MS: 250,
+  RECONNECT_JITTER_MS: 100,
+  HEALTH_TIMEOUT_MS: 1_000,
+} as const;
+
+export interface BrokerLinkOptions {
+  servers: string[];
+  connect: Connect;
+  publishTimeoutMs: number;
+  /** Name shown in the server's connection list. */
+  name: string;
+}
+
+export class BrokerLink {
+  private nc: NatsConnection | null = null;
+  private js: JetStreamClient | null = null;
+  private connecting: Promise<void> | null = null;
+  private connected = false;
+  private nextAttemptMs = 0;
+  private backoffMs: number = LINK_DEFAULTS.CONNECT_BACKOFF_MIN_MS;
+  private lastError = "not connected yet";
+  private closed = false;
+
+  constructor(private readonly opts: BrokerLinkOptions) {}
+
+  /** Connects if needed; resolves when connected, rejects while the broker is unreachable. */
+  private async ensure(): Promise<JetStreamClient> {
+    if (this.js && this.connected) return this.js;
+    if (this.nc && !this.nc.isClosed()) throw new Error(`reconnecting to the broker (${this.lastError})`);
+    if (!this.connecting) {
+      if (Date.now() < this.nextAttemptMs) throw new Error(`broker unreachable (${this.lastError}); next attempt soon`);
+      this.connecting = this.open().finally(() => {
+        this.connecting = null;
+      });
+    }
+    await this.connecting;
+    if (!this.js) throw new Error(this.lastError);
+    return this.js;
+  }
+
+  private async open(): Promise<void> {
+    try {
+      const nc = await this.opts.connect({
+        servers: this.opts.servers,
+        name: this.opts.name,
+        timeout: LINK_DEFAULTS.CONNECT_TIMEOUT_MS,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: LINK_DEFAULTS.RECONNECT_WAIT_MS,
+        reconnectJitter: LINK_DEFAULTS.RECONNECT_JITTER_MS,
+        ignoreClusterUpdates: true,
+      });
+      if (this.closed) {
+        await nc.close();
+        return;
+      }
+      this.nc = nc;
+      this.js = jetstream(nc, { timeout: this.opts.publishTimeoutMs });
+      this.connected = true;
+      this.backoffMs = LINK_DEFAULTS.CONNECT_BACKOFF_MIN_MS;
+      void this.watch(nc);
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.nextAttemptMs = Date.now() + this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, LINK_DEFAULTS.CONNECT_BACKOFF_MAX_MS);
+    }
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") {
+        this.connected = false;
+        this.lastError = `disconnected from ${status.server}`;
+      } else if (status.type === "reconnect") {
+        this.connected = true;
+      } else if (status.type === "error") {
+        this.lastError = status.error.message;
+      }
+    }
+    // The iterator ends when the connection closes for good: forget it, the next call reconnects.
+    if (this.nc === nc) {
+      this.nc = null;
+      this.js = null;
+      this.connected = false;
+    }
+  }
+
+  async publishMany(requests: PublishRequest[]): Promise<PublishOutcome[]> {
+    let js: JetStreamClient;
+    try {
+      js = await this.ensure();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return requests.map(() => ({ ok: false, code: "UNAVAILABLE", message }));
+    }
+    return Promise.all(requests.map((request) => this.publishOne(js, request)));
+  }
+
+  private async publishOne(js: JetStreamClient, request: PublishRequest): Promise<PublishOutcome> {
+    if (!this.connected) return { ok: false, code: "UNAVAILABLE", message: `broker unreachable (${this.lastError})` };
+    const h = natsHeaders();
+    for (const [name, value] of Object.entries(request.headers)) h.set(name, value);
+    try {
+      const ack = await js.publish(request.subject, request.data, {
+        msgID: request.msgID,
+        headers: h,
+        timeout: this.opts.publishTimeoutMs,
+      });
+      return { ok: true, ack: { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate } };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof natsErrors.TimeoutError) return { ok: false, code: "TIMEOUT", message };
+      return { ok: false, code: "UNAVAILABLE", message };
+    }
+  }
+
+  async health(): Promise<PublisherHealth> {
+    try {
+      await this.ensure();
+      const nc = this.nc!;
+      const rtt = await Promise.race([
+        nc.rtt(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no PONG in time")), LINK_DEFAULTS.HEALTH_TIMEOUT_MS)),
+      ]);
+      return { reachable: true, detail: `connected to ${nc.getServer()}, rtt ${rtt.toFixed(1)} ms` };
+    } catch (err) {
+      return { reachable: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const nc = this.nc;
+    this.nc = null;
+    this.js = null;
+    this.connected = false;
+    await nc?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,195 @@
+// A small hand parser of the CloudEvents 1.0 HTTP protocol binding
+// (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md).
+// The `cloudevents` npm package imports node:util and node:http, so in workerd it would need
+// `nodejs_compat` and a much larger bundle; the edge needs only the three content modes and the
+// attribute rules, which fit here.
+import { EdgeError } from "./problems.ts";
+
+export const SPEC_VERSION = "1.0";
+export const STRUCTURED_TYPE = "application/cloudevents+json";
+export const BATCH_TYPE = "application/cloudevents-batch+json";
+
+/** DESIGN.md contract: a registered type, never a wildcard or another subject prefix. */
+export const TYPE_PATTERN = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+export const TYPE_MAX_LENGTH = 128;
+
+const CONTEXT_ATTRIBUTES = new Set(["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time"]);
+/** CloudEvents §3.1.1: extension names are lower-case letters and digits. */
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+
+export interface CloudEvent {
+  specversion: string;
+  id: string;
+  source: string;
+  type: string;
+  datacontenttype?: string;
+  dataschema?: string;
+  subject?: string;
+  time?: string;
+  extensions: Record<string, string>;
+  /** The data as a JSON value (undefined when the event has none). */
+  data: unknown;
+  /** The data exactly as received, when it arrived as JSON bytes (binary mode, plain route). */
+  dataBytes?: Uint8Array;
+}
+
+export type ContentMode = "binary" | "structured" | "batch";
+
+export function mediaType(contentType: string | null | undefined): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+export function contentMode(contentType: string | null): ContentMode {
+  const type = mediaType(contentType);
+  if (type === STRUCTURED_TYPE) return "structured";
+  if (type === BATCH_TYPE) return "batch";
+  return "binary";
+}
+
+/** JSON media types (RFC 8259 `application/json`, `text/json`, and any `+json` suffix, RFC 6839). */
+export function isJsonMediaType(contentType: string | undefined): boolean {
+  const type = mediaType(contentType);
+  return type === "application/json" || type === "text/json" || /^[a-z0-9.+-]+\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+/** §3.1.3.2: header values are percent-decoded as UTF-8. */
+function percentDecode(name: string, value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new EdgeError("invalid-attribute", `the ${name} header is not validly percent-encoded`, { attribute: name });
+  }
+}
+
+/**
+ * §3.1.3.2 the other way: space, `"`, `%` and everything outside printable ASCII is
+ * percent-encoded, so attributes travel safely as NATS headers and are decoded the same way.
+ */
+export function percentEncode(value: string): string {
+  let out = "";
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!;
+    if (code > 0x20 && code < 0x7f && ch !== '"' && ch !== "%") out += ch;
+    else for (const byte of new TextEncoder().encode(ch)) out += "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+function requireString(attrs: Record<string, unknown>, name: string): string {
+  const value = attrs[name];
+  if (value === undefined || value === null || value === "") {
+    throw new EdgeError("missing-attribute", `the required attribute "${name}" is missing`, { attribute: name });
+  }
+  if (typeof value !== "string") {
+    throw new EdgeError("invalid-attribute", `the attribute "${name}" must be a string`, { attribute: name });
+  }
+  return value;
+}
+
+function optionalString(attrs: Record<string, unknown>, name: string): string | undefined {
+  const value = attrs[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") {
+    throw new EdgeError("invalid-attribute", `the attribute "${name}" must be a string`, { attribute: name });
+  }
+  return value;
+}
+
+/** RFC 3339 date-time, as CloudEvents §3.1.1 requires for `time`. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Builds an event from its attributes (header-decoded or JSON) and checks the spec's rules. */
+function fromAttributes(attrs: Record<string, unknown>, data: unknown, dataBytes?: Uint8Array): CloudEvent {
+  const specversion = requireString(attrs, "specversion");
+  if (specversion !== SPEC_VERSION) {
+    throw new EdgeError("invalid-attribute", `specversion must be "1.0", got "${specversion}"`, { attribute: "specversion" });
+  }
+  const event: CloudEvent = {
+    specversion,
+    id: requireString(attrs, "id"),
+    source: requireString(attrs, "source"),
+    type: requireString(attrs, "type"),
+    datacontenttype: optionalString(attrs, "datacontenttype"),
+    dataschema: optionalString(attrs, "dataschema"),
+    subject: optionalString(attrs, "subject"),
+    time: optionalString(attrs, "time"),
+    extensions: {},
+    data,
+    dataBytes,
+  };
+  if (event.time !== undefined && !RFC3339.test(event.time)) {
+    throw new EdgeError("invalid-attribute", `time must be an RFC 3339 timestamp, got "${event.time}"`, { attribute: "time" });
+  }
+  for (const [name, value] of Object.entries(attrs)) {
+    if (CONTEXT_ATTRIBUTES.has(name) || name === "data" || name === "data_base64") continue;
+    if (!EXTENSION_NAME.test(name)) {
+      throw new EdgeError("invalid-attribute", `"${name}" is not a valid extension attribute name (a-z, 0-9)`, { attribute: name });
+    }
+    if (typeof value === "string") event.extensions[name] = value;
+    else if (typeof value === "number" || typeof value === "boolean") event.extensions[name] = String(value);
+    else if (value !== null && value !== undefined) {
+      throw new EdgeError("invalid-attribute", `the extension "${name}" must be a string, number or boolean`, { attribute: name });
+    }
+  }
+  return event;
+}
+
+/** Binary mode (§3.1): attributes in ce-* headers, the data is the body, Content-Type its type. */
+export function fromBinary(headers: Headers, body: Uint8Array, parseData: (bytes: Uint8Array) => unknown): CloudEvent {
+  const attrs: Record<string, unknown> = {};
+  headers.forEach((value, name) => {
+    const lower = name.toLowerCase();
+    if (lower.startsWith("ce-")) attrs[lower.slice(3)] = percentDecode(lower, value);
+  });
+  const contentType = headers.get("content-type");
+  if (contentType) attrs.datacontenttype = contentType;
+  if (attrs.specversion === undefined && attrs.id === undefined && attrs.type === undefined) {
+    throw new EdgeError(
+      "missing-attribute",
+      "no CloudEvent found: send ce-* headers (binary mode) or Content-Type application/cloudevents+json or application/cloudevents-batch+json",
+      { attribute: "specversion" },
+    );
+  }
+  if (body.byteLength === 0) return fromAttributes(attrs, undefined);
+  if (!isJsonMediaType(contentType ?? undefined)) {
+    // Check the attributes first: a missing id is the more useful answer.
+    fromAttributes(attrs, undefined);
+    throw new EdgeError("unsupported-datacontenttype", `data of type "${contentType ?? "(none)"}" cannot be validated; send JSON`, {
+      datacontenttype: contentType,
+    });
+  }
+  return fromAttributes(attrs, parseData(body), body);
+}
+
+function decodeBase64(value: string): Uint8Array {
+  try {
+    const bin = atob(value);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return bytes;
+  } catch {
+    throw new EdgeError("invalid-attribute", "data_base64 is not valid base64", { attribute: "data_base64" });
+  }
+}
+
+/** Structured mode (§3.2, JSON event format): one JSON object holding attributes and data. */
+export function fromStructured(value: unknown, parseData: (bytes: Uint8Array) => unknown): CloudEvent {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new EdgeError("invalid-attribute", "a structured CloudEvent must be a JSON object");
+  }
+  const attrs = value as Record<string, unknown>;
+  const datacontenttype = optionalString(attrs, "datacontenttype");
+  if (datacontenttype !== undefined && !isJsonMediaType(datacontenttype)) {
+    fromAttributes(attrs, undefined);
+    throw new EdgeError("unsupported-datacontenttype", `data of type "${datacontenttype}" cannot be validated; send JSON`, {
+      datacontenttype,
+    });
+  }
+  if (attrs.data_base64 !== undefined) {
+    if (attrs.data !== undefined) throw new EdgeError("invalid-attribute", "an event holds data or data_base64, not both");
+    if (typeof attrs.data_base64 !== "string") throw new EdgeError("invalid-attribute", "data_base64 must be a string");
+    const bytes = decodeBase64(attrs.data_base64);
+    return fromAttributes(attrs, parseData(bytes), bytes);
+  }
+  return fromAttributes(attrs, attrs.data);
+}

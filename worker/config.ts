@@ -1,0 +1,110 @@
+// The edge's settings, parsed and checked once at start from string vars (wrangler.toml `[vars]`
+// and secrets on workerd; options or environment on Node). Every default is named here and only
+// here; the README's limits table lists the same names.
+import { parseApiKeys, type ApiKeyEntry } from "./keys.ts";
+
+export const DEFAULTS = {
+  /** Publisher Durable Objects; subjects are spread over them by hash (per-type order kept). */
+  PUBLISHER_SHARDS: 4,
+  /** How long a publish may wait for the JetStream ack before the edge answers 503. */
+  PUBLISH_TIMEOUT_MS: 5_000,
+  /** Retry-After (seconds) sent with 503 answers. */
+  RETRY_AFTER_SECONDS: 2,
+  /** One event's body (binary, structured, plain JSON route). */
+  MAX_EVENT_BYTES: 1024 * 1024,
+  /** A whole batch body. */
+  MAX_BATCH_BYTES: 10 * 1024 * 1024,
+  MAX_BATCH_EVENTS: 1000,
+  /** Sum of header names and values; Node's own parser stops at 16 KiB, so stay below it. */
+  MAX_HEADER_BYTES: 8 * 1024,
+  MAX_JSON_DEPTH: 64,
+  /** Per API key token bucket; 0 turns the limit off. A key entry may override both. */
+  RATE_LIMIT_PER_SECOND: 1_000,
+  RATE_LIMIT_BURST: 2_000,
+  /** Comma-separated origins allowed to POST from browsers; empty means no CORS. */
+  CORS_ORIGINS: "",
+  /** One JSON log line per request. */
+  LOG_REQUESTS: true,
+} as const;
+
+export interface EdgeConfig {
+  natsUrls: string[];
+  publisherShards: number;
+  publishTimeoutMs: number;
+  retryAfterSeconds: number;
+  maxEventBytes: number;
+  maxBatchBytes: number;
+  maxBatchEvents: number;
+  maxHeaderBytes: number;
+  maxJsonDepth: number;
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  corsOrigins: string[];
+  logRequests: boolean;
+  apiKeys: ApiKeyEntry[];
+}
+
+/** The vars as strings, exactly as wrangler or the environment hands them over. */
+export type EdgeVars = Partial<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code = "INVALID_CONFIG";
+  constructor(readonly problems: string[]) {
+    super(`invalid edge configuration: ${problems.join("; ")}`);
+  }
+}
+
+function int(vars: EdgeVars, name: keyof typeof DEFAULTS, problems: string[], min = 0): number {
+  const raw = vars[name];
+  const fallback = DEFAULTS[name] as number;
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    problems.push(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+  return value;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Parses the vars. `natsUrlsVar` names the var holding the broker URLs: NATS_WS_URLS on workerd
+ * (ws:// or wss://), NATS_URLS on Node (nats://).
+ */
+export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_URLS" = "NATS_WS_URLS"): EdgeConfig {
+  const problems: string[] = [];
+  const natsUrls = list(vars[natsUrlsVar]);
+  if (natsUrls.length === 0) problems.push(`${natsUrlsVar} must list at least one broker URL`);
+  let apiKeys: ApiKeyEntry[] = [];
+  try {
+    apiKeys = parseApiKeys(vars.API_KEYS ?? "[]");
+  } catch (err) {
+    problems.push(`API_KEYS: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const logRaw = (vars.LOG_REQUESTS ?? "").toLowerCase();
+  const config: EdgeConfig = {
+    natsUrls,
+    publisherShards: int(vars, "PUBLISHER_SHARDS", problems, 1),
+    publishTimeoutMs: int(vars, "PUBLISH_TIMEOUT_MS", problems, 1),
+    retryAfterSeconds: int(vars, "RETRY_AFTER_SECONDS", problems, 1),
+    maxEventBytes: int(vars, "MAX_EVENT_BYTES", problems, 1),
+    maxBatchBytes: int(vars, "MAX_BATCH_BYTES", problems, 1),
+    maxBatchEvents: int(vars, "MAX_BATCH_EVENTS", problems, 1),
+    maxHeaderBytes: int(vars, "MAX_HEADER_BYTES", problems, 1),
+    maxJsonDepth: int(vars, "MAX_JSON_DEPTH", problems, 1),
+    rateLimitPerSecond: int(vars, "RATE_LIMIT_PER_SECOND", problems),
+    rateLimitBurst: int(vars, "RATE_LIMIT_BURST", problems),
+    corsOrigins: list(vars.CORS_ORIGINS ?? DEFAULTS.CORS_ORIGINS),
+    logRequests: logRaw === "" ? DEFAULTS.LOG_REQUESTS : logRaw !== "false" && logRaw !== "0",
+    apiKeys,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,56 @@
+// The edge on Node, for self-hosters without Cloudflare: the same app, served by
+// @hono/node-server, publishing over one shared @nats-io/transport-node connection.
+import { serve, type ServerType } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import type { CompiledRegistry } from "../registry/compiled.ts";
+import { createApp } from "./app.ts";
+import { parseConfig } from "./config.ts";
+import type { ApiKeyEntry } from "./keys.ts";
+import type { LogSink } from "./log.ts";
+import { NodePublisher } from "./publisher-node.ts";
+import { loadRegistry } from "./registry-node.ts";
+
+export interface NodeEdgeOptions {
+  port?: number;
+  host?: string;
+  /** nats:// URLs of the cluster's nodes. */
+  natsServers: string[];
+  /** A built registry directory, or the registry itself. */
+  registryDir?: string;
+  registry?: CompiledRegistry;
+  apiKeys?: ApiKeyEntry[];
+  /** The same vars as wrangler.toml's [vars] (limits, CORS_ORIGINS, …); defaults in config.ts. */
+  vars?: Record<string, string>;
+  log?: LogSink;
+}
+
+export interface RunningNodeEdge {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startNodeEdge(opts: NodeEdgeOptions): Promise<RunningNodeEdge> {
+  const registry = opts.registry ?? (opts.registryDir ? await loadRegistry(opts.registryDir) : undefined);
+  if (!registry) throw new Error("startNodeEdge needs registryDir or registry");
+  const vars: Record<string, string> = { ...(opts.vars ?? {}), NATS_URLS: opts.natsServers.join(",") };
+  if (opts.apiKeys) vars.API_KEYS = JSON.stringify(opts.apiKeys);
+  const config = parseConfig(vars, "NATS_URLS");
+  const publisher = new NodePublisher({ servers: config.natsUrls, publishTimeoutMs: config.publishTimeoutMs });
+  const app = createApp({ registry, config, publisher, log: opts.log });
+  const host = opts.host ?? "127.0.0.1";
+  const server = await new Promise<ServerType>((resolveServer, reject) => {
+    const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, () => resolveServer(s));
+    s.once("error", reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    async stop() {
+      await new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await publisher.close();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// The Worker: its default export serves the app; PublisherShard is the Durable Object class
+// bound as PUBLISHER in wrangler.toml. The app is built once per isolate, on the first request,
+// because bindings (env) arrive with requests.
+import type { ExecutionContext, Hono } from "hono";
+import * as registry from "jetgate-registry";
+import { createApp } from "./app.ts";
+import { parseConfig } from "./config.ts";
+import { DurablePublisher, PublisherShard, varsOf, type WorkerEnv } from "./publisher-do.ts";
+import { errorToResponse, makeProblem, problemResponse } from "./problems.ts";
+import type { AppEnv } from "./context.ts";
+
+export { PublisherShard };
+
+let app: Hono<AppEnv> | null = null;
+
+function appFor(env: WorkerEnv): Hono<AppEnv> {
+  if (!app) {
+    const config = parseConfig(varsOf(env), "NATS_WS_URLS");
+    app = createApp({ registry, config, publisher: new DurablePublisher(env.PUBLISHER, config.publisherShards) });
+  }
+  return app;
+}
+
+export default {
+  fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
+    try {
+      return appFor(env).fetch(request, env, ctx);
+    } catch (err) {
+      // A bad configuration answers every request with the reason, instead of an opaque 500.
+      if (err instanceof Error && err.name === "ConfigError") {
+        return problemResponse(makeProblem("internal", err.message));
+      }
+      return errorToResponse(err);
+    }
+  },
+};

@@ -1,0 +1,111 @@
+// From a parsed CloudEvent to a JetStream publish and back to what the client is told. Shared by
+// every content mode: scope check, schema resolution, validation, the NATS message (subject,
+// Nats-Msg-Id = event id, ce-* headers, traceparent) and the mapping of publish failures to 503.
+import { assertTypeAllowed } from "./auth.ts";
+import { percentEncode, TYPE_MAX_LENGTH, TYPE_PATTERN, type CloudEvent } from "./cloudevents.ts";
+import { EdgeError, makeProblem, type Problem } from "./problems.ts";
+import type { ApiKeyEntry } from "./keys.ts";
+import type { RegistryView } from "./registry.ts";
+import type { PublishOutcome, PublishRequest } from "./publisher.ts";
+
+export const SUBJECT_PREFIX = "events.";
+
+/** What a client is told about an accepted event (DESIGN.md, Edge HTTP contract). */
+export interface Accepted {
+  id: string;
+  type: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+export interface PreparedEvent {
+  event: CloudEvent;
+  request: PublishRequest;
+}
+
+const encoder = new TextEncoder();
+
+export function checkType(type: string): void {
+  if (type.length > TYPE_MAX_LENGTH || !TYPE_PATTERN.test(type)) {
+    throw new EdgeError(
+      "invalid-attribute",
+      `"${type.slice(0, 200)}" is not an event type: lower-case words joined by ".", "_" or "-", at most ${TYPE_MAX_LENGTH} characters`,
+      { attribute: "type" },
+    );
+  }
+}
+
+/** Trace context (W3C) travels beside the event so consumers can continue the trace. */
+export interface TraceContext {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/**
+ * Checks an event against the key's scope and its schema and builds its NATS message. Throws
+ * EdgeError for anything the client must fix.
+ */
+export function prepareEvent(
+  event: CloudEvent,
+  deps: { key: ApiKeyEntry; registry: RegistryView; maxEventBytes: number; trace: TraceContext },
+): PreparedEvent {
+  checkType(event.type);
+  assertTypeAllowed(deps.key, event.type);
+  const schema = deps.registry.resolve(event.type, event.dataschema);
+  const result = deps.registry.check(schema, event.data === undefined ? null : event.data);
+  if (!result.valid) {
+    throw new EdgeError("schema-validation", `the data does not match ${schema.id}`, {
+      eventType: event.type,
+      dataschema: schema.id,
+      errors: result.errors,
+    });
+  }
+  const data = event.dataBytes ?? (event.data === undefined ? new Uint8Array(0) : encoder.encode(JSON.stringify(event.data)));
+  if (data.byteLength > deps.maxEventBytes) {
+    throw new EdgeError("payload-too-large", `the event's data is larger than ${deps.maxEventBytes} bytes`, { limit: deps.maxEventBytes });
+  }
+  const headers: Record<string, string> = {
+    "ce-specversion": event.specversion,
+    "ce-id": percentEncode(event.id),
+    "ce-source": percentEncode(event.source),
+    "ce-type": event.type,
+    // The version the data was checked against, so consumers need not guess.
+    "ce-dataschema": schema.id,
+    "content-type": event.datacontenttype ?? "application/json",
+  };
+  if (event.subject !== undefined) headers["ce-subject"] = percentEncode(event.subject);
+  if (event.time !== undefined) headers["ce-time"] = event.time;
+  const trace: TraceContext = { ...deps.trace };
+  for (const [name, value] of Object.entries(event.extensions)) {
+    // The distributed-tracing extension maps to the W3C headers, not to ce-* ones.
+    if (name === "traceparent" || name === "tracestate") trace[name] = value;
+    else headers[`ce-${name}`] = percentEncode(value);
+  }
+  if (trace.traceparent) headers.traceparent = percentEncode(trace.traceparent);
+  if (trace.tracestate) headers.tracestate = percentEncode(trace.tracestate);
+  return {
+    event,
+    request: { subject: SUBJECT_PREFIX + event.type, data, msgID: percentEncode(event.id), headers },
+  };
+}
+
+/** A publish failure as the client sees it: always 503 with Retry-After, never a 202. */
+export function publishFailure(outcome: Extract<PublishOutcome, { ok: false }>, retryAfterSeconds: number): EdgeError {
+  const kind = outcome.code === "TIMEOUT" ? "publish-timeout" : "broker-unavailable";
+  return new EdgeError(kind, outcome.message, { retryAfter: retryAfterSeconds }, { "retry-after": String(retryAfterSeconds) });
+}
+
+export function accepted(prepared: PreparedEvent, outcome: Extract<PublishOutcome, { ok: true }>): Accepted {
+  return { id: prepared.event.id, type: prepared.event.type, seq: outcome.ack.seq, duplicate: outcome.ack.duplicate };
+}
+
+/** One entry of a batch answer, in the order the events came. */
+export type BatchResult = ({ status: 202 } & Accepted) | { status: number; id?: string; type?: string; problem: Problem };
+
+export function rejected(err: unknown, event?: Partial<CloudEvent>): BatchResult {
+  const problem = err instanceof EdgeError ? err.toProblem() : makeProblem("internal", "the edge failed on this event");
+  const result: BatchResult = { status: problem.status, problem };
+  if (typeof event?.id === "string") result.id = event.id;
+  if (typeof event?.type === "string") result.type = event.type;
+  return result;
+}

@@ -1,0 +1,102 @@
+// API keys: what a key entry holds, how a key is hashed, and which event types it may publish.
+// Keys are never stored in clear: the edge keeps the SHA-256 of each key (hex) and hashes the
+// presented bearer token to look it up, so a leaked config does not leak usable keys.
+
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
+}
+
+export interface ApiKeyEntry {
+  /** Who holds the key; becomes the CloudEvents `source` on the plain JSON route. */
+  name: string;
+  /** Lower-case hex SHA-256 of the key's UTF-8 bytes. */
+  sha256: string;
+  /** Event types this key may publish, as glob patterns (see typeMatches). */
+  types: string[];
+  /** Overrides RATE_LIMIT_PER_SECOND / RATE_LIMIT_BURST for this key. */
+  rateLimit?: RateLimit;
+}
+
+/**
+ * A fixed key for the local stack and examples only: its hash is the default entry of
+ * `devApiKeys()`. Never configure it on a deployed edge.
+ */
+export const DEV_API_KEY = "jg_dev_local_only_not_secret";
+
+export async function hashApiKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A fresh random key (`jg_` + 32 bytes base64url) — what `jetgate edge key` prints. */
+export function generateApiKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return "jg_" + btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The API_KEYS value for the local stack: DEV_API_KEY, allowed every type. */
+export async function devApiKeys(): Promise<ApiKeyEntry[]> {
+  return [{ name: "dev", sha256: await hashApiKey(DEV_API_KEY), types: ["**"] }];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Parses and checks the API_KEYS var: a JSON array of ApiKeyEntry. */
+export function parseApiKeys(raw: string): ApiKeyEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error("must be a JSON array of {name, sha256, types}");
+  }
+  if (!Array.isArray(parsed)) throw new Error("must be a JSON array of {name, sha256, types}");
+  return parsed.map((entry, i) => {
+    if (!isRecord(entry)) throw new Error(`entry ${i} is not an object`);
+    const { name, sha256, types, rateLimit } = entry;
+    if (typeof name !== "string" || name === "") throw new Error(`entry ${i}: name must be a non-empty string`);
+    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
+      throw new Error(`entry ${i} (${name}): sha256 must be 64 lower-case hex digits`);
+    }
+    if (!Array.isArray(types) || !types.every((t) => typeof t === "string" && t !== "")) {
+      throw new Error(`entry ${i} (${name}): types must be an array of glob patterns`);
+    }
+    const out: ApiKeyEntry = { name, sha256, types: types as string[] };
+    if (rateLimit !== undefined) {
+      if (!isRecord(rateLimit) || !Number.isFinite(rateLimit.perSecond) || !Number.isFinite(rateLimit.burst)) {
+        throw new Error(`entry ${i} (${name}): rateLimit must be {perSecond, burst}`);
+      }
+      out.rateLimit = { perSecond: Number(rateLimit.perSecond), burst: Number(rateLimit.burst) };
+    }
+    return out;
+  });
+}
+
+const globCache = new Map<string, RegExp>();
+
+/**
+ * Type globs: `*` matches within one dot-separated segment, `**` matches across segments.
+ * So `order.*` allows `order.created` but not `order.item.added`; `order.**` allows both; `**`
+ * allows every type.
+ */
+export function typeMatches(pattern: string, type: string): boolean {
+  let re = globCache.get(pattern);
+  if (!re) {
+    const source = pattern
+      .split("**")
+      .map((part) =>
+        part
+          .split("*")
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+          .join("[^.]*"),
+      )
+      .join(".*");
+    re = new RegExp(`^${source}$`);
+    globCache.set(pattern, re);
+  }
+  return re.test(type);
+}

@@ -1,0 +1,266 @@
+// The OpenAPI 3.1 description of the edge, served at /v1/openapi.json. test/edge/openapi.test.ts
+// checks real responses against the schemas below, so this document cannot drift from the code.
+import { PROBLEM_BASE, PROBLEM_KINDS } from "./problems.ts";
+
+const problem = { $ref: "#/components/schemas/Problem" };
+const problemContent = { "application/problem+json": { schema: problem } };
+const errorResponse = (description: string) => ({ description, content: problemContent });
+const retryAfter = { "Retry-After": { schema: { type: "string" }, description: "Seconds to wait before retrying" } };
+const unavailable = { description: "The broker did not confirm the publish; nothing was accepted", headers: retryAfter, content: problemContent };
+const limited = { description: "The key's rate limit is exhausted", headers: retryAfter, content: problemContent };
+const etag = { ETag: { schema: { type: "string" } } };
+
+export const openapi = {
+  openapi: "3.1.0",
+  info: {
+    title: "Jetgate edge",
+    version: "1.0.0",
+    description:
+      "Events in over HTTP (CloudEvents 1.0 or plain JSON), checked against the registry, durable in NATS JetStream before 202.",
+  },
+  servers: [{ url: "/" }],
+  security: [{ apiKey: [] }],
+  paths: {
+    "/v1/events": {
+      post: {
+        summary: "Publish CloudEvents (binary, structured or batch mode)",
+        parameters: [
+          { name: "ce-specversion", in: "header", schema: { type: "string" }, description: "Binary mode: 1.0" },
+          { name: "ce-id", in: "header", schema: { type: "string" } },
+          { name: "ce-source", in: "header", schema: { type: "string" } },
+          { name: "ce-type", in: "header", schema: { type: "string" } },
+          { name: "ce-dataschema", in: "header", schema: { type: "string" }, description: "A registered schema $id; default the type's latest" },
+          { name: "traceparent", in: "header", schema: { type: "string" } },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            "application/cloudevents+json": { schema: { $ref: "#/components/schemas/CloudEvent" } },
+            "application/cloudevents-batch+json": { schema: { type: "array", items: { $ref: "#/components/schemas/CloudEvent" } } },
+            "application/json": { schema: {}, description: "Binary mode: the event data; attributes in ce-* headers" },
+          },
+        },
+        responses: {
+          "202": {
+            description: "Stored in JetStream (single event), or per-event results in order (batch)",
+            content: {
+              "application/json": {
+                schema: { oneOf: [{ $ref: "#/components/schemas/Accepted" }, { $ref: "#/components/schemas/BatchAccepted" }] },
+              },
+            },
+          },
+          "400": errorResponse("Malformed JSON, too deep, a missing or invalid attribute"),
+          "401": errorResponse("No valid API key"),
+          "403": errorResponse("The key may not publish this type"),
+          "404": errorResponse("Unknown type or schema version"),
+          "413": errorResponse("Body or batch too large"),
+          "415": errorResponse("datacontenttype is not JSON"),
+          "422": errorResponse("The data does not match the schema (errors lists each failure), or no event of a batch was accepted"),
+          "429": limited,
+          "431": errorResponse("Headers too large"),
+          "503": unavailable,
+        },
+      },
+    },
+    "/v1/events/{type}": {
+      post: {
+        summary: "Publish plain JSON data as an event of {type}",
+        parameters: [
+          { name: "type", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9]+(?:[._-][a-z0-9]+)*$", maxLength: 128 } },
+          { name: "Idempotency-Key", in: "header", schema: { type: "string" }, description: "Becomes the event id; repeats are duplicates" },
+          { name: "traceparent", in: "header", schema: { type: "string" } },
+        ],
+        requestBody: { required: true, content: { "application/json": { schema: {} } } },
+        responses: {
+          "202": { description: "Stored in JetStream", content: { "application/json": { schema: { $ref: "#/components/schemas/Accepted" } } } },
+          "400": errorResponse("Malformed JSON or too deep"),
+          "401": errorResponse("No valid API key"),
+          "403": errorResponse("The key may not publish this type"),
+          "404": errorResponse("Unknown type"),
+          "413": errorResponse("Body too large"),
+          "415": errorResponse("Not JSON"),
+          "422": errorResponse("The data does not match the schema"),
+          "429": limited,
+          "503": unavailable,
+        },
+      },
+    },
+    "/v1/schemas": {
+      get: {
+        summary: "The registered event types",
+        security: [],
+        responses: {
+          "200": { description: "Types", headers: etag, content: { "application/json": { schema: { $ref: "#/components/schemas/SchemaList" } } } },
+          "304": { description: "Not modified" },
+        },
+      },
+    },
+    "/v1/schemas/{type}": {
+      get: {
+        summary: "One event type and its versions",
+        security: [],
+        parameters: [{ name: "type", in: "path", required: true, schema: { type: "string" } }],
+        responses: {
+          "200": { description: "The type", headers: etag, content: { "application/json": { schema: { $ref: "#/components/schemas/SchemaType" } } } },
+          "304": { description: "Not modified" },
+          "404": errorResponse("Unknown type"),
+        },
+      },
+    },
+    "/v1/schemas/{type}/versions/{n}": {
+      get: {
+        summary: "The JSON Schema document of one version",
+        security: [],
+        parameters: [
+          { name: "type", in: "path", required: true, schema: { type: "string" } },
+          { name: "n", in: "path", required: true, schema: { type: "integer", minimum: 1 } },
+        ],
+        responses: {
+          "200": { description: "The schema; ETag is its content hash", headers: etag, content: { "application/schema+json": { schema: { type: "object" } } } },
+          "304": { description: "Not modified" },
+          "404": errorResponse("Unknown type or version"),
+        },
+      },
+    },
+    "/healthz": {
+      get: {
+        summary: "Whether the broker is reachable",
+        security: [],
+        responses: {
+          "200": { description: "Reachable", content: { "application/json": { schema: { $ref: "#/components/schemas/Health" } } } },
+          "503": { description: "Unreachable", content: { "application/json": { schema: { $ref: "#/components/schemas/Health" } } } },
+        },
+      },
+    },
+    "/livez": {
+      get: {
+        summary: "The edge process answers (does not touch the broker)",
+        security: [],
+        responses: { "200": { description: "Alive", content: { "application/json": { schema: { type: "object" } } } } },
+      },
+    },
+    "/v1/openapi.json": {
+      get: { summary: "This document", security: [], responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": {} } } } },
+    },
+  },
+  components: {
+    securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "An API key; the edge stores only its SHA-256" } },
+    schemas: {
+      Accepted: {
+        type: "object",
+        required: ["id", "type", "seq", "duplicate"],
+        additionalProperties: false,
+        properties: {
+          id: { type: "string" },
+          type: { type: "string" },
+          seq: { type: "integer", minimum: 1, description: "The event's sequence in the EVENTS stream" },
+          duplicate: { type: "boolean", description: "The id was seen inside the duplicate window; seq is the original's" },
+        },
+      },
+      BatchAccepted: {
+        type: "object",
+        required: ["accepted", "rejected", "results"],
+        additionalProperties: false,
+        properties: {
+          accepted: { type: "integer", minimum: 0 },
+          rejected: { type: "integer", minimum: 0 },
+          results: { type: "array", items: { $ref: "#/components/schemas/BatchResult" } },
+        },
+      },
+      BatchResult: {
+        oneOf: [
+          {
+            type: "object",
+            required: ["status", "id", "type", "seq", "duplicate"],
+            additionalProperties: false,
+            properties: {
+              status: { const: 202 },
+              id: { type: "string" },
+              type: { type: "string" },
+              seq: { type: "integer" },
+              duplicate: { type: "boolean" },
+            },
+          },
+          {
+            type: "object",
+            required: ["status", "problem"],
+            additionalProperties: false,
+            properties: { status: { type: "integer", minimum: 400 }, id: { type: "string" }, type: { type: "string" }, problem },
+          },
+        ],
+      },
+      Problem: {
+        type: "object",
+        description: "RFC 9457 problem details",
+        required: ["type", "title", "status", "detail"],
+        properties: {
+          type: { type: "string", enum: Object.keys(PROBLEM_KINDS).map((k) => PROBLEM_BASE + k) },
+          title: { type: "string" },
+          status: { type: "integer", minimum: 400, maximum: 599 },
+          detail: { type: "string" },
+          errors: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["instancePath", "keyword", "message"],
+              properties: { instancePath: { type: "string" }, keyword: { type: "string" }, message: { type: "string" } },
+            },
+          },
+        },
+      },
+      CloudEvent: {
+        type: "object",
+        required: ["specversion", "id", "source", "type"],
+        properties: {
+          specversion: { const: "1.0" },
+          id: { type: "string" },
+          source: { type: "string" },
+          type: { type: "string" },
+          datacontenttype: { type: "string" },
+          dataschema: { type: "string" },
+          subject: { type: "string" },
+          time: { type: "string" },
+          data: {},
+          data_base64: { type: "string" },
+        },
+      },
+      SchemaType: {
+        type: "object",
+        required: ["type", "latest", "versions"],
+        properties: {
+          type: { type: "string" },
+          description: { type: "string" },
+          compatibility: { type: "string" },
+          owners: { type: "array", items: { type: "string" } },
+          deprecated: { type: "boolean" },
+          latest: { type: "integer" },
+          versions: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["version", "id", "hash"],
+              properties: { version: { type: "integer" }, id: { type: "string" }, hash: { type: "string" } },
+            },
+          },
+        },
+      },
+      SchemaList: {
+        type: "object",
+        required: ["types"],
+        properties: {
+          commit: { type: ["string", "null"] },
+          builtAt: { type: "string" },
+          types: { type: "array", items: { $ref: "#/components/schemas/SchemaType" } },
+        },
+      },
+      Health: {
+        type: "object",
+        required: ["ok", "broker"],
+        properties: {
+          ok: { type: "boolean" },
+          broker: { type: "object", required: ["reachable", "detail"], properties: { reachable: { type: "boolean" }, detail: { type: "string" } } },
+        },
+      },
+    },
+  },
+} as const;

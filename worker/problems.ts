@@ -1,0 +1,98 @@
+// The one place where the edge turns errors into responses: RFC 9457 problem details
+// (`application/problem+json`), each kind with a stable `type` URI that clients and tests match on.
+// Handlers throw EdgeError (or return a Problem for per-event batch results); nothing else builds
+// an error body.
+
+export const PROBLEM_BASE = "https://jetgate.dev/problems/";
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** Every kind of failure the edge answers, with its HTTP status and RFC 9457 `title`. */
+export const PROBLEM_KINDS = {
+  "malformed-json": { status: 400, title: "The body is not valid JSON" },
+  "json-too-deep": { status: 400, title: "The JSON nests deeper than allowed" },
+  "missing-attribute": { status: 400, title: "A required CloudEvents attribute is missing" },
+  "invalid-attribute": { status: 400, title: "A CloudEvents attribute has an invalid value" },
+  "invalid-batch": { status: 400, title: "The batch is not a JSON array of CloudEvents" },
+  unauthorized: { status: 401, title: "A valid API key is required" },
+  "forbidden-type": { status: 403, title: "The API key may not publish this event type" },
+  "not-found": { status: 404, title: "No such route" },
+  "unknown-type": { status: 404, title: "The event type is not registered" },
+  "unknown-schema-version": { status: 404, title: "The schema version is not registered" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "payload-too-large": { status: 413, title: "The body is larger than allowed" },
+  "batch-too-large": { status: 413, title: "The batch holds more events than allowed" },
+  "unsupported-media-type": { status: 415, title: "The Content-Type is not accepted here" },
+  "unsupported-datacontenttype": { status: 415, title: "The event's datacontenttype is not JSON" },
+  "schema-validation": { status: 422, title: "The event data does not match its schema" },
+  "batch-rejected": { status: 422, title: "No event of the batch was accepted" },
+  "rate-limited": { status: 429, title: "Too many requests for this API key" },
+  "headers-too-large": { status: 431, title: "The request headers are larger than allowed" },
+  internal: { status: 500, title: "Internal error" },
+  "broker-unavailable": { status: 503, title: "The event broker is unreachable" },
+  "publish-timeout": { status: 503, title: "The event broker did not confirm in time" },
+} as const;
+
+export type ProblemKind = keyof typeof PROBLEM_KINDS;
+
+/** A schema failure as the client sees it: ajv's error reduced to what is stable. */
+export interface ProblemSchemaError {
+  instancePath: string;
+  keyword: string;
+  message: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  /** Extension members (RFC 9457 §3.2), e.g. `errors` for schema failures. */
+  [extension: string]: unknown;
+}
+
+export function problemType(kind: ProblemKind): string {
+  return PROBLEM_BASE + kind;
+}
+
+export function makeProblem(kind: ProblemKind, detail: string, extensions: Record<string, unknown> = {}): Problem {
+  const { status, title } = PROBLEM_KINDS[kind];
+  return { type: problemType(kind), title, status, detail, ...extensions };
+}
+
+/**
+ * The edge's one error class: a stable `code` (the problem kind), the detail shown to the
+ * client, extension members, and response headers (Retry-After on 429/503).
+ */
+export class EdgeError extends Error {
+  override readonly name = "EdgeError";
+  constructor(
+    readonly code: ProblemKind,
+    readonly detail: string,
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${detail}`, options);
+  }
+
+  get status(): number {
+    return PROBLEM_KINDS[this.code].status;
+  }
+
+  toProblem(): Problem {
+    return makeProblem(this.code, this.detail, this.extensions);
+  }
+}
+
+export function problemResponse(problem: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(problem), {
+    status: problem.status,
+    headers: { "content-type": PROBLEM_CONTENT_TYPE, ...headers },
+  });
+}
+
+/** Maps anything thrown in a handler to a problem response; unknown errors become a bare 500. */
+export function errorToResponse(err: unknown): Response {
+  if (err instanceof EdgeError) return problemResponse(err.toProblem(), err.headers);
+  return problemResponse(makeProblem("internal", "the edge failed to handle the request"));
+}

@@ -1,0 +1,62 @@
+// The one seam between the runtime-neutral app and the broker. Two implementations: a Durable
+// Object per shard holding a wsconnect connection (publisher-do.ts, workerd) and one shared
+// transport-node connection (publisher-node.ts, Node). Both publish through broker-link.ts.
+
+export interface PublishAck {
+  stream: string;
+  seq: number;
+  /** JetStream saw this msgID inside its duplicate window and did not store it again. */
+  duplicate: boolean;
+}
+
+export interface PublishRequest {
+  subject: string;
+  data: Uint8Array;
+  /** Becomes Nats-Msg-Id: the event id, so retries inside the duplicate window are dropped. */
+  msgID: string;
+  headers: Record<string, string>;
+}
+
+export type PublishErrorCode = "UNAVAILABLE" | "TIMEOUT";
+
+/** The outcome of one publish, as data, so a batch can carry failures beside successes. */
+export type PublishOutcome = { ok: true; ack: PublishAck } | { ok: false; code: PublishErrorCode; message: string };
+
+export interface PublisherHealth {
+  reachable: boolean;
+  detail: string;
+}
+
+export interface Publisher {
+  /** Publishes every request concurrently and answers one outcome per request, in order. */
+  publishMany(requests: PublishRequest[]): Promise<PublishOutcome[]>;
+  health(): Promise<PublisherHealth>;
+  close(): Promise<void>;
+}
+
+export class PublishError extends Error {
+  override readonly name = "PublishError";
+  constructor(
+    readonly code: PublishErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function publishOne(publisher: Publisher, request: PublishRequest): Promise<PublishAck> {
+  const [outcome] = await publisher.publishMany([request]);
+  if (!outcome) throw new PublishError("UNAVAILABLE", "the publisher returned no outcome");
+  if (!outcome.ok) throw new PublishError(outcome.code, outcome.message);
+  return outcome.ack;
+}
+
+/** FNV-1a over the subject: stable across runtimes, so one type always lands on one shard. */
+export function shardOf(subject: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < subject.length; i++) {
+    hash ^= subject.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}

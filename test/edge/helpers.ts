@@ -102,3 +102,16 @@ export async function waitUntil(what: string, timeoutMs: number, probe: () => Pr
 export function bearer(key: string): Record<string, string> {
   return { authorization: `Bearer ${key}` };
 }
+
+/** Vars shared by the suites: small limits keep the 413 cases cheap; one CORS origin. */
+export const SUITE_VARS: Record<string, string> = {
+  MAX_EVENT_BYTES: "65536",
+  MAX_BATCH_BYTES: "262144",
+  MAX_BATCH_EVENTS: "50",
+  MAX_HEADER_BYTES: "4096",
+  MAX_JSON_DEPTH: "16",
+  CORS_ORIGINS: "https://app.example.com",
+  PUBLISH_TIMEOUT_MS: "3000",
+};
+
+export const ALLOWED_ORIGIN = "https://app.example.com";

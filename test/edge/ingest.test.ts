@@ -1,0 +1,194 @@
+// Ingest through real workerd and the Node edge into a real 3-node cluster: every content mode,
+// a mixed batch, idempotent repeats, the cloudevents SDK's own emitters, and the NATS message
+// the bridge will read. At the end the stream holds exactly the events that got a 202, once each.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { CloudEvent, emitterFor, httpTransport, Mode } from "cloudevents";
+import { EVENTS_STREAM } from "../../broker/index.ts";
+import { EDGE_RUNTIMES } from "../harness/worker.ts";
+import { schemaId, VALID_ORDER_V1, VALID_ORDER_V2 } from "./fixtures.ts";
+import { assertStreamMatchesLedger, bearer, KEYS, send } from "./helpers.ts";
+import { startSuite, type Suite } from "./suite.ts";
+
+let suite: Suite;
+before(async () => {
+  suite = await startSuite();
+});
+after(async () => {
+  await suite?.stop();
+});
+
+const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+async function storedMessage(seq: number) {
+  const jsm = await jetstreamManager(await suite.broker.connect());
+  return jsm.streams.getMessage(EVENTS_STREAM, { seq });
+}
+
+for (const runtime of EDGE_RUNTIMES) {
+  describe(`ingest on ${runtime}`, () => {
+    const url = () => suite.edges.get(runtime)!.url;
+    const post = (path: string, headers: Record<string, string>, body: string) =>
+      send(suite.ledger, url(), { path, method: "POST", headers: { ...bearer(KEYS.full), ...headers }, body });
+
+    test("POST /v1/events/{type} with plain JSON answers 202 {id, type, seq, duplicate} after the ack", async () => {
+      const res = await post("/v1/events/order.created", { "content-type": "application/json", traceparent: TRACEPARENT }, JSON.stringify(VALID_ORDER_V2));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.deepEqual(Object.keys(res.body).sort(), ["duplicate", "id", "seq", "type"]);
+      assert.equal(res.body.type, "order.created");
+      assert.equal(res.body.duplicate, false);
+      assert.match(res.body.id, /^[0-9a-f-]{36}$/, "a generated id without Idempotency-Key");
+      const msg = await storedMessage(res.body.seq);
+      assert.equal(msg.subject, "events.order.created");
+      assert.deepEqual(msg.json(), VALID_ORDER_V2);
+      assert.equal(msg.header?.get("Nats-Msg-Id"), res.body.id);
+      assert.equal(msg.header?.get("ce-id"), res.body.id);
+      assert.equal(msg.header?.get("ce-source"), "full", "source is the API key's name");
+      assert.equal(msg.header?.get("ce-type"), "order.created");
+      assert.equal(msg.header?.get("ce-specversion"), "1.0");
+      assert.equal(msg.header?.get("ce-dataschema"), schemaId("order.created", 2));
+      assert.equal(msg.header?.get("traceparent"), TRACEPARENT);
+    });
+
+    test("binary mode: ce-* headers are percent-decoded, dataschema picks the version, extensions travel as ce-* NATS headers", async () => {
+      const id = `${runtime}-binary-1`;
+      const res = await post(
+        "/v1/events",
+        {
+          "content-type": "application/json; charset=utf-8",
+          "ce-specversion": "1.0",
+          "ce-id": id,
+          "ce-source": "/shop%20eu/caf%C3%A9",
+          "ce-type": "order.created",
+          "ce-dataschema": schemaId("order.created", 1),
+          "ce-tenant": "acme",
+          traceparent: TRACEPARENT,
+        },
+        JSON.stringify(VALID_ORDER_V1),
+      );
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.equal(res.body.id, id);
+      const msg = await storedMessage(res.body.seq);
+      assert.equal(decodeURIComponent(msg.header!.get("ce-source")), "/shop eu/café");
+      assert.equal(msg.header?.get("ce-dataschema"), schemaId("order.created", 1));
+      assert.equal(msg.header?.get("ce-tenant"), "acme");
+      assert.equal(msg.header?.get("traceparent"), TRACEPARENT);
+      assert.equal(msg.header?.get("content-type"), "application/json; charset=utf-8");
+    });
+
+    test("structured mode (application/cloudevents+json) is accepted, and its traceparent extension maps to the W3C header", async () => {
+      const id = `${runtime}-structured-1`;
+      const event = { specversion: "1.0", id, source: "/checkout", type: "order.created", time: "2026-01-01T00:00:00Z", traceparent: TRACEPARENT, data: VALID_ORDER_V2 };
+      const res = await post("/v1/events", { "content-type": "application/cloudevents+json" }, JSON.stringify(event));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const msg = await storedMessage(res.body.seq);
+      assert.deepEqual(msg.json(), VALID_ORDER_V2);
+      assert.equal(msg.header?.get("ce-time"), "2026-01-01T00:00:00Z");
+      assert.equal(msg.header?.get("traceparent"), TRACEPARENT);
+    });
+
+    test("a repeat within the duplicate window answers 202 with duplicate: true and the original seq", async () => {
+      const headers = { "content-type": "application/json", "idempotency-key": `${runtime}-idem-1` };
+      const first = await post("/v1/events/order.created", headers, JSON.stringify(VALID_ORDER_V2));
+      const again = await post("/v1/events/order.created", headers, JSON.stringify(VALID_ORDER_V2));
+      assert.equal(first.status, 202);
+      assert.equal(again.status, 202);
+      assert.equal(first.body.duplicate, false);
+      assert.equal(again.body.duplicate, true);
+      assert.equal(again.body.seq, first.body.seq);
+      const structured = { specversion: "1.0", id: `${runtime}-idem-2`, source: "/x", type: "order.created", data: VALID_ORDER_V2 };
+      const s1 = await post("/v1/events", { "content-type": "application/cloudevents+json" }, JSON.stringify(structured));
+      const s2 = await post("/v1/events", { "content-type": "application/cloudevents+json" }, JSON.stringify(structured));
+      assert.deepEqual([s1.body.duplicate, s2.body.duplicate, s2.body.seq], [false, true, s1.body.seq]);
+    });
+
+    test("a batch with good and bad events answers per-event results in order; the bad ones do not sink the others", async () => {
+      const ev = (n: number, extra: Record<string, unknown> = {}) => ({
+        specversion: "1.0",
+        id: `${runtime}-batch-${n}`,
+        source: "/batch",
+        type: "order.created",
+        data: VALID_ORDER_V2,
+        ...extra,
+      });
+      const { id: _dropped, ...missingId } = ev(3);
+      const batch = [
+        ev(1),
+        ev(2, { data: { orderId: 7 } }),
+        missingId,
+        ev(4, { type: "nobody.registered" }),
+        ev(5, { datacontenttype: "text/plain", data: "hello" }),
+        ev(6, { dataschema: schemaId("order.created", 9) }),
+        ev(7, { type: "payment.settled", data: { paymentId: "p-1" } }),
+        ev(1),
+      ];
+      const res = await post("/v1/events", { "content-type": "application/cloudevents-batch+json" }, JSON.stringify(batch));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.deepEqual(
+        res.body.results.map((r: { status: number }) => r.status),
+        [202, 422, 400, 404, 415, 404, 202, 202],
+      );
+      const kinds = res.body.results.map((r: { problem?: { type: string } }) => r.problem?.type.split("/").pop() ?? "ok");
+      assert.deepEqual(kinds, ["ok", "schema-validation", "missing-attribute", "unknown-type", "unsupported-datacontenttype", "unknown-schema-version", "ok", "ok"]);
+      assert.equal(res.body.accepted, 3);
+      assert.equal(res.body.rejected, 5);
+      assert.equal(res.body.results[7].duplicate, true, "the same id twice in one batch is stored once");
+      assert.equal(res.body.results[7].seq, res.body.results[0].seq);
+      assert.ok(res.body.results[1].problem.errors.some((e: { instancePath: string }) => e.instancePath === "/orderId"));
+    });
+
+    test("a batch where every event is refused answers 422 batch-rejected with the results", async () => {
+      const batch = [{ specversion: "1.0", id: "x", source: "/b", type: "order.created", data: {} }];
+      const res = await post("/v1/events", { "content-type": "application/cloudevents-batch+json" }, JSON.stringify(batch));
+      assert.equal(res.status, 422);
+      assert.equal(res.body.type, "https://jetgate.dev/problems/batch-rejected");
+      assert.equal(res.body.results[0].status, 422);
+    });
+
+    test("the cloudevents SDK's own HTTP emitters (binary and structured) post unchanged and succeed", async () => {
+      for (const mode of [Mode.BINARY, Mode.STRUCTURED]) {
+        const id = `${runtime}-sdk-${mode}`;
+        const emit = emitterFor(httpTransport(`${url()}/v1/events`), { mode });
+        const event = new CloudEvent({ id, source: "/sdk", type: "order.created", datacontenttype: "application/json", data: VALID_ORDER_V2 });
+        const response = (await emit(event, { headers: bearer(KEYS.full) })) as { body: string };
+        const body = JSON.parse(response.body);
+        assert.equal(body.id, id, `${mode}: ${response.body}`);
+        assert.equal(typeof body.seq, "number");
+        suite.ledger.note(body);
+      }
+    });
+
+    test("GET /v1/schemas, /v1/schemas/{type} and /versions/{n} serve the built registry with ETags and 304", async () => {
+      const get = (path: string, headers: Record<string, string> = {}) => send(suite.ledger, url(), { path, headers });
+      const list = await get("/v1/schemas");
+      assert.equal(list.status, 200);
+      assert.ok(list.body.types.some((t: { type: string }) => t.type === "order.created"));
+      const type = await get("/v1/schemas/order.created");
+      assert.equal(type.body.latest, 2);
+      const v2 = await get("/v1/schemas/order.created/versions/2");
+      assert.equal(v2.status, 200);
+      assert.equal(v2.body.$id, schemaId("order.created", 2));
+      assert.equal(v2.headers.get("content-type"), "application/schema+json");
+      const etag = v2.headers.get("etag")!;
+      assert.equal(etag, `"${type.body.versions[1].hash}"`, "the ETag is the manifest's content hash");
+      assert.equal((await get("/v1/schemas/order.created/versions/2", { "if-none-match": etag })).status, 304);
+      assert.equal((await get("/v1/schemas", { "if-none-match": list.headers.get("etag")! })).status, 304);
+      assert.equal((await get("/v1/schemas/nope.nope")).status, 404);
+      assert.equal((await get("/v1/schemas/order.created/versions/9")).body.type, "https://jetgate.dev/problems/unknown-schema-version");
+    });
+
+    test("/healthz reports the broker reachable and /v1/openapi.json is served", async () => {
+      const health = await send(suite.ledger, url(), { path: "/healthz" });
+      assert.equal(health.status, 200);
+      assert.equal(health.body.broker.reachable, true);
+      const doc = await send(suite.ledger, url(), { path: "/v1/openapi.json" });
+      assert.equal(doc.body.openapi, "3.1.0");
+    });
+  });
+}
+
+test("the stream holds exactly the events that got a 202, once each", async () => {
+  await assertStreamMatchesLedger(await suite.broker.connect(), suite.ledger);
+  assert.ok(suite.ledger.accepted.size >= 2 * 9, `only ${suite.ledger.accepted.size} events were accepted`);
+});

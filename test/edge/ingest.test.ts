@@ -23,7 +23,9 @@ const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 async function storedMessage(seq: number) {
   const jsm = await jetstreamManager(await suite.broker.connect());
-  return jsm.streams.getMessage(EVENTS_STREAM, { seq });
+  const msg = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
+  assert.ok(msg, `no message at seq ${seq}`);
+  return msg;
 }
 
 for (const runtime of EDGE_RUNTIMES) {

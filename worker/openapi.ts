@@ -81,6 +81,7 @@ export const openapi = {
           "415": errorResponse("Not JSON"),
           "422": errorResponse("The data does not match the schema"),
           "429": limited,
+          "431": errorResponse("Headers too large"),
           "503": unavailable,
         },
       },

@@ -9,6 +9,7 @@ import { EVENTS_STREAM } from "../../broker/index.ts";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { schemaId, VALID_ORDER_V1, VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger, bearer, KEYS, send } from "./helpers.ts";
+import { assertResponsesMatchOpenApi } from "./openapi-check.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
 let suite: Suite;
@@ -193,4 +194,12 @@ for (const runtime of EDGE_RUNTIMES) {
 test("the stream holds exactly the events that got a 202, once each", async () => {
   await assertStreamMatchesLedger(await suite.broker.connect(), suite.ledger);
   assert.ok(suite.ledger.accepted.size >= 2 * 9, `only ${suite.ledger.accepted.size} events were accepted`);
+});
+
+test("every answer of this suite matches the OpenAPI document served at /v1/openapi.json", async () => {
+  const served = await (await fetch(`${suite.edges.get("workerd")!.url}/v1/openapi.json`)).json();
+  const { openapi } = await import("../../worker/openapi.ts");
+  assert.deepEqual(served, JSON.parse(JSON.stringify(openapi)), "the served document is the one checked here");
+  const checked = assertResponsesMatchOpenApi(suite.ledger.responses);
+  assert.ok(checked >= 30, `only ${checked} responses checked`);
 });

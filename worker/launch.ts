@@ -5,16 +5,15 @@
 // stop() disposes Miniflare, which ends its workerd process.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import type { ApiKeyEntry } from "./keys.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const WRANGLER_TOML = join(ROOT, "wrangler.toml");
-export const DEFAULT_REGISTRY_DIR = join(ROOT, "worker/generated/registry");
+import { DEFAULT_REGISTRY_DIR, ROOT, WRANGLER_TOML } from "./paths.ts";
+
+export { DEFAULT_REGISTRY_DIR, WRANGLER_TOML };
 
 export interface EdgeWorkerdOptions {
   /** Default: a free port chosen by workerd. */

@@ -3,11 +3,10 @@
 // refuses, so the module goes through esbuild first — the same treatment the worker bundle gets.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { CompiledRegistry } from "../registry/compiled.ts";
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+import { ROOT } from "./paths.ts";
 
 export async function loadRegistry(dir: string): Promise<CompiledRegistry> {
   const { build } = await import("esbuild");

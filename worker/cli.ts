@@ -1,0 +1,66 @@
+// `jetgate edge` — serve the edge on Node (self-hosting without Cloudflare) — and
+// `jetgate edge key` — make an API key and the API_KEYS entry that holds its hash.
+import type { Command } from "commander";
+import { DEFAULTS } from "./config.ts";
+import { DEFAULT_REGISTRY_DIR } from "./paths.ts";
+import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys } from "./keys.ts";
+
+const DEFAULT_NATS = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224";
+
+/** The same vars as wrangler.toml's [vars], taken from the environment when set. */
+function varsFromEnv(): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const name of Object.keys(DEFAULTS)) {
+    const value = process.env[name];
+    if (value !== undefined) vars[name] = value;
+  }
+  return vars;
+}
+
+export function registerEdgeCommands(program: Command): void {
+  const edge = program
+    .command("edge")
+    .description("Serve the edge (POST /v1/events …) on Node; limits and CORS come from the same vars as wrangler.toml, read from the environment")
+    .option("--port <port>", "HTTP port", "8787")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--nats <urls>", "comma-separated nats:// URLs of the cluster", process.env.NATS_URLS ?? DEFAULT_NATS)
+    .option("--registry <dir>", "built registry (jetgate registry build --out DIR)", DEFAULT_REGISTRY_DIR)
+    .option("--dev-key", `accept the fixed development key ${DEV_API_KEY} (never in production)`, false)
+    .addHelpText("after", "\nAPI keys: set API_KEYS to a JSON array of {name, sha256, types}; `jetgate edge key` makes one.")
+    .action(async (opts: { port: string; host: string; nats: string; registry: string; devKey: boolean }) => {
+      const apiKeys = [...parseApiKeys(process.env.API_KEYS ?? "[]"), ...(opts.devKey ? await devApiKeys() : [])];
+      if (apiKeys.length === 0) console.error("warning: no API keys configured (API_KEYS or --dev-key); every POST will be 401");
+      const { startNodeEdge } = await import("./entry-node.ts");
+      const running = await startNodeEdge({
+        port: Number(opts.port),
+        host: opts.host,
+        natsServers: opts.nats.split(",").map((s) => s.trim()).filter(Boolean),
+        registryDir: opts.registry,
+        apiKeys,
+        vars: varsFromEnv(),
+      });
+      console.error(`jetgate edge listening on ${running.url}`);
+      if (opts.devKey) {
+        console.error(
+          `try: curl -i ${running.url}/v1/events/order.created -H 'authorization: Bearer ${DEV_API_KEY}' -H 'content-type: application/json' -d '{"orderId":"o-1001","customer":{"id":"c-1","email":"a@example.com"},"total":{"amount":"19.99","currency":"EUR"}}'`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => void running.stop().finally(resolve);
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+    });
+
+  edge
+    .command("key")
+    .description("Make a new API key and print the API_KEYS entry holding its SHA-256")
+    .requiredOption("--name <name>", "who holds the key (becomes `source` on POST /v1/events/{type})")
+    .option("--types <globs>", "comma-separated event type globs it may publish (* within a segment, ** across)", "**")
+    .action(async (opts: { name: string; types: string }) => {
+      const key = generateApiKey();
+      const entry = { name: opts.name, sha256: await hashApiKey(key), types: opts.types.split(",").map((s) => s.trim()) };
+      console.log(`key (give it to the client; it is not stored): ${key}`);
+      console.log(`API_KEYS entry: ${JSON.stringify(entry)}`);
+    });
+}

@@ -4,8 +4,21 @@
 import { EdgeError } from "./problems.ts";
 import { hashApiKey, typeMatches, type ApiKeyEntry, type RateLimit } from "./keys.ts";
 
+const RECENT_KEYS = 1024;
+
 export class KeyStore {
   private readonly byHash = new Map<string, ApiKeyEntry>();
+
+  /**
+   * Tokens seen recently and their entries: hashing is async (crypto.subtle) and cost a large
+   * share of a small request. Only known keys are remembered, and only a bounded number.
+   */
+  private readonly recent = new Map<string, ApiKeyEntry>();
+
+  private remember(token: string, entry: ApiKeyEntry): void {
+    if (this.recent.size >= RECENT_KEYS) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.set(token, entry);
+  }
 
   constructor(entries: ApiKeyEntry[]) {
     for (const entry of entries) this.byHash.set(entry.sha256, entry);
@@ -17,7 +30,12 @@ export class KeyStore {
     if (!match) {
       throw new EdgeError("unauthorized", "send an API key as `Authorization: Bearer <key>`", {}, { "www-authenticate": "Bearer" });
     }
-    const entry = this.byHash.get(await hashApiKey(match[1]!));
+    const token = match[1]!;
+    let entry = this.recent.get(token);
+    if (!entry) {
+      entry = this.byHash.get(await hashApiKey(token));
+      if (entry) this.remember(token, entry);
+    }
     if (!entry) {
       throw new EdgeError("unauthorized", "the API key is not known", {}, { "www-authenticate": 'Bearer error="invalid_token"' });
     }

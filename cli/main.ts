@@ -3,6 +3,7 @@
 // only wires them together and maps errors to exit codes (0 ok, 1 findings/failure, 2 usage).
 import { Command, CommanderError } from "commander";
 import { registerEdgeCommands } from "../worker/cli.ts";
+import { registerRegistryCommands } from "../registry/cli.ts";
 import { registerStackCommands } from "../scripts/stack.ts";
 
 const program = new Command("jetgate")
@@ -13,6 +14,7 @@ const program = new Command("jetgate")
 // Registration: one line per part. Keep this list short and alphabetical.
 const parts: Array<(program: Command) => void> = [
   registerEdgeCommands,
+  registerRegistryCommands,
   registerStackCommands,
 ];
 

@@ -33,6 +33,8 @@ export interface AjvOptions {
   allErrors?: boolean;
   /** Strict schema checks; the JSON-Schema-Test-Suite needs them off. */
   strict?: boolean;
+  /** No warnings on the console (ajv logs ignored unknown formats when not strict). */
+  quiet?: boolean;
 }
 
 export function createAjv(draft: Draft, opts: AjvOptions = {}): Ajv {
@@ -44,6 +46,7 @@ export function createAjv(draft: Draft, opts: AjvOptions = {}): Ajv {
     strictRequired: false,
     allowUnionTypes: true,
     validateFormats: true,
+    ...(opts.quiet ? { logger: false as const } : {}),
     ...(opts.code
       ? {
           code: {

@@ -56,7 +56,7 @@ export function analyze(doc: RegistryDoc, opts: AjvOptions = { allErrors: true }
       const validate = ajv[r.draft].getSchema(r.id)!;
       if (r.type !== null && r.version !== null) out.validators.set(versionKey(r.type, r.version), validate);
     } catch (err) {
-      out.findings.push(compileFinding(err, r.doc, r.type, r.version));
+      out.findings.push(compileFinding(err, r.doc, r.id, r.type, r.version));
     }
   }
   for (const t of doc.types.values()) checkExamples(out, doc, t.type);
@@ -93,21 +93,29 @@ function prepare(out: Analysis, d: JsonDoc, id: string, type: string | null, ver
   return draft;
 }
 
-function compileFinding(err: unknown, d: JsonDoc, type: string | null, version: number | null): Finding {
+function compileFinding(err: unknown, d: JsonDoc, id: string, type: string | null, version: number | null): Finding {
   if (err instanceof MissingRefError) {
-    return finding({ rule: "ref-unresolved", category: "schema", type, version, file: d.file, pointer: refPointer(d.json, err.missingRef), message: `$ref "${err.missingRef}" does not resolve to any schema in the registry (shared definitions live in schemas/${COMMON_DIR}/)` });
+    return finding({ rule: "ref-unresolved", category: "schema", type, version, file: d.file, pointer: refPointer(d.json, id, err.missingRef), message: `$ref "${err.missingRef}" does not resolve to any schema in the registry (shared definitions live in schemas/${COMMON_DIR}/)` });
   }
   return finding({ rule: "schema-invalid", category: "schema", type, version, file: d.file, pointer: "", message: `ajv cannot compile this schema: ${(err as Error).message}` });
 }
 
-/** Pointer to the first `$ref` whose value ends the missing URI, to locate the finding. */
-function refPointer(json: unknown, missing: string): string | null {
+/** Pointer to the first `$ref` that resolves to the missing URI, to locate the finding. */
+function refPointer(json: unknown, id: string, missing: string): string | null {
+  const target = (ref: string): string => {
+    try {
+      return new URL(ref, id).href.split("#")[0]!;
+    } catch {
+      return ref;
+    }
+  };
+  const wanted = target(missing);
   let hit: string | null = null;
   const walk = (node: unknown, ptr: string): void => {
     if (hit !== null || typeof node !== "object" || node === null) return;
     for (const [k, v] of Object.entries(node)) {
       const p = `${ptr}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`;
-      if (k === "$ref" && typeof v === "string" && missing.includes(v.split("#")[0]!)) {
+      if (k === "$ref" && typeof v === "string" && target(v) === wanted) {
         hit = p;
         return;
       }

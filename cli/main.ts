@@ -2,6 +2,7 @@
 // The one `jetgate` command. Each part of the system registers its own subcommands; this file
 // only wires them together and maps errors to exit codes (0 ok, 1 findings/failure, 2 usage).
 import { Command, CommanderError } from "commander";
+import { registerBridgeCommands } from "../bridge/index.ts";
 import { registerEdgeCommands } from "../worker/cli.ts";
 import { registerRegistryCommands } from "../registry/cli.ts";
 import { registerStackCommands } from "../scripts/stack.ts";
@@ -13,6 +14,7 @@ const program = new Command("jetgate")
 
 // Registration: one line per part. Keep this list short and alphabetical.
 const parts: Array<(program: Command) => void> = [
+  registerBridgeCommands,
   registerEdgeCommands,
   registerRegistryCommands,
   registerStackCommands,

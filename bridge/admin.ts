@@ -1,0 +1,190 @@
+// The admin API (Hono on Node): subscriptions, secrets, test-send, attempts, DLQ and replay behind
+// a bearer token, plus /healthz, /readyz and /metrics for operations. The app is built apart from
+// the server that listens, so it can be exercised with app.request() too.
+import { timingSafeEqual } from "node:crypto";
+import { Hono, type Context } from "hono";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { listAttempts } from "./attempts.ts";
+import type { AttemptLog } from "./attempts.ts";
+import type { BridgeConfig } from "./config.ts";
+import type { Deliverer } from "./deliver.ts";
+import { getDeadLetter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from "./dlq.ts";
+import { parseDuration } from "./duration.ts";
+import { BridgeError, ERROR_STATUS } from "./errors.ts";
+import type { BridgeMetrics } from "./metrics.ts";
+import { createSubscription, patchSubscription, replaceSubscription, rotateSecret, setEnabled } from "./ops.ts";
+import { replayToSubscription } from "./redrive.ts";
+import type { SsrfPolicy } from "./ssrf.ts";
+import type { SubscriptionStore } from "./store.ts";
+import type { Subscription } from "./subscriptions.ts";
+import { testSend } from "./test-send.ts";
+
+export interface AdminDeps {
+  nc: NatsConnection;
+  store: SubscriptionStore;
+  deliverer: Deliverer;
+  attempts: AttemptLog;
+  metrics: BridgeMetrics;
+  config: BridgeConfig;
+  policy: SsrfPolicy;
+  ready: () => boolean;
+}
+
+/** Secrets are shown by prefix only; the full value is returned once, on create and rotate. */
+export function redact(sub: Subscription): Record<string, unknown> {
+  return { ...sub, secrets: sub.secrets.map((s) => ({ secret: `${s.secret.slice(0, 10)}…`, ...(s.notAfter ? { notAfter: s.notAfter } : {}) })) };
+}
+
+/** RFC 9457 problem details. */
+function problem(c: Context, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  return c.body(JSON.stringify({ type: `https://jetgate.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`, title: code, status, detail, code, ...extra }), status as 400, {
+    "content-type": "application/problem+json",
+  });
+}
+
+function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (!text) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // Fall through to the error below.
+  }
+  throw new BridgeError("REQUEST_INVALID", "the request body must be a JSON object");
+}
+
+function optionalDate(value: unknown, field: string): Date | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const date = new Date(String(value));
+  if (Number.isNaN(date.getTime())) throw new BridgeError("REQUEST_INVALID", `${field} must be an ISO time`, { field });
+  return date;
+}
+
+function optionalInt(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new BridgeError("REQUEST_INVALID", `${field} must be a non-negative integer`, { field });
+  return n;
+}
+
+export function adminApp(deps: AdminDeps): Hono {
+  const app = new Hono();
+  const { nc, store, policy } = deps;
+
+  app.onError((err, c) => {
+    if (err instanceof BridgeError) return problem(c, ERROR_STATUS[err.code], err.code, err.message, err.data);
+    return problem(c, 500, "INTERNAL", err instanceof Error ? err.message : String(err));
+  });
+  app.notFound((c) => problem(c, 404, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`));
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/readyz", (c) => (deps.ready() && !nc.isClosed() ? c.json({ ready: true }) : problem(c, 503, "NOT_READY", "the bridge is starting or lost NATS")));
+  app.get("/metrics", async (c) => c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }));
+
+  app.use("/v1/*", async (c, next) => {
+    if (!deps.config.adminToken) throw new BridgeError("ADMIN_DISABLED", "the admin API is off: set JETGATE_BRIDGE_ADMIN_TOKEN");
+    const header = c.req.header("authorization") ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+    if (!tokenMatches(token, deps.config.adminToken)) {
+      c.header("www-authenticate", 'Bearer realm="jetgate-bridge"');
+      throw new BridgeError("UNAUTHORIZED", "a valid bearer token is required");
+    }
+    await next();
+  });
+
+  app.get("/v1/subscriptions", async (c) => c.json({ subscriptions: (await store.list()).map(redact) }));
+  app.post("/v1/subscriptions", async (c) => {
+    const sub = await createSubscription(store, await jsonBody(c), policy);
+    return c.json({ subscription: redact(sub), secret: sub.secrets[0]?.secret }, 201);
+  });
+  app.get("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact((await store.require(c.req.param("id"))).sub) }));
+  app.put("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await replaceSubscription(store, c.req.param("id"), await jsonBody(c), policy)) }));
+  app.patch("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await patchSubscription(store, c.req.param("id"), await jsonBody(c), policy)) }));
+  app.delete("/v1/subscriptions/:id", async (c) => {
+    await store.delete(c.req.param("id"));
+    return c.body(null, 204);
+  });
+  app.post("/v1/subscriptions/:id/enable", async (c) => c.json({ subscription: redact(await setEnabled(store, c.req.param("id"), true)) }));
+  app.post("/v1/subscriptions/:id/disable", async (c) => {
+    const body = await jsonBody(c);
+    const reason = typeof body.reason === "string" ? body.reason : undefined;
+    return c.json({ subscription: redact(await setEnabled(store, c.req.param("id"), false, reason)) });
+  });
+  app.post("/v1/subscriptions/:id/secrets/rotate", async (c) => {
+    const body = await jsonBody(c);
+    const overlapMs = body.overlap === undefined ? undefined : parseDuration(body.overlap);
+    if (overlapMs === null) throw new BridgeError("REQUEST_INVALID", "overlap must be a duration like 24h", { field: "overlap" });
+    const opts: { secret?: string; overlapMs?: number } = {};
+    if (typeof body.secret === "string") opts.secret = body.secret;
+    if (overlapMs !== undefined) opts.overlapMs = overlapMs;
+    const { subscription, secret } = await rotateSecret(store, c.req.param("id"), opts);
+    return c.json({ subscription: redact(subscription), secret });
+  });
+  app.post("/v1/subscriptions/:id/test", async (c) => {
+    const { sub } = await store.require(c.req.param("id"));
+    const body = await jsonBody(c);
+    const sent = await testSend(sub, { deliverer: deps.deliverer, attempts: deps.attempts, instance: deps.config.instance }, body.data ?? undefined);
+    return c.json(sent, sent.result.ok ? 200 : 502);
+  });
+  app.get("/v1/subscriptions/:id/attempts", async (c) => {
+    const id = c.req.param("id");
+    await store.require(id);
+    const since = optionalDate(c.req.query("since"), "since");
+    const limit = optionalInt(c.req.query("limit"), "limit");
+    const eventId = c.req.query("event");
+    return c.json({ attempts: await listAttempts(nc, { subscription: id, ...(since ? { since } : {}), ...(limit ? { limit } : {}), ...(eventId ? { eventId } : {}) }) });
+  });
+  app.get("/v1/events/:eventId/attempts", async (c) => {
+    const limit = optionalInt(c.req.query("limit"), "limit");
+    return c.json({ attempts: await listAttempts(nc, { eventId: c.req.param("eventId"), ...(limit ? { limit } : {}) }) });
+  });
+  app.post("/v1/subscriptions/:id/replay", async (c) => {
+    const body = await jsonBody(c);
+    const range = {
+      fromSeq: optionalInt(body.fromSeq, "fromSeq"),
+      toSeq: optionalInt(body.toSeq, "toSeq"),
+      fromTime: optionalDate(body.fromTime, "fromTime"),
+      toTime: optionalDate(body.toTime, "toTime"),
+    };
+    const clean = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== undefined));
+    return c.json(await replayToSubscription(nc, store, c.req.param("id"), clean), 202);
+  });
+
+  app.get("/v1/dlq", async (c) => {
+    const subscription = c.req.query("subscription");
+    const type = c.req.query("type");
+    const since = optionalDate(c.req.query("since"), "since");
+    const limit = optionalInt(c.req.query("limit"), "limit");
+    const sel = { ...(subscription ? { subscription } : {}), ...(type ? { type } : {}), ...(since ? { since } : {}), ...(limit ? { limit } : {}) };
+    return c.json({ deadLetters: await listDeadLetters(nc, sel) });
+  });
+  app.get("/v1/dlq/:seq", async (c) => {
+    const seq = optionalInt(c.req.param("seq"), "seq");
+    return c.json({ deadLetter: await getDeadLetter(nc, seq ?? 0) });
+  });
+  app.post("/v1/dlq/redrive", async (c) => {
+    const body = await jsonBody(c);
+    const seq = optionalInt(body.seq, "seq");
+    const subscription = typeof body.subscription === "string" ? body.subscription : undefined;
+    const type = typeof body.type === "string" ? body.type : undefined;
+    const since = optionalDate(body.since, "since");
+    if (seq === undefined && !subscription && !type && body.all !== true) {
+      throw new BridgeError("REQUEST_INVALID", "say what to redrive: seq, subscription/type/since, or all: true");
+    }
+    const sel = { ...(seq !== undefined ? { seq } : {}), ...(subscription ? { subscription } : {}), ...(type ? { type } : {}), ...(since ? { since } : {}) };
+    return c.json(await redriveDeadLetters(nc, sel));
+  });
+  app.delete("/v1/dlq", async (c) => {
+    const subscription = c.req.query("subscription");
+    if (!subscription && c.req.query("all") !== "true") throw new BridgeError("REQUEST_INVALID", "purge needs ?subscription=ID or ?all=true");
+    return c.json(await purgeDeadLetters(nc, subscription || undefined));
+  });
+  return app;
+}

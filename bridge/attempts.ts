@@ -1,0 +1,110 @@
+// The delivery log: every attempt as one small JSON record in the JETGATE_ATTEMPTS stream (limits
+// retention with a max age), on a subject that carries the subscription and the event id, so the
+// log can be read per subscription (jetgate.attempts.<sub>.>) or per event (…*.<event>).
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { scanStream } from "./scan.ts";
+
+export const ATTEMPTS_STREAM = "JETGATE_ATTEMPTS";
+export const ATTEMPTS_PREFIX = "jetgate.attempts";
+
+export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disabled" | "aborted";
+
+export interface AttemptRecord {
+  subscription: string;
+  eventId: string;
+  eventType: string;
+  /** Where the event came from: the EVENTS stream, a redrive/replay copy, or a test-send. */
+  source: "events" | "redrive" | "test";
+  /** Stream sequence of the message that was delivered (EVENTS or the redrive stream). */
+  streamSeq: number;
+  /** 1 for the first attempt (JetStream's delivery count). */
+  attempt: number;
+  at: string;
+  status: number;
+  latencyMs: number;
+  outcome: AttemptOutcome;
+  error?: string;
+  message?: string;
+  /** ≤ 1 KiB of the response body, for failures. */
+  excerpt?: string;
+  nextDelayMs?: number;
+  instance: string;
+}
+
+/** Event ids are free text (CloudEvents); base64url makes them one safe subject token. */
+export function eventToken(eventId: string): string {
+  return Buffer.from(eventId, "utf8").toString("base64url") || "_";
+}
+
+export function attemptSubject(subscription: string, eventId: string): string {
+  return `${ATTEMPTS_PREFIX}.${subscription}.${eventToken(eventId)}`;
+}
+
+export async function ensureAttemptsStream(nc: NatsConnection, replicas: number, maxAgeMs: number): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const config = {
+    name: ATTEMPTS_STREAM,
+    subjects: [`${ATTEMPTS_PREFIX}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    max_age: maxAgeMs * 1_000_000,
+  };
+  const exists = await jsm.streams.info(ATTEMPTS_STREAM).then(() => true, () => false);
+  if (exists) await jsm.streams.update(ATTEMPTS_STREAM, config);
+  else await jsm.streams.add(config).catch(async (err) => {
+    // Another instance created it between our check and our add.
+    if (!(await jsm.streams.info(ATTEMPTS_STREAM).then(() => true, () => false))) throw err;
+  });
+}
+
+const encoder = new TextEncoder();
+
+export class AttemptLog {
+  private readonly js: JetStreamClient;
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly enabled: boolean,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /**
+   * Records an attempt. Successes go out as plain publishes (no round trip: at thousands per
+   * second the log must not halve throughput); failures are awaited, because the DLQ history is
+   * read back from the log and must include every failed attempt.
+   */
+  async record(rec: AttemptRecord): Promise<void> {
+    if (!this.enabled) return;
+    const subject = attemptSubject(rec.subscription, rec.eventId);
+    const data = encoder.encode(JSON.stringify(rec));
+    if (rec.outcome === "delivered") {
+      this.nc.publish(subject, data);
+      return;
+    }
+    await this.js.publish(subject, data, { timeout: 5000 }).catch(() => undefined);
+  }
+}
+
+export interface AttemptQuery {
+  subscription?: string;
+  eventId?: string;
+  since?: Date;
+  limit?: number;
+}
+
+/** Attempts, oldest first; the newest `limit` when there are more. */
+export async function listAttempts(nc: NatsConnection, q: AttemptQuery): Promise<AttemptRecord[]> {
+  const js = jetstream(nc);
+  const jsm: JetStreamManager = await jetstreamManager(nc);
+  const filter = `${ATTEMPTS_PREFIX}.${q.subscription ?? "*"}.${q.eventId === undefined ? ">" : eventToken(q.eventId)}`;
+  const limit = q.limit ?? 100;
+  const out: AttemptRecord[] = [];
+  await scanStream(js, jsm, { stream: ATTEMPTS_STREAM, filter, ...(q.since ? { startTime: q.since } : {}), idleMs: 1500 }, (m) => {
+    out.push(m.json<AttemptRecord>());
+    if (out.length > limit) out.shift();
+  });
+  return out;
+}

@@ -1,0 +1,150 @@
+// Every bridge setting, its default and its environment variable, in one place (like svix's
+// config.default.toml). `loadBridgeConfig(env, overrides)` reads JETGATE_BRIDGE_* variables,
+// applies overrides given in code, and checks the result once; the service never reads env again.
+import { hostname } from "node:os";
+import { BridgeError } from "./errors.ts";
+import { parseDuration } from "./duration.ts";
+import { parseAllowList } from "./ssrf.ts";
+
+export interface BridgeConfig {
+  /** NATS servers to connect to (JETGATE_BRIDGE_NATS_SERVERS, comma separated). */
+  servers: string[];
+  /** Admin API / metrics listen address (JETGATE_BRIDGE_HOST, JETGATE_BRIDGE_PORT; port 0 = any free port). */
+  host: string;
+  port: number;
+  /** Bearer token for the admin API (JETGATE_BRIDGE_ADMIN_TOKEN). Unset: admin routes answer 503. */
+  adminToken: string | undefined;
+  /** Addresses or CIDRs that the SSRF guard lets through although private/loopback (JETGATE_BRIDGE_SSRF_ALLOW). */
+  ssrfAllow: string[];
+  /** Refuse http:// subscription URLs (JETGATE_BRIDGE_HTTPS_ONLY=true); switch on in production. */
+  httpsOnly: boolean;
+  /** User-Agent of every delivery (JETGATE_BRIDGE_USER_AGENT). */
+  userAgent: string;
+  /** Record every attempt in the JETGATE_ATTEMPTS stream (JETGATE_BRIDGE_ATTEMPT_LOG). */
+  attemptLog: boolean;
+  /** How long attempt records are kept (JETGATE_BRIDGE_ATTEMPT_LOG_MAX_AGE). */
+  attemptLogMaxAgeMs: number;
+  /** How long redrive/replay copies are kept (JETGATE_BRIDGE_REDRIVE_MAX_AGE). */
+  redriveMaxAgeMs: number;
+  /** Disable a subscription that has failed without a success for this long (JETGATE_BRIDGE_AUTO_DISABLE_AFTER; 0 = never). */
+  autoDisableAfterMs: number;
+  /** …and at least this many failures in a row seen by one instance (JETGATE_BRIDGE_AUTO_DISABLE_MIN_FAILURES). */
+  autoDisableMinFailures: number;
+  /** Longest Retry-After the bridge honours (JETGATE_BRIDGE_MAX_RETRY_AFTER). */
+  maxRetryAfterMs: number;
+  /** Deadline for in-flight deliveries at shutdown; the rest are nak'ed (JETGATE_BRIDGE_SHUTDOWN_DEADLINE). */
+  shutdownDeadlineMs: number;
+  /** Keep-alive connections per receiver origin (JETGATE_BRIDGE_CONNECTIONS_PER_ORIGIN). */
+  connectionsPerOrigin: number;
+  /** pino level (JETGATE_BRIDGE_LOG_LEVEL): trace, debug, info, warn, error, fatal, silent. */
+  logLevel: string;
+  /** Name of this instance in logs and attempt records (JETGATE_BRIDGE_INSTANCE). */
+  instance: string;
+}
+
+export const BRIDGE_DEFAULTS: BridgeConfig = {
+  servers: ["nats://127.0.0.1:4222"],
+  host: "127.0.0.1",
+  port: 8790,
+  adminToken: undefined,
+  ssrfAllow: [],
+  httpsOnly: false,
+  userAgent: "Jetgate-Bridge/0.1 (+https://www.standardwebhooks.com)",
+  attemptLog: true,
+  attemptLogMaxAgeMs: 7 * 86_400_000,
+  redriveMaxAgeMs: 7 * 86_400_000,
+  // Svix disables an endpoint that has been failing for 5 days.
+  autoDisableAfterMs: 5 * 86_400_000,
+  autoDisableMinFailures: 5,
+  maxRetryAfterMs: 24 * 3_600_000,
+  shutdownDeadlineMs: 10_000,
+  connectionsPerOrigin: 256,
+  logLevel: "info",
+  instance: `${hostname()}-${process.pid}`,
+};
+
+const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+function fail(field: string, message: string): never {
+  throw new BridgeError("CONFIG_INVALID", `bridge config ${field}: ${message}`, { field });
+}
+
+function envValue(env: Record<string, string | undefined>, name: string): string | undefined {
+  const value = env[`JETGATE_BRIDGE_${name}`];
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function list(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function bool(field: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  return fail(field, `expected true or false, got ${JSON.stringify(value)}`);
+}
+
+function duration(field: string, value: string): number {
+  const ms = parseDuration(value);
+  return ms === null ? fail(field, `expected a duration like 5s or 10m, got ${JSON.stringify(value)}`) : ms;
+}
+
+function integer(field: string, value: string): number {
+  const n = Number(value);
+  return Number.isInteger(n) ? n : fail(field, `expected an integer, got ${JSON.stringify(value)}`);
+}
+
+/** Settings from JETGATE_BRIDGE_* variables, without defaults. */
+export function configFromEnv(env: Record<string, string | undefined>): Partial<BridgeConfig> {
+  const out: Partial<BridgeConfig> = {};
+  const get = (name: string) => envValue(env, name);
+  let v: string | undefined;
+  if ((v = get("NATS_SERVERS"))) out.servers = list(v);
+  if ((v = get("HOST"))) out.host = v;
+  if ((v = get("PORT"))) out.port = integer("port", v);
+  if ((v = get("ADMIN_TOKEN"))) out.adminToken = v;
+  if ((v = get("SSRF_ALLOW"))) out.ssrfAllow = list(v);
+  if ((v = get("HTTPS_ONLY"))) out.httpsOnly = bool("httpsOnly", v);
+  if ((v = get("USER_AGENT"))) out.userAgent = v;
+  if ((v = get("ATTEMPT_LOG"))) out.attemptLog = bool("attemptLog", v);
+  if ((v = get("ATTEMPT_LOG_MAX_AGE"))) out.attemptLogMaxAgeMs = duration("attemptLogMaxAgeMs", v);
+  if ((v = get("REDRIVE_MAX_AGE"))) out.redriveMaxAgeMs = duration("redriveMaxAgeMs", v);
+  if ((v = get("AUTO_DISABLE_AFTER"))) out.autoDisableAfterMs = duration("autoDisableAfterMs", v);
+  if ((v = get("AUTO_DISABLE_MIN_FAILURES"))) out.autoDisableMinFailures = integer("autoDisableMinFailures", v);
+  if ((v = get("MAX_RETRY_AFTER"))) out.maxRetryAfterMs = duration("maxRetryAfterMs", v);
+  if ((v = get("SHUTDOWN_DEADLINE"))) out.shutdownDeadlineMs = duration("shutdownDeadlineMs", v);
+  if ((v = get("CONNECTIONS_PER_ORIGIN"))) out.connectionsPerOrigin = integer("connectionsPerOrigin", v);
+  if ((v = get("LOG_LEVEL"))) out.logLevel = v;
+  if ((v = get("INSTANCE"))) out.instance = v;
+  return out;
+}
+
+/** Checks a complete config; throws CONFIG_INVALID naming the first bad field. */
+export function checkBridgeConfig(config: BridgeConfig): BridgeConfig {
+  if (config.servers.length === 0) fail("servers", "at least one NATS server is needed");
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail("port", "must be 0..65535");
+  if (config.adminToken !== undefined && config.adminToken.length < 8) fail("adminToken", "must be at least 8 characters");
+  try {
+    parseAllowList(config.ssrfAllow);
+  } catch (err) {
+    fail("ssrfAllow", (err as Error).message);
+  }
+  if (!LOG_LEVELS.has(config.logLevel)) fail("logLevel", `must be one of ${[...LOG_LEVELS].join(", ")}`);
+  for (const field of ["attemptLogMaxAgeMs", "redriveMaxAgeMs", "maxRetryAfterMs", "shutdownDeadlineMs", "autoDisableAfterMs"] as const) {
+    if (!Number.isFinite(config[field]) || config[field] < 0) fail(field, "must be a non-negative duration");
+  }
+  if (config.attemptLogMaxAgeMs < 1000) fail("attemptLogMaxAgeMs", "must be at least 1s");
+  if (config.redriveMaxAgeMs < 1000) fail("redriveMaxAgeMs", "must be at least 1s");
+  if (!Number.isInteger(config.autoDisableMinFailures) || config.autoDisableMinFailures < 1) fail("autoDisableMinFailures", "must be ≥ 1");
+  if (!Number.isInteger(config.connectionsPerOrigin) || config.connectionsPerOrigin < 1) fail("connectionsPerOrigin", "must be ≥ 1");
+  return config;
+}
+
+/** Defaults, then JETGATE_BRIDGE_* from `env`, then `overrides`; checked once. */
+export function loadBridgeConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<BridgeConfig> = {},
+): BridgeConfig {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return checkBridgeConfig({ ...BRIDGE_DEFAULTS, ...configFromEnv(env), ...defined });
+}

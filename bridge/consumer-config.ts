@@ -1,0 +1,88 @@
+// The durable consumers of one subscription: `jetgate_<id>` on EVENTS (the live path) and
+// `jetgate_redrive_<id>` on the redrive stream (DLQ redrives and replays). Every instance ensures
+// them idempotently; all instances pull from the same durables and so share the work.
+import { nanos } from "@nats-io/nats-core";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
+import { EVENTS_STREAM } from "../broker/index.ts";
+import { REDRIVE_STREAM, redriveSubject } from "./redrive.ts";
+import type { Subscription } from "./subscriptions.ts";
+
+export type Source = "events" | "redrive";
+
+export function durableName(id: string, source: Source): string {
+  return source === "events" ? `jetgate_${id}` : `jetgate_redrive_${id}`;
+}
+
+export function streamOf(source: Source): string {
+  return source === "events" ? EVENTS_STREAM : REDRIVE_STREAM;
+}
+
+/**
+ * max_ack_pending: 1 for an ordered subscription — the server then hands out the next event only
+ * after this one is acked or terminated, which is what keeps stream order across instances and
+ * across nak(delay) retries. Otherwise it is well above the per-instance concurrency, because a
+ * message waiting out a nak(delay) still counts as pending and must not stall the others.
+ * max_deliver is unlimited: the bridge counts attempts itself and dead-letters, so no event can
+ * be dropped silently by the server (and no BackOff is set, see DESIGN.md decision 4).
+ */
+export function consumerConfig(sub: Subscription, source: Source): Partial<ConsumerConfig> & { durable_name: string } {
+  const base = {
+    durable_name: durableName(sub.id, source),
+    description: `Jetgate deliveries for subscription ${sub.id}`,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(sub.ackWaitMs),
+    max_deliver: -1,
+    max_ack_pending: sub.ordered ? 1 : Math.max(1000, sub.maxConcurrency * 10),
+    filter_subject: source === "events" ? sub.filter : redriveSubject(sub.id),
+  };
+  if (source === "redrive") return { ...base, deliver_policy: DeliverPolicy.All };
+  switch (sub.startAt.policy) {
+    case "all":
+      return { ...base, deliver_policy: DeliverPolicy.All };
+    case "sequence":
+      return { ...base, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: sub.startAt.sequence };
+    case "time":
+      return { ...base, deliver_policy: DeliverPolicy.StartTime, opt_start_time: sub.startAt.time };
+    default:
+      return { ...base, deliver_policy: DeliverPolicy.New };
+  }
+}
+
+/** Creates the durable, or updates what may change on an existing one (the start position may not). */
+export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, source: Source): Promise<void> {
+  const stream = streamOf(source);
+  const config = consumerConfig(sub, source);
+  const existing = await jsm.consumers.info(stream, config.durable_name).catch(() => null);
+  if (!existing) {
+    try {
+      await jsm.consumers.add(stream, config);
+      return;
+    } catch (err) {
+      // Another instance created it first; fall through to the update.
+      if (!(await jsm.consumers.info(stream, config.durable_name).catch(() => null))) throw err;
+    }
+  }
+  const current = existing?.config;
+  if (
+    current &&
+    current.ack_wait === config.ack_wait &&
+    current.max_ack_pending === config.max_ack_pending &&
+    current.filter_subject === config.filter_subject
+  ) {
+    return;
+  }
+  await jsm.consumers.update(stream, config.durable_name, {
+    ack_wait: config.ack_wait,
+    max_ack_pending: config.max_ack_pending,
+    max_deliver: -1,
+    filter_subject: config.filter_subject,
+    description: config.description,
+  });
+}
+
+export async function deleteConsumers(jsm: JetStreamManager, id: string): Promise<void> {
+  for (const source of ["events", "redrive"] as const) {
+    await jsm.consumers.delete(streamOf(source), durableName(id, source)).catch(() => false);
+  }
+  await jsm.streams.purge(REDRIVE_STREAM, { filter: redriveSubject(id) }).catch(() => undefined);
+}

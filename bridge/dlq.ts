@@ -1,0 +1,210 @@
+// Dead letters: when a subscription's attempts run out, the original event (its headers and body)
+// goes to the DLQ stream on dlq.<subscription> with the attempt history, and only after that
+// publish is acknowledged is the original terminated (DESIGN.md decision 7). From here an operator
+// lists, shows, redrives (to that one subscription) or purges.
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { DLQ_STREAM, DLQ_SUBJECT_PREFIX } from "../broker/index.ts";
+import { BridgeError } from "./errors.ts";
+import type { AttemptRecord } from "./attempts.ts";
+import { headersToObject } from "./event.ts";
+import { scanStream } from "./scan.ts";
+import { publishRedrive, type Progress } from "./redrive.ts";
+
+export const H_SUBSCRIPTION = "Jetgate-Subscription";
+export const H_SOURCE_SUBJECT = "Jetgate-Source-Subject";
+export const H_SOURCE_STREAM = "Jetgate-Source-Stream";
+export const H_SOURCE_SEQ = "Jetgate-Source-Seq";
+export const H_REASON = "Jetgate-Reason";
+export const H_ATTEMPTS = "Jetgate-Attempts";
+export const H_DEAD_AT = "Jetgate-Dead-At";
+/** Headers the bridge adds; everything else on a dead letter is the original event's. */
+const OWN_HEADERS = new Set([H_SUBSCRIPTION, H_SOURCE_STREAM, H_SOURCE_SEQ, H_REASON, H_ATTEMPTS, H_DEAD_AT].map((h) => h.toLowerCase()));
+
+export interface DeadLetterInput {
+  subscription: string;
+  subject: string;
+  stream: string;
+  seq: number;
+  headers: MsgHdrs | undefined;
+  data: Uint8Array;
+  reason: string;
+  attempts: AttemptRecord[];
+}
+
+/**
+ * Publishes a dead letter and waits for JetStream's ack. Nats-* headers are not copied: the
+ * original Nats-Msg-Id would make the DLQ's duplicate window drop the same event dead-lettered by
+ * a second subscription. The DLQ's own msg id makes a retried publish (after a crash) harmless.
+ */
+export async function publishDeadLetter(js: JetStreamClient, input: DeadLetterInput): Promise<number> {
+  const h = natsHeaders();
+  for (const [key, values] of input.headers ?? []) {
+    if (key.toLowerCase().startsWith("nats-") || OWN_HEADERS.has(key.toLowerCase())) continue;
+    for (const value of values) h.append(key, value);
+  }
+  if (!h.has(H_SOURCE_SUBJECT)) h.set(H_SOURCE_SUBJECT, input.subject);
+  h.set(H_SUBSCRIPTION, input.subscription);
+  h.set(H_SOURCE_STREAM, input.stream);
+  h.set(H_SOURCE_SEQ, String(input.seq));
+  h.set(H_REASON, input.reason);
+  h.set(H_DEAD_AT, new Date().toISOString());
+  h.set(H_ATTEMPTS, JSON.stringify(input.attempts.map(historyEntry)));
+  const ack = await js.publish(`${DLQ_SUBJECT_PREFIX}${input.subscription}`, input.data, {
+    headers: h,
+    msgID: `dlq:${input.subscription}:${input.stream}:${input.seq}`,
+    timeout: 10_000,
+  });
+  return ack.seq;
+}
+
+/** What the history keeps of an attempt: time, status, latency, error and ≤ 1 KiB of response. */
+function historyEntry(a: AttemptRecord) {
+  return {
+    at: a.at,
+    attempt: a.attempt,
+    status: a.status,
+    latencyMs: a.latencyMs,
+    ...(a.error ? { error: a.error } : {}),
+    ...(a.message ? { message: a.message } : {}),
+    ...(a.excerpt ? { excerpt: a.excerpt } : {}),
+  };
+}
+
+export interface DeadLetterSummary {
+  seq: number;
+  subscription: string;
+  eventId: string;
+  eventType: string;
+  sourceSubject: string;
+  reason: string;
+  deadAt: string;
+  attempts: number;
+}
+
+export interface DeadLetter extends DeadLetterSummary {
+  headers: Record<string, string>;
+  data: string;
+  history: Array<Record<string, unknown>>;
+}
+
+function parseHistory(value: string | undefined): Array<Record<string, unknown>> {
+  try {
+    return value ? (JSON.parse(value) as Array<Record<string, unknown>>) : [];
+  } catch {
+    return [];
+  }
+}
+
+function toDeadLetter(seq: number, subject: string, h: MsgHdrs | undefined, data: Uint8Array): DeadLetter {
+  const headers = headersToObject(h);
+  const get = (name: string) => h?.get(name) ?? "";
+  const history = parseHistory(h?.get(H_ATTEMPTS));
+  return {
+    seq,
+    subscription: get(H_SUBSCRIPTION) || subject.slice(DLQ_SUBJECT_PREFIX.length),
+    eventId: get("ce-id"),
+    eventType: get("ce-type"),
+    sourceSubject: get(H_SOURCE_SUBJECT),
+    reason: get(H_REASON),
+    deadAt: get(H_DEAD_AT),
+    attempts: history.length,
+    headers,
+    data: new TextDecoder().decode(data),
+    history,
+  };
+}
+
+function summary(d: DeadLetter): DeadLetterSummary {
+  const { headers: _h, data: _d, history: _y, ...rest } = d;
+  return rest;
+}
+
+export interface DlqSelection {
+  subscription?: string;
+  /** Only dead letters of this event type (ce-type). */
+  type?: string;
+  /** Only dead letters that died at or after this time. */
+  since?: Date;
+  limit?: number;
+}
+
+function dlqFilter(subscription?: string): string {
+  return `${DLQ_SUBJECT_PREFIX}${subscription ?? ">"}`;
+}
+
+async function scanDlq(nc: NatsConnection, sel: DlqSelection, each: (d: DeadLetter) => void | Promise<void>): Promise<void> {
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  let taken = 0;
+  await scanStream(js, jsm, { stream: DLQ_STREAM, filter: dlqFilter(sel.subscription), idleMs: 1500 }, async (m) => {
+    if (sel.limit !== undefined && taken >= sel.limit) return;
+    const d = toDeadLetter(m.seq, m.subject, m.headers, m.data);
+    if (sel.type && d.eventType !== sel.type) return;
+    if (sel.since && Date.parse(d.deadAt) < sel.since.getTime()) return;
+    taken++;
+    await each(d);
+  });
+}
+
+export async function listDeadLetters(nc: NatsConnection, sel: DlqSelection = {}): Promise<DeadLetterSummary[]> {
+  const out: DeadLetterSummary[] = [];
+  await scanDlq(nc, { limit: 100, ...sel }, (d) => void out.push(summary(d)));
+  return out;
+}
+
+export async function getDeadLetter(nc: NatsConnection, seq: number): Promise<DeadLetter> {
+  const jsm = await jetstreamManager(nc);
+  const m = await jsm.streams.getMessage(DLQ_STREAM, { seq }).catch(() => null);
+  if (!m) throw new BridgeError("DLQ_NOT_FOUND", `no dead letter at DLQ sequence ${seq}`, { seq });
+  return toDeadLetter(m.seq, m.subject, m.header, m.data);
+}
+
+/** Depth per subscription, for the metrics gauge. */
+export async function dlqDepths(nc: NatsConnection): Promise<Map<string, number>> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: dlqFilter() });
+  const out = new Map<string, number>();
+  for (const [subject, count] of Object.entries(info.state.subjects ?? {})) out.set(subject.slice(DLQ_SUBJECT_PREFIX.length), count);
+  return out;
+}
+
+/**
+ * Sends dead letters back to their own subscription (never to the others on the same event) via
+ * the redrive stream, then removes them from the DLQ. A redrive copy carries the original headers
+ * and body, so it is delivered exactly as the event would have been, with the same webhook-id.
+ */
+export async function redriveDeadLetters(
+  nc: NatsConnection,
+  sel: DlqSelection & { seq?: number },
+  progress?: Progress,
+): Promise<{ redriven: number }> {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const letters: DeadLetter[] = [];
+  if (sel.seq !== undefined) letters.push(await getDeadLetter(nc, sel.seq));
+  else await scanDlq(nc, sel, (d) => void letters.push(d));
+  progress?.start(letters.length);
+  let done = 0;
+  for (const d of letters) {
+    const m = await jsm.streams.getMessage(DLQ_STREAM, { seq: d.seq });
+    if (!m) continue;
+    const h = natsHeaders();
+    for (const [key, values] of m.header ?? []) {
+      if (OWN_HEADERS.has(key.toLowerCase())) continue;
+      for (const value of values) h.append(key, value);
+    }
+    await publishRedrive(js, d.subscription, m.data, h, `redrive:${d.seq}`);
+    await jsm.streams.deleteMessage(DLQ_STREAM, d.seq, false).catch(() => undefined);
+    done++;
+    progress?.update(done);
+  }
+  progress?.stop();
+  return { redriven: done };
+}
+
+export async function purgeDeadLetters(nc: NatsConnection, subscription?: string): Promise<{ purged: number }> {
+  const jsm = await jetstreamManager(nc);
+  const res = await jsm.streams.purge(DLQ_STREAM, { filter: dlqFilter(subscription) });
+  return { purged: res.purged };
+}

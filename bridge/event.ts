@@ -1,0 +1,74 @@
+// From a JetStream message written by the edge (subject events.<type>, CloudEvents attributes as
+// ce-* headers — binary mode — and the data as the body) to the HTTP request a subscriber gets:
+// CloudEvents structured JSON by default, or binary mode (CloudEvents HTTP binding §3.1 / §3.2).
+import type { MsgHdrs } from "@nats-io/nats-core";
+
+export interface EventEnvelope {
+  /** CloudEvent id: Nats-Msg-Id on the way in, webhook-id on the way out. */
+  id: string;
+  type: string;
+  subject: string;
+  /** ce-* attributes without the prefix (specversion, id, source, type, time, …). */
+  attributes: Record<string, string>;
+  contentType: string | undefined;
+  data: Uint8Array;
+}
+
+const decoder = new TextDecoder();
+
+export function headersToObject(headers: MsgHdrs | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [key, values] of headers) out[key] = values.join(", ");
+  return out;
+}
+
+/** Reads the event out of a message; falls back to Nats-Msg-Id and the subject when ce-* are missing. */
+export function envelopeOf(subject: string, headers: MsgHdrs | undefined, data: Uint8Array, fallbackId: string): EventEnvelope {
+  const attributes: Record<string, string> = {};
+  let contentType: string | undefined;
+  let msgId: string | undefined;
+  if (headers) {
+    for (const [key, values] of headers) {
+      const lower = key.toLowerCase();
+      if (lower.startsWith("ce-")) attributes[lower.slice(3)] = values[0] ?? "";
+      else if (lower === "content-type") contentType = values[0];
+      else if (lower === "nats-msg-id") msgId = values[0];
+    }
+  }
+  const type = attributes.type ?? subject.replace(/^events\./, "");
+  const id = attributes.id ?? msgId ?? fallbackId;
+  return { id, type, subject, attributes: { specversion: "1.0", ...attributes, id, type }, contentType, data };
+}
+
+function isJson(contentType: string | undefined): boolean {
+  if (!contentType) return true;
+  const media = contentType.split(";")[0]!.trim().toLowerCase();
+  return media === "application/json" || media.endsWith("+json") || media === "text/json";
+}
+
+/** The HTTP body and content headers for one delivery (signature headers are added by the caller). */
+export function renderEvent(event: EventEnvelope, format: "structured" | "binary"): { body: string; headers: Record<string, string> } {
+  if (format === "binary") {
+    const headers: Record<string, string> = { "content-type": event.contentType ?? "application/json" };
+    for (const [name, value] of Object.entries(event.attributes)) headers[`ce-${name}`] = value;
+    return { body: decoder.decode(event.data), headers };
+  }
+  const structured: Record<string, unknown> = { ...event.attributes };
+  if (event.contentType) structured.datacontenttype = event.contentType;
+  const text = decoder.decode(event.data);
+  if (event.data.length === 0) {
+    // No data member at all: CloudEvents allows an event without data.
+  } else if (isJson(event.contentType)) {
+    try {
+      structured.data = JSON.parse(text);
+    } catch {
+      structured.data_base64 = Buffer.from(event.data).toString("base64");
+    }
+  } else if (event.contentType?.startsWith("text/")) {
+    structured.data = text;
+  } else {
+    structured.data_base64 = Buffer.from(event.data).toString("base64");
+  }
+  return { body: JSON.stringify(structured), headers: { "content-type": "application/cloudevents+json; charset=utf-8" } };
+}

@@ -1,0 +1,56 @@
+// Prometheus metrics of one bridge instance, on its own registry (several bridges can run in one
+// process, as in the tests). Lag and DLQ depth are read from JetStream when scraped.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class BridgeMetrics {
+  readonly registry = new Registry();
+  readonly deliveries: Counter<"subscription" | "outcome">;
+  readonly attemptSeconds: Histogram<"subscription">;
+  readonly inFlight: Gauge<"subscription">;
+  readonly consumerLag: Gauge<"subscription">;
+  readonly dlqDepth: Gauge<"subscription">;
+
+  constructor(collect: { lag: () => Promise<Map<string, number>>; dlq: () => Promise<Map<string, number>> }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "jetgate_bridge_" });
+    this.deliveries = new Counter({
+      name: "jetgate_deliveries_total",
+      help: "Delivery attempts by outcome: delivered, retrying, dead-lettered, disabled, aborted",
+      labelNames: ["subscription", "outcome"],
+      registers,
+    });
+    this.attemptSeconds = new Histogram({
+      name: "jetgate_delivery_attempt_seconds",
+      help: "HTTP attempt latency, from request start to the end of the response",
+      labelNames: ["subscription"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: "jetgate_deliveries_in_flight",
+      help: "Deliveries held by this instance (sending or waiting for a slot)",
+      labelNames: ["subscription"],
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: "jetgate_consumer_lag",
+      help: "Events not yet delivered to the subscription's durable consumer (num_pending)",
+      labelNames: ["subscription"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [sub, lag] of await collect.lag().catch(() => new Map<string, number>())) this.set({ subscription: sub }, lag);
+      },
+    });
+    this.dlqDepth = new Gauge({
+      name: "jetgate_dlq_depth",
+      help: "Dead letters held in the DLQ stream per subscription",
+      labelNames: ["subscription"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [sub, depth] of await collect.dlq().catch(() => new Map<string, number>())) this.set({ subscription: sub }, depth);
+      },
+    });
+  }
+}

@@ -1,0 +1,115 @@
+// The redrive stream: copies of events meant for one subscription only (DLQ redrives and replays).
+// Publishing back to events.<type> would reach every subscription on that type; a copy on
+// jetgate.redrive.<subscription> is pulled by that subscription's second durable consumer and
+// delivered through the same pipeline (same signing, retries and DLQ).
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import { nuid } from "@nats-io/nats-core";
+import { EVENTS_STREAM } from "../broker/index.ts";
+import { BridgeError } from "./errors.ts";
+import { scanStream } from "./scan.ts";
+import type { SubscriptionStore } from "./store.ts";
+
+export const REDRIVE_STREAM = "JETGATE_REDRIVE";
+export const REDRIVE_PREFIX = "jetgate.redrive";
+export const H_ORIGINAL_SUBJECT = "Jetgate-Source-Subject";
+
+export interface Progress {
+  start(total: number): void;
+  update(done: number): void;
+  stop(): void;
+}
+
+export function redriveSubject(subscription: string): string {
+  return `${REDRIVE_PREFIX}.${subscription}`;
+}
+
+/** Work-queue retention: a copy is gone once its subscription acked (or dead-lettered) it. */
+export async function ensureRedriveStream(nc: NatsConnection, replicas: number, maxAgeMs: number): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const config = {
+    name: REDRIVE_STREAM,
+    subjects: [`${REDRIVE_PREFIX}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Workqueue,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    max_age: maxAgeMs * 1_000_000,
+    duplicate_window: Math.min(120_000, maxAgeMs) * 1_000_000,
+  };
+  const exists = await jsm.streams.info(REDRIVE_STREAM).then(() => true, () => false);
+  if (exists) await jsm.streams.update(REDRIVE_STREAM, config);
+  else await jsm.streams.add(config).catch(async (err) => {
+    if (!(await jsm.streams.info(REDRIVE_STREAM).then(() => true, () => false))) throw err;
+  });
+}
+
+export async function publishRedrive(js: JetStreamClient, subscription: string, data: Uint8Array, h: MsgHdrs, msgID: string): Promise<void> {
+  await js.publish(redriveSubject(subscription), data, { headers: h, msgID, timeout: 10_000 });
+}
+
+export interface ReplayRange {
+  fromSeq?: number;
+  toSeq?: number;
+  fromTime?: Date;
+  toTime?: Date;
+}
+
+/**
+ * Replays a range of EVENTS (by sequence or by time) matching the subscription's filter to that
+ * subscription only. Each replay gets its own id, so replaying the same range twice sends twice.
+ */
+export async function replayToSubscription(
+  nc: NatsConnection,
+  store: SubscriptionStore,
+  subscription: string,
+  range: ReplayRange,
+  progress?: Progress,
+): Promise<{ replayed: number; replayId: string }> {
+  if (range.fromSeq === undefined && range.fromTime === undefined) {
+    throw new BridgeError("REQUEST_INVALID", "a replay needs fromSeq or fromTime", {});
+  }
+  const { sub } = await store.require(subscription);
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const replayId = nuid.next();
+  const info = await jsm.streams.info(EVENTS_STREAM);
+  const last = range.toSeq ?? info.state.last_seq;
+  const first = range.fromSeq ?? info.state.first_seq;
+  progress?.start(range.fromSeq !== undefined ? Math.max(0, last - first + 1) : 0);
+  let replayed = 0;
+  let pending: Promise<unknown>[] = [];
+  await scanStream(
+    js,
+    jsm,
+    {
+      stream: EVENTS_STREAM,
+      filter: sub.filter,
+      ...(range.fromSeq !== undefined ? { startSeq: range.fromSeq } : { startTime: range.fromTime! }),
+      endSeq: last,
+      ...(range.toTime ? { endTime: range.toTime } : {}),
+      idleMs: 2000,
+    },
+    async (m) => {
+      const h = natsHeaders();
+      for (const [key, values] of m.headers ?? []) {
+        if (key.toLowerCase().startsWith("nats-")) continue;
+        for (const value of values) h.append(key, value);
+      }
+      h.set(H_ORIGINAL_SUBJECT, m.subject);
+      pending.push(publishRedrive(js, subscription, m.data, h, `replay:${replayId}:${m.seq}`));
+      replayed++;
+      // Keep a bounded number of publishes in flight: fast, and memory stays flat for big ranges.
+      if (pending.length >= 256) {
+        await Promise.all(pending);
+        pending = [];
+        progress?.update(range.fromSeq !== undefined ? m.seq - first + 1 : replayed);
+      }
+    },
+  );
+  await Promise.all(pending);
+  progress?.update(range.fromSeq !== undefined ? Math.max(0, last - first + 1) : replayed);
+  progress?.stop();
+  return { replayed, replayId };
+}

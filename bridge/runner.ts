@@ -1,0 +1,251 @@
+// Delivery for one subscription on one bridge instance: pulls from the subscription's two durable
+// consumers, keeps at most maxConcurrency attempts in flight (and the rate limit), and settles
+// every message exactly one way: ack after a 2xx, nak(delay) to retry, DLQ then term when the
+// attempts are used up. Nothing is acked before the receiver said 2xx.
+import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { AttemptLog, AttemptRecord } from "./attempts.ts";
+import { listAttempts } from "./attempts.ts";
+import type { BridgeConfig } from "./config.ts";
+import { ensureConsumer, durableName, streamOf, type Source } from "./consumer-config.ts";
+import type { Deliverer, AttemptResult } from "./deliver.ts";
+import { publishDeadLetter } from "./dlq.ts";
+import { envelopeOf, renderEvent, type EventEnvelope } from "./event.ts";
+import type { HealthTracker } from "./health.ts";
+import { RateLimiter, Semaphore } from "./limits.ts";
+import type { BridgeMetrics } from "./metrics.ts";
+import { H_ORIGINAL_SUBJECT } from "./redrive.ts";
+import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry.ts";
+import { signHeaders } from "./sign.ts";
+import { liveSecrets, maxAttempts, type Subscription } from "./subscriptions.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+/** After 410 Gone the message waits this long before it may be tried again (after re-enable). */
+export const GONE_RETRY_DELAY_MS = 60_000;
+/** A failed DLQ publish is retried after this long. */
+const DLQ_RETRY_DELAY_MS = 1_000;
+/** At most this many earlier attempts travel with a dead letter. */
+const HISTORY_LIMIT = 50;
+
+export interface RunnerDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  deliverer: Deliverer;
+  attempts: AttemptLog;
+  metrics: BridgeMetrics;
+  health: HealthTracker;
+  config: BridgeConfig;
+  log: Logger;
+}
+
+/** Settings whose change needs the consumers updated and the pulls restarted. */
+function pullKey(sub: Subscription): string {
+  return JSON.stringify([sub.filter, sub.ackWaitMs, sub.maxConcurrency, sub.ordered]);
+}
+
+export class SubscriptionRunner {
+  private sub: Subscription;
+  private readonly slots: Semaphore;
+  private readonly rate: RateLimiter;
+  private pulls: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private abort = new AbortController();
+  private stopping = false;
+
+  constructor(
+    sub: Subscription,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.sub = sub;
+    this.slots = new Semaphore(sub.maxConcurrency);
+    this.rate = new RateLimiter(sub.rateLimitPerSecond);
+  }
+
+  get id(): string {
+    return this.sub.id;
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.abort = new AbortController();
+    for (const source of ["events", "redrive"] as const) {
+      await ensureConsumer(this.deps.jsm, this.sub, source);
+      const consumer = await this.deps.js.consumers.get(streamOf(source), durableName(this.sub.id, source));
+      const messages = await consumer.consume({ max_messages: this.sub.ordered ? 1 : this.sub.maxConcurrency, expires: 5_000 });
+      this.pulls.push({ messages, done: this.pull(messages, source) });
+    }
+  }
+
+  /** Applies a changed subscription: live for URL, secrets, schedule…; a restart for consumer settings. */
+  async update(next: Subscription): Promise<void> {
+    const restart = pullKey(next) !== pullKey(this.sub);
+    this.sub = next;
+    this.rate.setRate(next.rateLimitPerSecond);
+    if (!restart) return;
+    await this.stop(this.deps.config.shutdownDeadlineMs);
+    this.slots.resize(next.maxConcurrency);
+    await this.start();
+  }
+
+  /** Stops pulling, lets in-flight attempts finish until the deadline, then aborts and naks the rest. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    for (const { messages } of this.pulls) await messages.close().catch(() => undefined);
+    this.slots.releaseWaiters();
+    await Promise.allSettled(this.pulls.map((p) => p.done));
+    this.pulls = [];
+    const settled = Promise.allSettled([...this.inFlight]);
+    const timer = new Promise((resolve) => setTimeout(resolve, deadlineMs).unref());
+    await Promise.race([settled, timer]);
+    this.abort.abort();
+    await settled;
+  }
+
+  private async pull(messages: ConsumerMessages, source: Source): Promise<void> {
+    try {
+      for await (const m of messages) {
+        if (this.stopping) {
+          m.nak();
+          continue;
+        }
+        const waitStart = performance.now();
+        await this.slots.acquire();
+        if (this.stopping) {
+          this.slots.release();
+          m.nak();
+          continue;
+        }
+        await this.rate.take();
+        // Waiting for a slot ate into AckWait; tell the server we still hold the message.
+        if (performance.now() - waitStart > this.sub.ackWaitMs / 4) m.working();
+        const task = this.handle(m, source).finally(() => {
+          this.slots.release();
+          this.inFlight.delete(task);
+        });
+        this.inFlight.add(task);
+      }
+    } catch (err) {
+      if (!this.stopping) this.deps.log.error({ subscription: this.sub.id, source, err }, "pull stopped");
+    }
+  }
+
+  private async handle(m: JsMsg, source: Source): Promise<void> {
+    const sub = this.sub;
+    const { metrics, log } = this.deps;
+    metrics.inFlight.inc({ subscription: sub.id });
+    try {
+      await this.attempt(m, source, sub);
+    } catch (err) {
+      log.error({ subscription: sub.id, seq: m.seq, err }, "delivery failed unexpectedly; retrying");
+      m.nak(DLQ_RETRY_DELAY_MS);
+    } finally {
+      metrics.inFlight.dec({ subscription: sub.id });
+    }
+  }
+
+  private async attempt(m: JsMsg, source: Source, sub: Subscription): Promise<void> {
+    const count = m.info.deliveryCount;
+    const subject = source === "redrive" ? (m.headers?.get(H_ORIGINAL_SUBJECT) || m.subject) : m.subject;
+    const event = envelopeOf(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
+    if (count > maxAttempts(sub)) {
+      // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now.
+      await this.deadLetter(m, source, event, sub, "attempts exhausted");
+      return;
+    }
+    const { body, headers } = renderEvent(event, sub.format);
+    const signed = signHeaders(event.id, body, liveSecrets(sub));
+    // A slow receiver may run past AckWait/2; keep the message ours while the request runs.
+    const keepAlive = sub.timeoutMs > sub.ackWaitMs / 2 ? setInterval(() => m.working(), sub.ackWaitMs / 2) : undefined;
+    const startedAt = new Date();
+    let result: AttemptResult;
+    try {
+      result = await this.deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signed }, body, timeoutMs: sub.timeoutMs, signal: this.abort.signal });
+    } finally {
+      clearInterval(keepAlive);
+    }
+    this.deps.metrics.attemptSeconds.observe({ subscription: sub.id }, result.latencyMs / 1000);
+    const record = (outcome: AttemptRecord["outcome"], extra: Partial<AttemptRecord> = {}): AttemptRecord => ({
+      subscription: sub.id,
+      eventId: event.id,
+      eventType: event.type,
+      source,
+      streamSeq: m.seq,
+      attempt: count,
+      at: startedAt.toISOString(),
+      status: result.status,
+      latencyMs: result.latencyMs,
+      outcome,
+      ...(result.error ? { error: result.error } : {}),
+      ...(result.message ? { message: result.message } : {}),
+      ...(result.excerpt ? { excerpt: result.excerpt } : {}),
+      instance: this.deps.config.instance,
+      ...extra,
+    });
+    if (result.ok) {
+      m.ack();
+      this.count(sub, "delivered");
+      this.deps.health.success(sub.id);
+      void this.deps.attempts.record(record("delivered"));
+      return;
+    }
+    if (result.error === "ABORTED") {
+      // Shutdown: give it back at once so another instance can take it.
+      m.nak();
+      this.count(sub, "aborted");
+      void this.deps.attempts.record(record("aborted"));
+      return;
+    }
+    if (result.status === 410) {
+      m.nak(GONE_RETRY_DELAY_MS);
+      this.count(sub, "disabled");
+      await this.deps.attempts.record(record("disabled"));
+      await this.deps.health.gone(sub.id, sub.url);
+      return;
+    }
+    this.deps.health.failure(sub);
+    const retryAfterMs = honoursRetryAfter(result.status) ? parseRetryAfter(result.retryAfter) : null;
+    const delay = nextDelay(sub.retry, count, retryAfterMs, this.deps.config.maxRetryAfterMs);
+    if (delay === null) {
+      await this.deps.attempts.record(record("dead-lettered"));
+      await this.deadLetter(m, source, event, sub, `attempts exhausted: last status ${result.status || result.error}`, record("dead-lettered"));
+      return;
+    }
+    m.nak(delay);
+    this.count(sub, "retrying");
+    await this.deps.attempts.record(record("retrying", { nextDelayMs: delay }));
+  }
+
+  private count(sub: Subscription, outcome: AttemptRecord["outcome"]): void {
+    this.deps.metrics.deliveries.inc({ subscription: sub.id, outcome });
+  }
+
+  /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
+  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord): Promise<void> {
+    let history: AttemptRecord[] = [];
+    if (this.deps.config.attemptLog) {
+      history = await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, limit: HISTORY_LIMIT }).catch(() => []);
+    }
+    if (last && !history.some((a) => a.attempt === last.attempt && a.at === last.at)) history.push(last);
+    try {
+      await publishDeadLetter(this.deps.js, {
+        subscription: sub.id,
+        subject: event.subject,
+        stream: streamOf(source),
+        seq: m.seq,
+        headers: m.headers,
+        data: m.data,
+        reason,
+        attempts: history,
+      });
+    } catch (err) {
+      this.deps.log.error({ subscription: sub.id, seq: m.seq, err }, "DLQ publish failed; will retry");
+      m.nak(DLQ_RETRY_DELAY_MS);
+      return;
+    }
+    // No reason text: "+TERM <reason>" needs nats-server 2.10, and 2.9 is the target (DESIGN.md 4).
+    m.term();
+    this.count(sub, "dead-lettered");
+    this.deps.log.warn({ subscription: sub.id, eventId: event.id, reason }, "event dead-lettered");
+  }
+}

@@ -1,0 +1,115 @@
+// Wires the bridge: NATS connection, its own streams and buckets (created idempotently with the
+// EVENTS stream's replicas), the consumer manager, the admin API server, and graceful shutdown.
+import { serve, type ServerType } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { pino, type Logger } from "pino";
+import { adminApp } from "./admin.ts";
+import { AttemptLog, ensureAttemptsStream } from "./attempts.ts";
+import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
+import { durableName, streamOf } from "./consumer-config.ts";
+import { ConsumerManager } from "./consumers.ts";
+import { Deliverer } from "./deliver.ts";
+import { dlqDepths } from "./dlq.ts";
+import { HealthTracker } from "./health.ts";
+import { BridgeMetrics } from "./metrics.ts";
+import { ssrfPolicy } from "./ops.ts";
+import { ensureRedriveStream } from "./redrive.ts";
+import { SubscriptionStore, eventsReplicas } from "./store.ts";
+
+export interface RunningBridge {
+  /** Base URL of the admin API / metrics server. */
+  url: string;
+  nc: NatsConnection;
+  store: SubscriptionStore;
+  manager: ConsumerManager;
+  metrics: BridgeMetrics;
+  /** Stops pulling, finishes or naks in-flight deliveries within the deadline, closes everything. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this connection instead of connecting to config.servers (it is not closed on stop). */
+  nc?: NatsConnection;
+  logger?: Logger;
+}
+
+export async function startBridge(input: BridgeConfig, opts: StartOptions = {}): Promise<RunningBridge> {
+  const config = checkBridgeConfig({ ...input });
+  const log = opts.logger ?? pino({ level: config.logLevel, base: { service: "jetgate-bridge", instance: config.instance } });
+  const ownConnection = !opts.nc;
+  const nc = opts.nc ?? (await connect({ servers: config.servers, name: `jetgate-bridge ${config.instance}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  if (ownConnection) cleanups.push(() => nc.drain().catch(() => nc.close()));
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const replicas = await eventsReplicas(nc);
+    await ensureAttemptsStream(nc, replicas, config.attemptLogMaxAgeMs);
+    await ensureRedriveStream(nc, replicas, config.redriveMaxAgeMs);
+    const store = await SubscriptionStore.open(nc);
+    const policy = ssrfPolicy(config);
+    const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin);
+    cleanups.unshift(() => deliverer.close());
+    const attempts = new AttemptLog(nc, config.attemptLog);
+    const health = new HealthTracker(store, config, log);
+    let manager: ConsumerManager | undefined;
+    const metrics = new BridgeMetrics({
+      lag: async () => {
+        const out = new Map<string, number>();
+        for (const id of manager?.running() ?? []) {
+          let lag = 0;
+          for (const source of ["events", "redrive"] as const) {
+            const info = await jsm.consumers.info(streamOf(source), durableName(id, source)).catch(() => null);
+            lag += info?.num_pending ?? 0;
+          }
+          out.set(id, lag);
+        }
+        return out;
+      },
+      dlq: () => dlqDepths(nc),
+    });
+    manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log }, log);
+    let ready = false;
+    const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready });
+    const server = await listen(app.fetch, config.host, config.port);
+    cleanups.unshift(() => new Promise<void>((resolve) => {
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      server.close(() => resolve());
+    }));
+    await manager.start();
+    ready = true;
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.host}:${port}`;
+    log.info({ url, subscriptions: manager.running() }, "bridge started");
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      nc,
+      store,
+      manager,
+      metrics,
+      stop() {
+        stopping ??= (async () => {
+          ready = false;
+          await manager.stop(config.shutdownDeadlineMs);
+          for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+          log.info("bridge stopped");
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    throw err;
+  }
+}
+
+function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname: host, port }, () => resolve(server));
+    server.once("error", reject);
+  });
+}

@@ -1,0 +1,140 @@
+// Subscriptions in a NATS KV bucket, so every bridge instance sees the same set and reacts to
+// changes live (DESIGN.md decision 8). A second small bucket holds per-subscription health (when
+// the current run of failures began) so auto-disable is judged across instances.
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import { EVENTS_STREAM } from "../broker/index.ts";
+import { BridgeError } from "./errors.ts";
+import type { Subscription } from "./subscriptions.ts";
+
+export const SUBSCRIPTIONS_BUCKET = "jetgate_subscriptions";
+export const HEALTH_BUCKET = "jetgate_subscription_health";
+
+export interface SubscriptionHealth {
+  /** When the current run of failures began; absent once a delivery succeeds. */
+  failingSince: string;
+}
+
+/** Replicas of the EVENTS stream, so the bridge's own state is as durable as the events. */
+export async function eventsReplicas(nc: NatsConnection): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(EVENTS_STREAM).catch((err: unknown) => {
+    throw new BridgeError("NOT_READY", `stream ${EVENTS_STREAM} not found: start the broker stack first`, {}, { cause: err });
+  });
+  return info.config.num_replicas;
+}
+
+export type SubscriptionChange = { op: "put"; id: string; sub: Subscription; revision: number } | { op: "delete"; id: string };
+
+function decode(entry: KvEntry): Subscription {
+  return entry.json<Subscription>();
+}
+
+export class SubscriptionStore {
+  private constructor(
+    readonly kv: KV,
+    readonly health: KV,
+  ) {}
+
+  /** Opens (creating idempotently) the buckets with the EVENTS stream's replicas. */
+  static async open(nc: NatsConnection): Promise<SubscriptionStore> {
+    const replicas = await eventsReplicas(nc);
+    const kvm = new Kvm(nc);
+    const kv = await kvm.create(SUBSCRIPTIONS_BUCKET, { replicas, history: 5, description: "Jetgate webhook subscriptions" });
+    const health = await kvm.create(HEALTH_BUCKET, { replicas, history: 1, description: "Jetgate subscription health" });
+    return new SubscriptionStore(kv, health);
+  }
+
+  async get(id: string): Promise<{ sub: Subscription; revision: number } | null> {
+    const entry = await this.kv.get(id);
+    if (!entry || entry.operation !== "PUT") return null;
+    return { sub: decode(entry), revision: entry.revision };
+  }
+
+  async require(id: string): Promise<{ sub: Subscription; revision: number }> {
+    const found = await this.get(id);
+    if (!found) throw new BridgeError("SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`, { id });
+    return found;
+  }
+
+  async list(): Promise<Subscription[]> {
+    const keys = await this.kv.keys();
+    const ids: string[] = [];
+    for await (const key of keys) ids.push(key);
+    const subs = await Promise.all(ids.sort().map((id) => this.get(id)));
+    return subs.filter((s) => s !== null).map((s) => s.sub);
+  }
+
+  async create(sub: Subscription): Promise<number> {
+    try {
+      return await this.kv.create(sub.id, JSON.stringify(sub));
+    } catch (err) {
+      throw new BridgeError("SUBSCRIPTION_EXISTS", `subscription ${sub.id} exists already`, { id: sub.id }, { cause: err });
+    }
+  }
+
+  /** Writes a subscription; with `revision`, only if nobody changed it since (optimistic lock). */
+  async put(sub: Subscription, revision?: number): Promise<number> {
+    if (revision === undefined) return this.kv.put(sub.id, JSON.stringify(sub));
+    return this.kv.update(sub.id, JSON.stringify(sub), revision);
+  }
+
+  /** Reads, changes and writes back, retrying when another writer got in between. */
+  async modify(id: string, change: (sub: Subscription) => Subscription): Promise<Subscription> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { sub, revision } = await this.require(id);
+      const next = change(structuredClone(sub));
+      try {
+        await this.put(next, revision);
+        return next;
+      } catch {
+        // Lost a race with another writer: read again.
+      }
+    }
+    throw new BridgeError("REQUEST_INVALID", `subscription ${id} kept changing under us; try again`, { id });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.require(id);
+    await this.kv.delete(id);
+    await this.health.delete(id).catch(() => undefined);
+  }
+
+  /**
+   * Calls onChange for the current set, then for every change, until stop(). The current set is
+   * read first and the watch resumes just after the bucket's last revision at that moment, so
+   * nothing falls between; a change seen twice is harmless because handlers are idempotent.
+   */
+  async watch(onChange: (change: SubscriptionChange) => void | Promise<void>): Promise<{ stop(): void }> {
+    const status = await this.kv.status();
+    const last = status.streamInfo.state.last_seq;
+    for (const sub of await this.list()) await onChange({ op: "put", id: sub.id, sub, revision: 0 });
+    const iter = await this.kv.watch(last > 0 ? { resumeFromRevision: last + 1 } : {});
+    (async () => {
+      for await (const entry of iter) {
+        const change: SubscriptionChange =
+          entry.operation === "PUT" ? { op: "put", id: entry.key, sub: decode(entry), revision: entry.revision } : { op: "delete", id: entry.key };
+        await onChange(change);
+      }
+    })().catch(() => undefined);
+    return { stop: () => iter.stop() };
+  }
+
+  async getHealth(id: string): Promise<SubscriptionHealth | null> {
+    const entry = await this.health.get(id);
+    return entry && entry.operation === "PUT" ? entry.json<SubscriptionHealth>() : null;
+  }
+
+  async markFailing(id: string, since: Date): Promise<SubscriptionHealth> {
+    const existing = await this.getHealth(id);
+    if (existing) return existing;
+    const health = { failingSince: since.toISOString() };
+    await this.health.create(id, JSON.stringify(health)).catch(() => undefined);
+    return (await this.getHealth(id)) ?? health;
+  }
+
+  async markHealthy(id: string): Promise<void> {
+    await this.health.delete(id).catch(() => undefined);
+  }
+}

@@ -1,0 +1,61 @@
+// Shared by the bridge tests: publish events the way the edge does, start a bridge on free ports
+// against a test broker, and wait for conditions with a bound.
+import { headers as natsHeaders, nuid, type NatsConnection } from "@nats-io/nats-core";
+import { jetstream } from "@nats-io/jetstream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type Subscription } from "../../bridge/index.ts";
+import type { TestBroker } from "../harness/nats.ts";
+
+export const SECRET_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+export const SECRET_B = "whsec_dGVzdC1zZWNyZXQtYi10ZXN0LXNlY3JldC1iLTEyMzQ=";
+
+/** Publishes like the edge: events.<type>, Nats-Msg-Id = id, ce-* headers, JSON data as the body. */
+export async function publishEvent(nc: NatsConnection, type: string, data: unknown, id = `evt_${nuid.next()}`): Promise<{ id: string; seq: number }> {
+  const h = natsHeaders();
+  h.set("ce-specversion", "1.0");
+  h.set("ce-id", id);
+  h.set("ce-source", "/tests");
+  h.set("ce-type", type);
+  h.set("ce-time", new Date().toISOString());
+  h.set("content-type", "application/json");
+  const ack = await jetstream(nc).publish(`events.${type}`, JSON.stringify(data), { msgID: id, headers: h });
+  return { id, seq: ack.seq };
+}
+
+export async function startTestBridge(broker: TestBroker, overrides: Partial<BridgeConfig> = {}): Promise<RunningBridge> {
+  const config = loadBridgeConfig(
+    {},
+    {
+      servers: broker.servers,
+      port: 0,
+      ssrfAllow: ["127.0.0.1"],
+      adminToken: "test-admin-token",
+      logLevel: process.env.JETGATE_TEST_LOG ?? "silent",
+      shutdownDeadlineMs: 2000,
+      ...overrides,
+    },
+  );
+  return startBridge(config);
+}
+
+export async function addSubscription(nc: NatsConnection, input: Record<string, unknown>): Promise<Subscription> {
+  const store = await SubscriptionStore.open(nc);
+  return createSubscription(store, input, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
+}
+
+/** Waits until every bridge runs the subscription (its consumers exist and are pulling). */
+export async function waitRunning(bridges: RunningBridge[], id: string, timeoutMs = 10_000): Promise<void> {
+  await waitUntil(`subscription ${id} running`, timeoutMs, async () => {
+    await Promise.all(bridges.map((b) => b.manager.settled()));
+    return bridges.every((b) => b.manager.running().includes(id));
+  });
+}
+
+export async function waitUntil(what: string, timeoutMs: number, probe: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+}

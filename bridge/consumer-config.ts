@@ -55,7 +55,8 @@ export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, s
   const existing = await jsm.consumers.info(stream, config.durable_name).catch(() => null);
   if (!existing) {
     try {
-      await jsm.consumers.add(stream, config);
+      const created = await jsm.consumers.add(stream, config);
+      await waitForLeader(jsm, stream, config.durable_name, created.cluster?.leader);
       return;
     } catch (err) {
       // Another instance created it first; fall through to the update.
@@ -78,6 +79,20 @@ export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, s
     filter_subject: config.filter_subject,
     description: config.description,
   });
+}
+
+/**
+ * In a cluster a new durable answers its create request before its Raft group has a leader, and a
+ * pull sent in that gap is lost (the client then waits two missed heartbeats to pull again). Wait
+ * for the leader, bounded, so the first pull lands.
+ */
+async function waitForLeader(jsm: JetStreamManager, stream: string, name: string, leader: string | undefined): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!leader && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const info = await jsm.consumers.info(stream, name).catch(() => null);
+    leader = info?.cluster?.leader ?? (info && !info.cluster ? "single" : undefined);
+  }
 }
 
 export async function deleteConsumers(jsm: JetStreamManager, id: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Shared by the bridge tests: publish events the way the edge does, start a bridge on free ports
 // against a test broker, and wait for conditions with a bound.
 import { headers as natsHeaders, nuid, type NatsConnection } from "@nats-io/nats-core";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type Subscription } from "../../bridge/index.ts";
 import type { TestBroker } from "../harness/nats.ts";
@@ -48,6 +48,15 @@ export async function waitRunning(bridges: RunningBridge[], id: string, timeoutM
   await waitUntil(`subscription ${id} running`, timeoutMs, async () => {
     await Promise.all(bridges.map((b) => b.manager.settled()));
     return bridges.every((b) => b.manager.running().includes(id));
+  });
+}
+
+/** Waits until `count` pull requests wait on the subscription's durable (each instance pulls). */
+export async function waitPulling(nc: NatsConnection, id: string, count: number, timeoutMs = 15_000): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await waitUntil(`${count} instances pulling for ${id}`, timeoutMs, async () => {
+    const info = await jsm.consumers.info("EVENTS", `jetgate_${id}`).catch(() => null);
+    return (info?.num_waiting ?? 0) >= count;
   });
 }
 

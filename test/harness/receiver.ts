@@ -53,8 +53,11 @@ export async function startReceiver(opts: { script?: Script; path?: string; reco
   const requests: RecordedRequest[] = [];
   let seen = 0;
   const waiters = new Set<() => void>();
+  // Slow answers are cut short by stop(), so a held request never keeps the process alive.
+  const stopped = new AbortController();
   const answer = async (res: ServerResponse, reply: ScriptedResponse) => {
-    if (reply.delayMs) await sleep(reply.delayMs);
+    if (reply.delayMs) await sleep(reply.delayMs, undefined, { signal: stopped.signal }).catch(() => undefined);
+    if (stopped.signal.aborted) return;
     res.writeHead(reply.status, reply.headers ?? {});
     res.end(reply.body ?? "");
   };
@@ -102,6 +105,7 @@ export async function startReceiver(opts: { script?: Script; path?: string; reco
       return requests;
     },
     async stop() {
+      stopped.abort();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -22,6 +22,14 @@ import type { NatsConnection } from "@nats-io/nats-core";
 
 /** After 410 Gone the message waits this long before it may be tried again (after re-enable). */
 export const GONE_RETRY_DELAY_MS = 60_000;
+/** How long a pull request waits on the server for messages (the client then pulls again). */
+const PULL_EXPIRES_MS = 2_000;
+/**
+ * Messages given back at shutdown are nak'ed with this delay: nats-server 2.9 may still hold this
+ * instance's last pull request (until it expires) and would hand an immediately nak'ed message
+ * straight back to it, where it would sit unanswered for a whole AckWait.
+ */
+const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
 /** A failed DLQ publish is retried after this long. */
 const DLQ_RETRY_DELAY_MS = 1_000;
 /** At most this many earlier attempts travel with a dead letter. */
@@ -72,7 +80,7 @@ export class SubscriptionRunner {
     for (const source of ["events", "redrive"] as const) {
       await ensureConsumer(this.deps.jsm, this.sub, source);
       const consumer = await this.deps.js.consumers.get(streamOf(source), durableName(this.sub.id, source));
-      const messages = await consumer.consume({ max_messages: this.sub.ordered ? 1 : this.sub.maxConcurrency, expires: 5_000 });
+      const messages = await consumer.consume({ max_messages: this.sub.ordered ? 1 : this.sub.maxConcurrency, expires: PULL_EXPIRES_MS });
       this.pulls.push({ messages, done: this.pull(messages, source) });
     }
   }
@@ -106,14 +114,14 @@ export class SubscriptionRunner {
     try {
       for await (const m of messages) {
         if (this.stopping) {
-          m.nak();
+          m.nak(HANDBACK_DELAY_MS);
           continue;
         }
         const waitStart = performance.now();
         await this.slots.acquire();
         if (this.stopping) {
           this.slots.release();
-          m.nak();
+          m.nak(HANDBACK_DELAY_MS);
           continue;
         }
         await this.rate.take();
@@ -190,8 +198,8 @@ export class SubscriptionRunner {
       return;
     }
     if (result.error === "ABORTED") {
-      // Shutdown: give it back at once so another instance can take it.
-      m.nak();
+      // Shutdown: give it back so another instance can take it.
+      m.nak(HANDBACK_DELAY_MS);
       this.count(sub, "aborted");
       void this.deps.attempts.record(record("aborted"));
       return;

@@ -1,0 +1,94 @@
+// The bridge's rules without a broker: SSRF ranges, config checking, the retry schedule,
+// Retry-After, subscription validation and the signature format.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Webhook } from "standardwebhooks";
+import { addressRefusal, checkUrl, parseAllowList } from "../../bridge/ssrf.ts";
+import { loadBridgeConfig, BRIDGE_DEFAULTS } from "../../bridge/config.ts";
+import { nextDelay, parseRetryAfter, scheduledDelay } from "../../bridge/retry.ts";
+import { parseSubscription, DEFAULT_SCHEDULE_MS } from "../../bridge/subscriptions.ts";
+import { signHeaders } from "../../bridge/sign.ts";
+import { BridgeError } from "../../bridge/errors.ts";
+import { SECRET_A, SECRET_B } from "./helpers.ts";
+
+const closed = { allow: [], httpsOnly: false };
+
+test("the SSRF guard refuses loopback, private, link-local, metadata and mapped addresses", () => {
+  for (const address of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.100.100.200", "0.0.0.0", "::1", "fe80::1", "fc00::1", "fd00:ec2::254", "::ffff:127.0.0.1", "224.0.0.1"]) {
+    assert.notEqual(addressRefusal(address, closed), null, `${address} must be refused`);
+  }
+  for (const address of ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]) assert.equal(addressRefusal(address, closed), null);
+  const open = { allow: parseAllowList(["127.0.0.1", "10.0.0.0/8"]), httpsOnly: false };
+  assert.equal(addressRefusal("127.0.0.1", open), null);
+  assert.equal(addressRefusal("10.9.9.9", open), null);
+  assert.notEqual(addressRefusal("127.0.0.2", open), null);
+});
+
+test("subscription URLs are refused by scheme, https-only, literal address and localhost", () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return (err as BridgeError).code;
+    }
+    return "ok";
+  };
+  assert.equal(code(() => checkUrl("http://169.254.169.254/latest/meta-data", closed)), "SSRF_REFUSED");
+  assert.equal(code(() => checkUrl("http://[::1]:8080/", closed)), "SSRF_REFUSED");
+  assert.equal(code(() => checkUrl("http://localhost/", closed)), "SSRF_REFUSED");
+  assert.equal(code(() => checkUrl("ftp://example.com/", closed)), "SSRF_REFUSED");
+  assert.equal(code(() => checkUrl("http://example.com/", { allow: [], httpsOnly: true })), "SSRF_REFUSED");
+  assert.equal(code(() => checkUrl("https://example.com/hook", { allow: [], httpsOnly: true })), "ok");
+});
+
+test("config comes from defaults, then JETGATE_BRIDGE_* variables, then code, and is checked once", () => {
+  const config = loadBridgeConfig({ JETGATE_BRIDGE_PORT: "9999", JETGATE_BRIDGE_SSRF_ALLOW: "127.0.0.1, 10.0.0.0/8", JETGATE_BRIDGE_AUTO_DISABLE_AFTER: "2h" }, { host: "0.0.0.0" });
+  assert.equal(config.port, 9999);
+  assert.equal(config.host, "0.0.0.0");
+  assert.deepEqual(config.ssrfAllow, ["127.0.0.1", "10.0.0.0/8"]);
+  assert.equal(config.autoDisableAfterMs, 7_200_000);
+  assert.equal(config.shutdownDeadlineMs, BRIDGE_DEFAULTS.shutdownDeadlineMs);
+  for (const env of [{ JETGATE_BRIDGE_PORT: "x" }, { JETGATE_BRIDGE_SSRF_ALLOW: "not-an-ip" }, { JETGATE_BRIDGE_HTTPS_ONLY: "maybe" }, { JETGATE_BRIDGE_LOG_LEVEL: "loud" }]) {
+    assert.throws(() => loadBridgeConfig(env), (err: BridgeError) => err.code === "CONFIG_INVALID");
+  }
+});
+
+test("the default schedule is Svix's, with ±20% jitter, and runs out after 8 attempts", () => {
+  const sub = parseSubscription({ id: "s", url: "https://example.com/" });
+  assert.ok(sub.ok);
+  assert.deepEqual(sub.value.retry, { scheduleMs: DEFAULT_SCHEDULE_MS, jitter: 0.2 });
+  assert.equal(scheduledDelay(sub.value.retry, 1, () => 0), 4000);
+  assert.equal(scheduledDelay(sub.value.retry, 1, () => 1), 6000);
+  assert.equal(scheduledDelay(sub.value.retry, 2, () => 0.5), 300_000);
+  assert.equal(scheduledDelay(sub.value.retry, 8), null);
+});
+
+test("Retry-After (seconds or HTTP date) raises the delay, capped", () => {
+  const retry = { scheduleMs: [100], jitter: 0 };
+  assert.equal(parseRetryAfter("3"), 3000);
+  assert.equal(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString())! > 8000, true);
+  assert.equal(parseRetryAfter("soon"), null);
+  assert.equal(nextDelay(retry, 1, 3000, 60_000), 3000);
+  assert.equal(nextDelay(retry, 1, 10, 60_000), 100);
+  assert.equal(nextDelay(retry, 1, 999_999_999, 60_000), 60_000);
+  assert.equal(nextDelay(retry, 2, 3000, 60_000), null);
+});
+
+test("invalid subscriptions come back as a list of field errors", () => {
+  const parsed = parseSubscription({ id: "Bad Id", url: "nope", filter: "orders.>", secret: "plain", timeout: "soon", ackWait: "1s", ordered: "yes" });
+  assert.equal(parsed.ok, false);
+  const paths = parsed.ok ? [] : parsed.errors.map((e) => e.path);
+  for (const path of ["id", "url", "filter", "secrets[0]", "timeout", "ordered"]) assert.ok(paths.includes(path), `expected an error on ${path}, got ${paths}`);
+  const ordered = parseSubscription({ id: "o", url: "https://example.com/", ordered: true, maxConcurrency: 50 });
+  assert.ok(ordered.ok && ordered.value.maxConcurrency === 1);
+  const ackWait = parseSubscription({ id: "a", url: "https://example.com/", timeout: "30s", ackWait: "10s" });
+  assert.ok(!ackWait.ok && ackWait.errors.some((e) => e.path === "ackWait"));
+});
+
+test("signatures follow Standard Webhooks: one v1 signature per live secret over id.timestamp.body", () => {
+  const body = JSON.stringify({ hello: "world" });
+  const headers = signHeaders("msg_1", body, [SECRET_A, SECRET_B], new Date(Date.now()));
+  assert.match(headers["webhook-signature"], /^v1,[A-Za-z0-9+/=]+ v1,[A-Za-z0-9+/=]+$/);
+  assert.deepEqual(new Webhook(SECRET_A).verify(body, { ...headers }), { hello: "world" });
+  assert.deepEqual(new Webhook(SECRET_B).verify(body, { ...headers }), { hello: "world" });
+});

@@ -91,4 +91,6 @@ test("signatures follow Standard Webhooks: one v1 signature per live secret over
   assert.match(headers["webhook-signature"], /^v1,[A-Za-z0-9+/=]+ v1,[A-Za-z0-9+/=]+$/);
   assert.deepEqual(new Webhook(SECRET_A).verify(body, { ...headers }), { hello: "world" });
   assert.deepEqual(new Webhook(SECRET_B).verify(body, { ...headers }), { hello: "world" });
+  const at = new Date(Number(headers["webhook-timestamp"]) * 1000);
+  assert.equal(headers["webhook-signature"].split(" ")[0], new Webhook(SECRET_A).sign("msg_1", at, body), "identical to the package's own signature");
 });

@@ -1,0 +1,400 @@
+// Delivery benchmarks of the bridge (bridge/), side by side with a BullMQ + Redis dispatcher doing
+// the same job (sign with Standard Webhooks, POST to the same local receiver):
+//  - throughput: a backlog of N events drained to a local receiver, bridge vs BullMQ (R1 stream vs
+//    one Redis: both single-node), and the bridge process's peak RSS while doing it;
+//  - latency at 1k events/s: publish to JetStream → webhook received (3-node cluster, R3);
+//  - end to end at 1k events/s: POST at the edge (workerd) → webhook received (3-node cluster).
+// Everything runs on free ports and is stopped by PID at the end, even on failure.
+// This file is also the BullMQ worker's entry: `node --import tsx bench/delivery.bench.ts bullmq-worker <json>`.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { headers as natsHeaders, nuid } from "@nats-io/nats-core";
+import { jetstream } from "@nats-io/jetstream";
+import { Agent } from "undici";
+import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
+import { freePort } from "../test/harness/ports.ts";
+import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders } from "../bridge/index.ts";
+import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const CONCURRENCY = 64;
+/** ~1 KB of event data, like the reference figures in DESIGN.md. */
+const DATA = { orderId: "o-1001", customer: { id: "c-1", email: "a@example.com" }, total: { amount: "19.99", currency: "EUR" }, note: "x".repeat(880) };
+const group = "delivery";
+
+// ---------- the receiver: counts deliveries, stamps arrival per webhook-id ----------
+
+interface Sink {
+  url: string;
+  count: number;
+  arrivals: Map<string, number>;
+  stamp: boolean;
+  reset(): void;
+  waitFor(n: number, timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startSink(): Promise<Sink> {
+  let server: Server;
+  const sink: Sink = {
+    url: "",
+    count: 0,
+    arrivals: new Map(),
+    stamp: false,
+    reset() {
+      sink.count = 0;
+      sink.arrivals.clear();
+    },
+    async waitFor(n, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (sink.count < n) {
+        if (Date.now() > deadline) throw new Error(`receiver got ${sink.count} of ${n} deliveries in ${timeoutMs}ms`);
+        await sleep(20);
+      }
+    },
+    stop: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+  server = createServer((req, res) => {
+    req.on("data", () => undefined);
+    req.on("end", () => {
+      sink.count++;
+      if (sink.stamp) sink.arrivals.set(String(req.headers["webhook-id"]), performance.timeOrigin + performance.now());
+      res.writeHead(204).end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  sink.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`;
+  return sink;
+}
+
+// ---------- processes ----------
+
+function rssMb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`process ${child.pid} exited with ${child.exitCode}`);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${url} not ready in ${timeoutMs}ms`);
+}
+
+/** The bridge as it runs in production: its own process (bridge/main.ts, what `jetgate bridge` runs), settings from env. */
+async function startBridgeProcess(servers: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "bridge/main.ts"], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      JETGATE_BRIDGE_NATS_SERVERS: servers.join(","),
+      JETGATE_BRIDGE_PORT: String(port),
+      JETGATE_BRIDGE_SSRF_ALLOW: "127.0.0.1",
+      JETGATE_BRIDGE_LOG_LEVEL: "warn",
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/readyz`, 30_000, child);
+  return { child, url };
+}
+
+async function publishBacklog(broker: TestBroker, type: string, count: number): Promise<void> {
+  const js = jetstream(await broker.connect());
+  const body = new TextEncoder().encode(JSON.stringify(DATA));
+  let pending: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `evt_${nuid.next()}`;
+    pending.push(js.publish(`events.${type}`, body, { msgID: id, headers: edgeHeaders(id, type) }));
+    if (pending.length >= 1000) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
+}
+
+function edgeHeaders(id: string, type: string) {
+  const h = natsHeaders();
+  h.set("ce-specversion", "1.0");
+  h.set("ce-id", id);
+  h.set("ce-source", "/bench");
+  h.set("ce-type", type);
+  h.set("ce-time", new Date().toISOString());
+  h.set("content-type", "application/json");
+  return h;
+}
+
+/** Waits for `n` deliveries; the rate is measured from the first to the last arrival. */
+async function drainRate(sink: Sink, n: number, timeoutMs: number, sample: () => void): Promise<number> {
+  const start = Date.now();
+  while (sink.count === 0 && Date.now() - start < timeoutMs) await sleep(2);
+  const first = performance.now();
+  const firstCount = sink.count;
+  const sampler = setInterval(sample, 200);
+  try {
+    await sink.waitFor(n, timeoutMs);
+  } finally {
+    clearInterval(sampler);
+  }
+  return (n - firstCount) / ((performance.now() - first) / 1000);
+}
+
+// ---------- phases ----------
+
+async function bridgeThroughput(ctx: BenchContext, sink: Sink, n: number): Promise<{ rate: number; rss: number }> {
+  const broker = await startTestBroker({ nodes: 1 });
+  let bridge: { child: ChildProcess } | undefined;
+  try {
+    ctx.progress(`delivery: publishing a backlog of ${n} events (R1)`);
+    await publishBacklog(broker, "bench.throughput", n);
+    bridge = await startBridgeProcess(broker.servers);
+    const nc = await broker.connect();
+    sink.reset();
+    ctx.progress("delivery: bridge draining the backlog");
+    await createSubscription(await SubscriptionStore.open(nc), { id: "bench", url: sink.url, filter: "events.bench.throughput", secret: SECRET, startAt: "all", maxConcurrency: CONCURRENCY }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
+    let rss = 0;
+    const pid = bridge.child.pid!;
+    const rate = await drainRate(sink, n, 120_000, () => (rss = Math.max(rss, rssMb(pid))));
+    return { rate, rss };
+  } finally {
+    await stopChild(bridge?.child);
+    await broker.stop();
+  }
+}
+
+function ensureRedis(ctx: BenchContext): string | null {
+  const found = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).stdout.trim();
+  if (found) return found;
+  if (process.getuid?.() !== 0) {
+    ctx.progress("delivery: redis-server missing and not root: skipping the BullMQ peer");
+    return null;
+  }
+  ctx.progress("delivery: installing redis-server from the distro");
+  spawnSync("apt-get", ["install", "-y", "redis-server"], { stdio: "ignore" });
+  return spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).stdout.trim() || null;
+}
+
+async function bullmqThroughput(ctx: BenchContext, sink: Sink, n: number): Promise<{ rate: number; rss: number } | null> {
+  const bin = ensureRedis(ctx);
+  if (!bin) return null;
+  const port = await freePort();
+  const redis = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  let worker: ChildProcess | undefined;
+  try {
+    const { Queue } = await import("bullmq");
+    const connection = { host: "127.0.0.1", port };
+    await sleep(300);
+    const queue = new Queue("webhooks", { connection });
+    ctx.progress(`delivery: BullMQ: queueing ${n} jobs`);
+    for (let i = 0; i < n; i += 1000) {
+      const jobs = Array.from({ length: Math.min(1000, n - i) }, () => {
+        const id = `evt_${nuid.next()}`;
+        return { name: "deliver", data: { id, type: "bench.throughput", url: sink.url, data: DATA }, opts: { removeOnComplete: true, attempts: 8, backoff: { type: "exponential", delay: 5000 } } };
+      });
+      await queue.addBulk(jobs);
+    }
+    await queue.close();
+    sink.reset();
+    ctx.progress("delivery: BullMQ worker draining the queue");
+    worker = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "bullmq-worker", JSON.stringify({ port, concurrency: CONCURRENCY })], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+    let rss = 0;
+    const pid = worker.pid!;
+    const rate = await drainRate(sink, n, 180_000, () => (rss = Math.max(rss, rssMb(pid))));
+    return { rate, rss };
+  } finally {
+    await stopChild(worker);
+    await stopChild(redis);
+  }
+}
+
+/** Open-loop sender: `rate` per second for `seconds`, each send stamped under its id. */
+async function paced(rate: number, seconds: number, send: (id: string) => Promise<unknown>, sent: Map<string, number>): Promise<void> {
+  const total = Math.round(rate * seconds);
+  const start = performance.now();
+  const inflight = new Set<Promise<unknown>>();
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const id = `evt_${nuid.next()}`;
+    sent.set(id, performance.timeOrigin + performance.now());
+    const p = send(id).finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+}
+
+function latencies(sent: Map<string, number>, arrivals: Map<string, number>): number[] {
+  const out: number[] = [];
+  for (const [id, at] of sent) {
+    const got = arrivals.get(id);
+    if (got !== undefined) out.push(got - at);
+  }
+  return out;
+}
+
+async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const s = ctx.seconds;
+  const broker = await startTestBroker({ nodes: 3 });
+  let bridge: { child: ChildProcess } | undefined;
+  let edge: { stop(): Promise<void> } | undefined;
+  try {
+    bridge = await startBridgeProcess(broker.servers);
+    const nc = await broker.connect();
+    await createSubscription(await SubscriptionStore.open(nc), { id: "latency", url: sink.url, filter: "events.order.created", secret: SECRET, maxConcurrency: CONCURRENCY }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
+    await sleep(1000);
+    const js = jetstream(nc);
+    const body = new TextEncoder().encode(JSON.stringify(DATA));
+    sink.reset();
+    sink.stamp = true;
+    ctx.progress(`delivery: publish → webhook at 1k/s for ${s}s (3-node cluster, R3)`);
+    const sent = new Map<string, number>();
+    await paced(1000, s, (id) => js.publish("events.order.created", body, { msgID: id, headers: edgeHeaders(id, "order.created") }), sent);
+    await sink.waitFor(sent.size, 30_000).catch(() => undefined);
+    const lat = latencies(sent, sink.arrivals);
+    rows.push(
+      { group, name: "JetStream publish → webhook received, p50 (1k/s, R3)", value: percentile(lat, 50), unit: "ms", better: "lower", note: `${lat.length}/${sent.size} delivered` },
+      { group, name: "JetStream publish → webhook received, p99 (1k/s, R3)", value: percentile(lat, 99), unit: "ms", better: "lower" },
+    );
+
+    ctx.progress("delivery: edge POST → webhook at 1k/s (workerd edge, 3-node cluster)");
+    const { startEdgeWorkerd } = await import("../worker/launch.ts");
+    const { writeTestRegistry } = await import("../test/edge/fixtures.ts");
+    const { DEV_API_KEY, devApiKeys } = await import("../worker/keys.ts");
+    const running = await startEdgeWorkerd({
+      natsWebsocketUrls: broker.websocketUrls,
+      registryDir: writeTestRegistry(),
+      apiKeys: await devApiKeys(),
+      vars: { LOG_REQUESTS: "false", RATE_LIMIT_PER_SECOND: "0", PUBLISHER_SHARDS: "4" },
+    });
+    edge = running;
+    const agent = new Agent({ connections: 64 });
+    const post = async (id: string) => {
+      const res = await agent.request({
+        origin: running.url,
+        path: "/v1/events/order.created",
+        method: "POST",
+        headers: { authorization: `Bearer ${DEV_API_KEY}`, "content-type": "application/json", "idempotency-key": id },
+        body: JSON.stringify(DATA),
+      });
+      await res.body.dump();
+      if (res.statusCode !== 202) throw new Error(`edge answered ${res.statusCode}`);
+    };
+    const warm = new Map<string, number>();
+    await paced(200, 1, post, warm).catch(() => undefined);
+    await sleep(500);
+    sink.reset();
+    const sentEdge = new Map<string, number>();
+    let errors = 0;
+    await paced(1000, s, (id) => post(id).catch(() => errors++), sentEdge);
+    await sink.waitFor(sentEdge.size - errors, 30_000).catch(() => undefined);
+    const e2e = latencies(sentEdge, sink.arrivals);
+    await agent.close();
+    rows.push(
+      { group, name: "edge POST → webhook received, p50 (1k/s, workerd, R3)", value: percentile(e2e, 50), unit: "ms", better: "lower", note: `${e2e.length}/${sentEdge.size} delivered, ${errors} edge errors` },
+      { group, name: "edge POST → webhook received, p99 (1k/s, workerd, R3)", value: percentile(e2e, 99), unit: "ms", better: "lower", ratio: { against: "goal 25 ms", value: percentile(e2e, 99) / 25, goal: "< 1 (p99 < 25 ms)" } },
+    );
+  } catch (err) {
+    ctx.progress(`delivery: latency phase failed: ${(err as Error).message}`);
+    rows.push({ group, name: "latency phases", value: Number.NaN, unit: "ms", better: "lower", note: `failed: ${(err as Error).message}` });
+  } finally {
+    sink.stamp = false;
+    await edge?.stop().catch(() => undefined);
+    await stopChild(bridge?.child);
+    await broker.stop();
+  }
+  return rows;
+}
+
+export default async function deliveryBench(ctx: BenchContext): Promise<BenchRow[]> {
+  // The backlog is sized so that the bridge's goal rate (5k/s) would drain it in about ctx.seconds.
+  const n = Math.max(5000, Math.round(5000 * ctx.seconds));
+  const sink = await startSink();
+  const rows: BenchRow[] = [];
+  try {
+    const bridge = await bridgeThroughput(ctx, sink, n);
+    const peer = await bullmqThroughput(ctx, sink, n);
+    rows.push({
+      group,
+      name: `bridge deliveries/s, ${n} events backlog, concurrency ${CONCURRENCY} (R1)`,
+      value: bridge.rate,
+      unit: "deliveries/s",
+      better: "higher",
+      ...(peer ? { ratio: { against: "BullMQ + Redis dispatcher", value: ratio(bridge.rate, peer.rate), goal: "≥ 2×" } } : {}),
+      note: "goal ≥ 5k/s; signed, attempt log on, ack after 2xx",
+    });
+    rows.push({ group, name: "bridge peak RSS while draining", value: bridge.rss, unit: "MB", better: "lower", note: "goal < 100 MB" });
+    if (peer) {
+      rows.push({ group, name: `BullMQ + Redis deliveries/s (same job, concurrency ${CONCURRENCY})`, value: peer.rate, unit: "deliveries/s", better: "higher" });
+      rows.push({ group, name: "BullMQ worker peak RSS", value: peer.rss, unit: "MB", better: "lower" });
+    } else {
+      rows.push({ group, name: "BullMQ + Redis peer", value: Number.NaN, unit: "deliveries/s", better: "higher", note: "skipped: redis-server missing and not root" });
+    }
+    rows.push(...(await latencyPhases(ctx, sink)));
+  } finally {
+    await sink.stop();
+  }
+  return rows;
+}
+
+// ---------- the BullMQ worker (child process) ----------
+
+async function bullmqWorker(args: { port: number; concurrency: number }): Promise<void> {
+  const { Worker } = await import("bullmq");
+  const agent = new Agent({ connections: args.concurrency, keepAliveTimeout: 30_000 });
+  const worker = new Worker(
+    "webhooks",
+    async (job) => {
+      const { id, type, url, data } = job.data as { id: string; type: string; url: string; data: unknown };
+      const body = JSON.stringify({ specversion: "1.0", id, source: "/bench", type, time: new Date().toISOString(), datacontenttype: "application/json", data });
+      const target = new URL(url);
+      const res = await agent.request({
+        origin: target.origin,
+        path: target.pathname,
+        method: "POST",
+        headers: { "content-type": "application/cloudevents+json", ...signHeaders(id, body, [SECRET]) },
+        body,
+      });
+      await res.body.dump();
+      if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`status ${res.statusCode}`);
+    },
+    { connection: { host: "127.0.0.1", port: args.port }, concurrency: args.concurrency },
+  );
+  process.once("SIGTERM", () => void worker.close().then(() => process.exit(0)));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "bullmq-worker") {
+  await bullmqWorker(JSON.parse(process.argv[3] ?? "{}") as { port: number; concurrency: number });
+}

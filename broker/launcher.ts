@@ -49,6 +49,11 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** Max file store per node (default 2GB). */
   maxFileStore?: string;
+  /**
+   * Run nodes in their own process group, so a terminal's Ctrl-C reaches only the parent, which
+   * then stops them in order (the local stack). Tests leave this off: there a Ctrl-C should stop all.
+   */
+  detached?: boolean;
 }
 
 export interface Broker {
@@ -111,12 +116,13 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-function spawnNode(bin: string, spec: NodeSpec): RunningNode {
+function spawnNode(bin: string, spec: NodeSpec, detached = false): RunningNode {
   const configFile = spec.configFile ?? join(spec.dir, "nats.conf");
   const logFile = join(spec.dir, "nats.log");
   const log = openSync(logFile, "a");
   const child = spawn(bin, ["-c", configFile], {
     stdio: ["ignore", log, log],
+    detached,
     env: { ...process.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
   });
   closeSync(log);
@@ -189,7 +195,7 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     if (spec.configFile) continue;
     writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore }));
   }
-  const nodes = opts.nodes.map((spec) => spawnNode(bin, spec));
+  const nodes = opts.nodes.map((spec) => spawnNode(bin, spec, opts.detached));
   const broker: Broker = {
     nodes,
     servers: nodes.map((n) => n.clientUrl),
@@ -205,7 +211,7 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     async startNode(index) {
       const node = nodes[index];
       if (!node) throw new BrokerError("NO_SUCH_NODE", `no node ${index}`);
-      const restarted = spawnNode(bin, node);
+      const restarted = spawnNode(bin, node, opts.detached);
       nodes[index] = restarted;
       await waitReady([restarted], opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
     },

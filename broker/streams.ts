@@ -1,5 +1,7 @@
 // The streams every part relies on (DESIGN.md, Contracts), created or updated idempotently.
 import type { NatsConnection } from "@nats-io/nats-core";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BrokerError } from "./errors.ts";
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type StreamConfig } from "@nats-io/jetstream";
 
 export const EVENTS_STREAM = "EVENTS";
@@ -42,6 +44,30 @@ export function streamConfigs(opts: StreamOptions): Array<Partial<StreamConfig> 
       max_age: opts.dlqMaxAgeNs ?? 30 * DAY_NS,
     },
   ];
+}
+
+/** How long a restarted cluster may take to elect stream leaders from its stored data. */
+export const DEFAULT_STREAMS_READY_TIMEOUT_MS = 90_000;
+
+/**
+ * Like ensureStreams, but retries while JetStream is not ready yet. A cluster restarted on its old
+ * data answers requests only once each stream has a leader again, which took ~15 s here.
+ */
+export async function ensureStreamsReady(
+  nc: NatsConnection,
+  opts: StreamOptions & { timeoutMs?: number; onWait?: (reason: string) => void },
+): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_STREAMS_READY_TIMEOUT_MS);
+  for (;;) {
+    try {
+      return await ensureStreams(nc, opts);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (Date.now() > deadline) throw new BrokerError("NOT_READY", `JetStream streams not ready: ${reason}`, { cause: err });
+      opts.onWait?.(reason);
+      await sleep(500);
+    }
+  }
 }
 
 /** Creates each stream, or updates it to the wanted config when it exists already. */

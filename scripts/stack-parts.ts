@@ -1,15 +1,19 @@
 // The parts of the local stack after the broker, started in this order and stopped in reverse.
-// Each returns the lines it adds to the banner.
+// Each returns the lines it adds to the banner. Data flows one way: schemas → build → edge, and
+// edge → broker → bridge → receiver.
+import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Broker } from "../broker/index.ts";
-import type { STACK_PORTS } from "./stack.ts";
+import { buildRegistry, DEFAULT_OUT } from "../registry/index.ts";
+import { startEdgeWorkerd, devApiKeys, DEV_API_KEY } from "../worker/index.ts";
+import { startBridge, startDemoReceiver, applySubscriptionsFile, loadBridgeConfig } from "../bridge/index.ts";
 
 export interface StackContext {
   root: string;
   broker: Broker;
   nc: NatsConnection;
   log: (line: string) => void;
-  ports: typeof STACK_PORTS;
+  ports: { edge: number; bridge: number; receiver: number };
   dataDir: string;
 }
 
@@ -18,4 +22,89 @@ export interface StackStep {
   start(ctx: StackContext): Promise<{ stop: () => Promise<unknown>; banner: string[] }>;
 }
 
-export const STACK: StackStep[] = [];
+/** The dev subscription's secret (deploy/subscriptions.dev.yaml): public, for the local stack only. */
+const DEV_SUBSCRIPTIONS = "deploy/subscriptions.dev.yaml";
+const DEV_WEBHOOK_SECRET = "whsec_amV0Z2F0ZS1kZXYtb25seS1zZWNyZXQtZG8tbm90LXVzZSE=";
+const DEV_ADMIN_TOKEN = "dev-admin-token";
+/** The only private address the dev subscriptions may reach through the bridge's SSRF guard. */
+const LOOPBACK_ALLOW = ["127.0.0.1"];
+
+const SAMPLE_EVENT = {
+  orderId: "o-1001",
+  customer: { id: "c-1", email: "a@example.com" },
+  total: { amount: "19.99", currency: "EUR" },
+};
+
+let registryOut = "";
+
+const registry: StackStep = {
+  name: "registry build",
+  async start(ctx) {
+    registryOut = join(ctx.root, DEFAULT_OUT);
+    const result = await buildRegistry({
+      dir: join(ctx.root, "schemas"),
+      out: registryOut,
+      onProgress: (p) => ctx.log(`registry: ${JSON.stringify(p)}`),
+    });
+    const types = Object.keys(result.manifest.types);
+    ctx.log(`registry: ${types.length} types built into ${result.outDir} (${result.reused} validators reused)`);
+    return { stop: async () => {}, banner: [`schemas   ${types.join(", ")} (from schemas/, built into ${DEFAULT_OUT})`] };
+  },
+};
+
+const edge: StackStep = {
+  name: "edge (workerd)",
+  async start(ctx) {
+    const running = await startEdgeWorkerd({
+      port: ctx.ports.edge,
+      host: "127.0.0.1",
+      natsWebsocketUrls: ctx.broker.websocketUrls,
+      registryDir: registryOut,
+      apiKeys: await devApiKeys(),
+      vars: { LOG_REQUESTS: "true" },
+      onOutput: (line) => process.stdout.write(`[edge] ${line}\n`),
+    });
+    const curl =
+      `curl -i ${running.url}/v1/events/order.created -H 'authorization: Bearer ${DEV_API_KEY}' ` +
+      `-H 'content-type: application/json' -d '${JSON.stringify(SAMPLE_EVENT)}'`;
+    return {
+      stop: () => running.stop(),
+      banner: [`edge      ${running.url} (workerd; dev API key ${DEV_API_KEY})`, "", "Post a sample event:", "", `  ${curl}`, ""],
+    };
+  },
+};
+
+const receiver: StackStep = {
+  name: "demo webhook receiver",
+  async start(ctx) {
+    const running = await startDemoReceiver({
+      port: ctx.ports.receiver,
+      host: "127.0.0.1",
+      secret: DEV_WEBHOOK_SECRET,
+      print: (line) => process.stdout.write(`[receiver] ${line}\n`),
+    });
+    return { stop: () => running.stop(), banner: [`receiver  ${running.url} (prints each delivery and its signature check)`] };
+  },
+};
+
+const bridge: StackStep = {
+  name: "bridge",
+  async start(ctx) {
+    const applied = await applySubscriptionsFile(ctx.nc, join(ctx.root, DEV_SUBSCRIPTIONS), { ssrfAllow: LOOPBACK_ALLOW });
+    ctx.log(`subscriptions from ${DEV_SUBSCRIPTIONS}: ${JSON.stringify(applied)}`);
+    const config = loadBridgeConfig(process.env, {
+      servers: ctx.broker.servers,
+      host: "127.0.0.1",
+      port: ctx.ports.bridge,
+      ssrfAllow: LOOPBACK_ALLOW,
+      adminToken: DEV_ADMIN_TOKEN,
+    });
+    const running = await startBridge(config);
+    return {
+      stop: () => running.stop(),
+      banner: [`bridge    ${running.url} (admin API token ${DEV_ADMIN_TOKEN}, /metrics)`],
+    };
+  },
+};
+
+export const STACK: StackStep[] = [registry, receiver, bridge, edge];

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { startBroker, ensureStreams, type Broker, type NodeSpec } from "../broker/index.ts";
+import { startBroker, ensureStreamsReady, type Broker, type NodeSpec } from "../broker/index.ts";
 import { ensureNatsServer } from "./install-nats.ts";
 import { STACK, type StackStep } from "./stack-parts.ts";
 
@@ -108,11 +108,14 @@ export async function runStack(opts: StackOptions): Promise<void> {
 
   try {
     log(`starting ${opts.single ? "one nats-server node" : "a 3-node nats-server cluster"} (data in ${opts.dataDir})`);
-    const broker: Broker = await startBroker({ nodes: nodeSpecs(opts) });
+    const broker: Broker = await startBroker({ nodes: nodeSpecs(opts), detached: true });
     stops.push({ name: "nats-server", stop: () => broker.stop() });
     const nc: NatsConnection = await connect({ servers: broker.servers, name: "jetgate-stack" });
     stops.push({ name: "stack connection", stop: () => nc.close() });
-    await ensureStreams(nc, { replicas: broker.replicas });
+    await ensureStreamsReady(nc, {
+      replicas: broker.replicas,
+      onWait: (reason) => log(`waiting for JetStream to elect stream leaders from the stored data (${reason})`),
+    });
     log(`JetStream ready, streams EVENTS and DLQ at R${broker.replicas} (${elapsed()})`);
 
     const ctx = { root: ROOT, broker, nc, log, ports: STACK_PORTS, dataDir: opts.dataDir };
@@ -123,6 +126,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
       banner.push(...started.banner);
       log(`${step.name} ready (${elapsed()})`);
     }
+    takeOverSignals(onSignal);
     printBanner(banner, broker, opts, elapsed());
   } catch (err) {
     await stopAll();
@@ -130,6 +134,19 @@ export async function runStack(opts: StackOptions): Promise<void> {
   }
   // Stay in the foreground until a signal arrives.
   await new Promise<never>(() => {});
+}
+
+/**
+ * Miniflare installs SIGINT/SIGTERM handlers that exit the process at once, which would cut our
+ * ordered shutdown short (the bridge finishing in-flight deliveries before nats-server stops).
+ * The stack disposes Miniflare itself, so it keeps only its own handler. Miniflare's "exit" hook
+ * stays, and still kills workerd if this process dies some other way.
+ */
+function takeOverSignals(handler: (signal: NodeJS.Signals) => void): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.removeAllListeners(signal);
+    process.once(signal, handler);
+  }
 }
 
 function printBanner(lines: string[], broker: Broker, opts: StackOptions, took: string): void {

@@ -19,6 +19,7 @@ import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders } from "../bridge/index.ts";
 import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
+import { importPeer } from "./peers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -212,7 +213,7 @@ async function bullmqThroughput(ctx: BenchContext, sink: Sink, n: number): Promi
   const redis = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   let worker: ChildProcess | undefined;
   try {
-    const { Queue } = await import("bullmq");
+    const { Queue } = await importPeer<BullMQ>("bullmq", ctx.progress);
     const connection = { host: "127.0.0.1", port };
     await sleep(300);
     const queue = new Queue("webhooks", { connection });
@@ -371,12 +372,25 @@ export default async function deliveryBench(ctx: BenchContext): Promise<BenchRow
 
 // ---------- the BullMQ worker (child process) ----------
 
+/** The little of BullMQ's API this peer uses (it is installed apart: bench/peers.ts). */
+interface BullMQ {
+  Queue: new (name: string, opts: { connection: { host: string; port: number } }) => {
+    addBulk(jobs: Array<{ name: string; data: unknown; opts?: Record<string, unknown> }>): Promise<unknown>;
+    close(): Promise<void>;
+  };
+  Worker: new (
+    name: string,
+    processor: (job: { data: unknown }) => Promise<void>,
+    opts: { connection: { host: string; port: number }; concurrency: number },
+  ) => { close(): Promise<void> };
+}
+
 async function bullmqWorker(args: { port: number; concurrency: number }): Promise<void> {
-  const { Worker } = await import("bullmq");
+  const { Worker } = await importPeer<BullMQ>("bullmq", () => {});
   const agent = new Agent({ connections: args.concurrency, keepAliveTimeout: 30_000 });
   const worker = new Worker(
     "webhooks",
-    async (job) => {
+    async (job: { data: unknown }) => {
       const { id, type, url, data } = job.data as { id: string; type: string; url: string; data: unknown };
       const body = JSON.stringify({ specversion: "1.0", id, source: "/bench", type, time: new Date().toISOString(), datacontenttype: "application/json", data });
       const target = new URL(url);

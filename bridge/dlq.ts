@@ -170,6 +170,24 @@ export async function dlqDepths(nc: NatsConnection): Promise<Map<string, number>
 }
 
 /**
+ * Removes a redriven letter. Under load a delete request can time out; a letter left behind would
+ * be redriven again later (harmless: the copy's msgID dedups it) but it would still be listed, so
+ * try a few times before giving up loudly.
+ */
+async function removeDeadLetter(jsm: Awaited<ReturnType<typeof jetstreamManager>>, seq: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await jsm.streams.deleteMessage(DLQ_STREAM, seq, false);
+      return;
+    } catch (err) {
+      // Already gone (a concurrent redrive or purge) is success.
+      if (/no message found|not found/i.test(err instanceof Error ? err.message : String(err))) return;
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
  * Sends dead letters back to their own subscription (never to the others on the same event) via
  * the redrive stream, then removes them from the DLQ. A redrive copy carries the original headers
  * and body, so it is delivered exactly as the event would have been, with the same webhook-id.
@@ -195,7 +213,7 @@ export async function redriveDeadLetters(
       for (const value of values) h.append(key, value);
     }
     await publishRedrive(js, d.subscription, m.data, h, `redrive:${d.seq}`);
-    await jsm.streams.deleteMessage(DLQ_STREAM, d.seq, false).catch(() => undefined);
+    await removeDeadLetter(jsm, d.seq);
     done++;
     progress?.update(done);
   }

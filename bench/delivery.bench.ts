@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { headers as natsHeaders, nuid } from "@nats-io/nats-core";
+import { nuid } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { Agent } from "undici";
 import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
@@ -20,6 +20,7 @@ import { freePort } from "../test/harness/ports.ts";
 import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders } from "../bridge/index.ts";
 import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
 import { importPeer } from "./peers.ts";
+import { edgeStyleHeaders } from "../test/harness/events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -146,14 +147,7 @@ async function publishBacklog(broker: TestBroker, type: string, count: number): 
 }
 
 function edgeHeaders(id: string, type: string) {
-  const h = natsHeaders();
-  h.set("ce-specversion", "1.0");
-  h.set("ce-id", id);
-  h.set("ce-source", "/bench");
-  h.set("ce-type", type);
-  h.set("ce-time", new Date().toISOString());
-  h.set("content-type", "application/json");
-  return h;
+  return edgeStyleHeaders(id, type, "/bench");
 }
 
 /** Waits for `n` deliveries; the rate is measured from the first to the last arrival. */

@@ -1,23 +1,18 @@
 // Shared by the bridge tests: publish events the way the edge does, start a bridge on free ports
 // against a test broker, and wait for conditions with a bound.
-import { headers as natsHeaders, nuid, type NatsConnection } from "@nats-io/nats-core";
+import { nuid, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type Subscription } from "../../bridge/index.ts";
 import type { TestBroker } from "../harness/nats.ts";
+import { edgeStyleHeaders } from "../harness/events.ts";
 
 export const SECRET_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export const SECRET_B = "whsec_dGVzdC1zZWNyZXQtYi10ZXN0LXNlY3JldC1iLTEyMzQ=";
 
 /** Publishes like the edge: events.<type>, Nats-Msg-Id = id, ce-* headers, JSON data as the body. */
 export async function publishEvent(nc: NatsConnection, type: string, data: unknown, id = `evt_${nuid.next()}`): Promise<{ id: string; seq: number }> {
-  const h = natsHeaders();
-  h.set("ce-specversion", "1.0");
-  h.set("ce-id", id);
-  h.set("ce-source", "/tests");
-  h.set("ce-type", type);
-  h.set("ce-time", new Date().toISOString());
-  h.set("content-type", "application/json");
+  const h = edgeStyleHeaders(id, type, "/tests");
   const ack = await jetstream(nc).publish(`events.${type}`, JSON.stringify(data), { msgID: id, headers: h });
   return { id, seq: ack.seq };
 }

@@ -8,7 +8,7 @@ import type { AppEnv } from "./context.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { Publisher } from "./publisher.ts";
 import { KeyStore, RateLimiter } from "./auth.ts";
-import { checkHeaderSize } from "./limits.ts";
+import { checkHeaderSize, readWebBody, type BodyReader } from "./limits.ts";
 import { requestLog, type LogSink } from "./log.ts";
 import { openapi } from "./openapi.ts";
 import { EdgeError, errorToResponse, makeProblem, problemResponse } from "./problems.ts";
@@ -22,6 +22,8 @@ export interface AppDeps {
   config: EdgeConfig;
   /** Where the per-request JSON line goes (default console.log). */
   log?: LogSink;
+  /** How request bodies are read (default: the web Request's stream; Node has a faster path). */
+  readBody?: BodyReader;
   /** Clock for the rate limiter (tests). */
   now?: () => number;
 }
@@ -75,7 +77,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.get("/v1/openapi.json", (c) => c.json(openapi));
   registerSchemaRoutes(app, registry);
-  registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher });
+  registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher, readBody: deps.readBody ?? readWebBody });
 
   app.notFound((c) => problemResponse(makeProblem("not-found", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -17,10 +17,14 @@ function tooLarge(limit: number, what: string): EdgeError {
   return new EdgeError("payload-too-large", `${what} is larger than ${limit} bytes`, { limit });
 }
 
-/** Reads the whole body, or throws payload-too-large as soon as it passes `maxBytes`. */
-export async function readBody(request: Request, maxBytes: number, what = "the body"): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes, what);
+/**
+ * Reads a request's whole body, or answers null as soon as it passes `maxBytes`. The app reads
+ * through this seam so each runtime can use its cheapest path: the web Request's stream here
+ * (workerd), the IncomingMessage itself on Node (body-node.ts).
+ */
+export type BodyReader = (request: Request, env: unknown, maxBytes: number) => Promise<Uint8Array | null>;
+
+export const readWebBody: BodyReader = async (request, _env, maxBytes) => {
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -31,10 +35,14 @@ export async function readBody(request: Request, maxBytes: number, what = "the b
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(maxBytes, what);
+      return null;
     }
     chunks.push(value);
   }
+  return concat(chunks, total);
+};
+
+export function concat(chunks: Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const body = new Uint8Array(total);
   let offset = 0;
@@ -42,6 +50,18 @@ export async function readBody(request: Request, maxBytes: number, what = "the b
     body.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  return body;
+}
+
+/**
+ * The whole body, or payload-too-large: at once when Content-Length already says so, otherwise as
+ * soon as the bytes read pass the limit (a lying or missing Content-Length cannot get past it).
+ */
+export async function readBody(read: BodyReader, request: Request, env: unknown, maxBytes: number, what = "the body"): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes, what);
+  const body = await read(request, env, maxBytes);
+  if (body === null) throw tooLarge(maxBytes, what);
   return body;
 }
 

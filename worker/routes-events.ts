@@ -7,7 +7,7 @@ import type { EdgeConfig } from "./config.ts";
 import type { KeyStore, RateLimiter } from "./auth.ts";
 import { assertTypeAllowed } from "./auth.ts";
 import { contentMode, fromBinary, fromStructured, isJsonMediaType, SPEC_VERSION, type CloudEvent } from "./cloudevents.ts";
-import { parseJson, readBody } from "./limits.ts";
+import { parseJson, readBody, type BodyReader } from "./limits.ts";
 import { EdgeError, makeProblem, problemResponse } from "./problems.ts";
 import { accepted, checkType, prepareEvent, publishFailure, rejected, type BatchResult, type PreparedEvent, type TraceContext } from "./ingest.ts";
 import type { RegistryView } from "./registry.ts";
@@ -20,6 +20,7 @@ export interface EventRouteDeps {
   limiter: RateLimiter;
   registry: RegistryView;
   publisher: Publisher;
+  readBody: BodyReader;
 }
 
 /** An Idempotency-Key becomes the event id; it must be a sane header token. */
@@ -62,7 +63,7 @@ export function registerEventRoutes(app: Hono<AppEnv>, deps: EventRouteDeps): vo
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new EdgeError("invalid-attribute", "Idempotency-Key must be 1–256 printable ASCII characters", { attribute: "id" });
     }
-    const body = await readBody(c.req.raw, config.maxEventBytes, "the event");
+    const body = await readBody(deps.readBody, c.req.raw, c.env, config.maxEventBytes, "the event");
     const event: CloudEvent = {
       specversion: SPEC_VERSION,
       id: idempotencyKey ?? crypto.randomUUID(),
@@ -83,7 +84,7 @@ export function registerEventRoutes(app: Hono<AppEnv>, deps: EventRouteDeps): vo
     const key = await authorize(c, deps);
     const mode = contentMode(c.req.header("content-type") ?? null);
     if (mode === "batch") return handleBatch(c, deps, key);
-    const body = await readBody(c.req.raw, config.maxEventBytes, "the event");
+    const body = await readBody(deps.readBody, c.req.raw, c.env, config.maxEventBytes, "the event");
     const event = mode === "structured" ? fromStructured(parse(body), parse) : fromBinary(c.req.raw.headers, body, parse);
     const facts = c.get("facts");
     facts.eventType = event.type;
@@ -102,7 +103,7 @@ export function registerEventRoutes(app: Hono<AppEnv>, deps: EventRouteDeps): vo
 async function handleBatch(c: Context<AppEnv>, deps: EventRouteDeps, key: ApiKeyEntry): Promise<Response> {
   const { config, registry } = deps;
   const parse = (bytes: Uint8Array) => parseJson(bytes, config.maxJsonDepth);
-  const body = await readBody(c.req.raw, config.maxBatchBytes, "the batch");
+  const body = await readBody(deps.readBody, c.req.raw, c.env, config.maxBatchBytes, "the batch");
   const list = parse(body);
   if (!Array.isArray(list)) throw new EdgeError("invalid-batch", "a batch must be a JSON array of CloudEvents");
   if (list.length > config.maxBatchEvents) {

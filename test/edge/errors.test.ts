@@ -117,6 +117,26 @@ for (const runtime of EDGE_RUNTIMES) {
       assertProblem(await post("/v1/events/order.created", { ...json, "x-padding": "z".repeat(5_000) }, "{}"), 431, "headers-too-large");
     });
 
+    test("a chunked body with no Content-Length is cut off at the limit with 413, and a small one is read whole", async () => {
+      // A stream body makes fetch send Transfer-Encoding: chunked, so only the bytes read can tell.
+      const chunked = (text: string, chunks: number) => {
+        const bytes = new TextEncoder().encode(text);
+        const step = Math.ceil(bytes.length / chunks);
+        let sent = 0;
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent >= bytes.length) return controller.close();
+            controller.enqueue(bytes.subarray(sent, sent + step));
+            sent += step;
+          },
+        });
+        return send(suite.ledger, url(), { path: "/v1/events/order.created", method: "POST", headers: { ...json, ...bearer(KEYS.full) }, body, duplex: "half" } as RequestInit & { path: string });
+      };
+      assertProblem(await chunked(JSON.stringify({ ...VALID_ORDER_V2, pad: "x".repeat(200_000) }), 20), 413, "payload-too-large");
+      const small = await chunked(JSON.stringify(VALID_ORDER_V2), 3);
+      assert.equal(small.status, 202, JSON.stringify(small.body));
+    });
+
     test("an unknown route is a 404 not-found problem", async () => {
       assertProblem(await send(suite.ledger, url(), { path: "/v2/nothing" }), 404, "not-found");
     });

@@ -18,6 +18,7 @@ import { H_ORIGINAL_SUBJECT } from "./redrive.ts";
 import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry.ts";
 import { signHeaders } from "./sign.ts";
 import { liveSecrets, maxAttempts, type Subscription } from "./subscriptions.ts";
+import type { TickBatch } from "./tick-batch.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 /** After 410 Gone the message waits this long before it may be tried again (after re-enable). */
@@ -45,6 +46,8 @@ export interface RunnerDeps {
   health: HealthTracker;
   config: BridgeConfig;
   log: Logger;
+  /** Acks and attempt records of successes, sent together once per loop turn (tick-batch.ts). */
+  settle: TickBatch;
 }
 
 /** Settings whose change needs the consumers updated and the pulls restarted. */
@@ -60,6 +63,9 @@ export class SubscriptionRunner {
   private readonly inFlight = new Set<Promise<void>>();
   private abort = new AbortController();
   private stopping = false;
+  /** The metric children of this subscription, looked up once instead of hashing labels per call. */
+  private readonly gauges: { inFlight: { inc(): void; dec(): void }; attemptSeconds: { observe(v: number): void } };
+  private readonly outcomes = new Map<AttemptRecord["outcome"], { inc(): void }>();
 
   constructor(
     sub: Subscription,
@@ -68,6 +74,10 @@ export class SubscriptionRunner {
     this.sub = sub;
     this.slots = new Semaphore(sub.maxConcurrency);
     this.rate = new RateLimiter(sub.rateLimitPerSecond);
+    this.gauges = {
+      inFlight: deps.metrics.inFlight.labels({ subscription: sub.id }),
+      attemptSeconds: deps.metrics.attemptSeconds.labels({ subscription: sub.id }),
+    };
   }
 
   get id(): string {
@@ -108,6 +118,7 @@ export class SubscriptionRunner {
     await Promise.race([settled, timer]);
     this.abort.abort();
     await settled;
+    this.deps.settle.flush();
   }
 
   private async pull(messages: ConsumerMessages, source: Source): Promise<void> {
@@ -140,15 +151,15 @@ export class SubscriptionRunner {
 
   private async handle(m: JsMsg, source: Source): Promise<void> {
     const sub = this.sub;
-    const { metrics, log } = this.deps;
-    metrics.inFlight.inc({ subscription: sub.id });
+    const { log } = this.deps;
+    this.gauges.inFlight.inc();
     try {
       await this.attempt(m, source, sub);
     } catch (err) {
       log.error({ subscription: sub.id, seq: m.seq, err }, "delivery failed unexpectedly; retrying");
       m.nak(DLQ_RETRY_DELAY_MS);
     } finally {
-      metrics.inFlight.dec({ subscription: sub.id });
+      this.gauges.inFlight.dec();
     }
   }
 
@@ -172,7 +183,7 @@ export class SubscriptionRunner {
     } finally {
       clearInterval(keepAlive);
     }
-    this.deps.metrics.attemptSeconds.observe({ subscription: sub.id }, result.latencyMs / 1000);
+    this.gauges.attemptSeconds.observe(result.latencyMs / 1000);
     const record = (outcome: AttemptRecord["outcome"], extra: Partial<AttemptRecord> = {}): AttemptRecord => ({
       subscription: sub.id,
       eventId: event.id,
@@ -191,10 +202,13 @@ export class SubscriptionRunner {
       ...extra,
     });
     if (result.ok) {
-      m.ack();
+      const delivered = record("delivered");
+      this.deps.settle.add(() => {
+        m.ack();
+        void this.deps.attempts.record(delivered);
+      });
       this.count(sub, "delivered");
       this.deps.health.success(sub.id);
-      void this.deps.attempts.record(record("delivered"));
       return;
     }
     if (result.error === "ABORTED") {
@@ -225,7 +239,12 @@ export class SubscriptionRunner {
   }
 
   private count(sub: Subscription, outcome: AttemptRecord["outcome"]): void {
-    this.deps.metrics.deliveries.inc({ subscription: sub.id, outcome });
+    let counter = this.outcomes.get(outcome);
+    if (!counter) {
+      counter = this.deps.metrics.deliveries.labels({ subscription: sub.id, outcome });
+      this.outcomes.set(outcome, counter);
+    }
+    counter.inc();
   }
 
   /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */

@@ -18,6 +18,7 @@ import { BridgeMetrics } from "./metrics.ts";
 import { ssrfPolicy } from "./ops.ts";
 import { ensureRedriveStream } from "./redrive.ts";
 import { SubscriptionStore, eventsReplicas } from "./store.ts";
+import { TickBatch } from "./tick-batch.ts";
 
 export interface RunningBridge {
   /** Base URL of the admin API / metrics server. */
@@ -71,7 +72,8 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
       },
       dlq: () => dlqDepths(nc),
     });
-    manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log }, log);
+    const settle = new TickBatch((err) => log.error({ err }, "settling a delivered message failed"));
+    manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle }, log);
     let ready = false;
     const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready });
     const server = await listen(app.fetch, config.host, config.port);

@@ -5,8 +5,8 @@
 // them once it is back. A publish buffered now, answered 503 after its timeout, and flushed later
 // would land in the stream although the client was told it did not — so while the link knows it
 // is down it does not write at all, and answers UNAVAILABLE at once.
-import { headers as natsHeaders, errors as natsErrors, type NatsConnection, type ConnectionOptions } from "@nats-io/nats-core";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { headers as natsHeaders, type NatsConnection, type ConnectionOptions } from "@nats-io/nats-core";
+import { AckError, AckInbox } from "./ack-inbox.ts";
 import type { PublishOutcome, PublishRequest, PublisherHealth } from "./publisher.ts";
 
 export type Connect = (opts: ConnectionOptions) => Promise<NatsConnection>;
@@ -31,7 +31,7 @@ export interface BrokerLinkOptions {
 
 export class BrokerLink {
   private nc: NatsConnection | null = null;
-  private js: JetStreamClient | null = null;
+  private acks: AckInbox | null = null;
   private connecting: Promise<void> | null = null;
   private connected = false;
   private nextAttemptMs = 0;
@@ -42,8 +42,8 @@ export class BrokerLink {
   constructor(private readonly opts: BrokerLinkOptions) {}
 
   /** Connects if needed; resolves when connected, rejects while the broker is unreachable. */
-  private async ensure(): Promise<JetStreamClient> {
-    if (this.js && this.connected) return this.js;
+  private async ensure(): Promise<AckInbox> {
+    if (this.acks && this.connected) return this.acks;
     if (this.nc && !this.nc.isClosed()) throw new Error(`reconnecting to the broker (${this.lastError})`);
     if (!this.connecting) {
       if (Date.now() < this.nextAttemptMs) throw new Error(`broker unreachable (${this.lastError}); next attempt soon`);
@@ -52,8 +52,8 @@ export class BrokerLink {
       });
     }
     await this.connecting;
-    if (!this.js) throw new Error(this.lastError);
-    return this.js;
+    if (!this.acks) throw new Error(this.lastError);
+    return this.acks;
   }
 
   private async open(): Promise<void> {
@@ -75,7 +75,7 @@ export class BrokerLink {
         return;
       }
       this.nc = nc;
-      this.js = jetstream(nc, { timeout: this.opts.publishTimeoutMs });
+      this.acks = new AckInbox(nc, this.opts.publishTimeoutMs);
       this.connected = true;
       this.backoffMs = LINK_DEFAULTS.CONNECT_BACKOFF_MIN_MS;
       void this.watch(nc);
@@ -100,36 +100,33 @@ export class BrokerLink {
     // The iterator ends when the connection closes for good: forget it, the next call reconnects.
     if (this.nc === nc) {
       this.nc = null;
-      this.js = null;
+      this.acks?.close();
+      this.acks = null;
       this.connected = false;
     }
   }
 
   async publishMany(requests: PublishRequest[]): Promise<PublishOutcome[]> {
-    let js: JetStreamClient;
+    let acks: AckInbox;
     try {
-      js = await this.ensure();
+      acks = await this.ensure();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       return requests.map(() => ({ ok: false, code: "UNAVAILABLE", message }));
     }
-    return Promise.all(requests.map((request) => this.publishOne(js, request)));
+    return Promise.all(requests.map((request) => this.publishOne(acks, request)));
   }
 
-  private async publishOne(js: JetStreamClient, request: PublishRequest): Promise<PublishOutcome> {
+  private async publishOne(acks: AckInbox, request: PublishRequest): Promise<PublishOutcome> {
     if (!this.connected) return { ok: false, code: "UNAVAILABLE", message: `broker unreachable (${this.lastError})` };
     const h = natsHeaders();
-    for (const [name, value] of Object.entries(request.headers)) h.set(name, value);
+    for (const name in request.headers) h.set(name, request.headers[name]!);
+    h.set("Nats-Msg-Id", request.msgID);
     try {
-      const ack = await js.publish(request.subject, request.data, {
-        msgID: request.msgID,
-        headers: h,
-        timeout: this.opts.publishTimeoutMs,
-      });
-      return { ok: true, ack: { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate } };
+      return { ok: true, ack: await acks.publish(request.subject, request.data, h) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (err instanceof natsErrors.TimeoutError) return { ok: false, code: "TIMEOUT", message };
+      if (err instanceof AckError && err.code === "TIMEOUT") return { ok: false, code: "TIMEOUT", message };
       return { ok: false, code: "UNAVAILABLE", message };
     }
   }
@@ -152,7 +149,8 @@ export class BrokerLink {
     this.closed = true;
     const nc = this.nc;
     this.nc = null;
-    this.js = null;
+    this.acks?.close();
+    this.acks = null;
     this.connected = false;
     await nc?.close().catch(() => undefined);
   }

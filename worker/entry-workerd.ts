@@ -16,7 +16,7 @@ let app: Hono<AppEnv> | null = null;
 function appFor(env: WorkerEnv): Hono<AppEnv> {
   if (!app) {
     const config = parseConfig(varsOf(env), "NATS_WS_URLS");
-    app = createApp({ registry, config, publisher: new DurablePublisher(env.PUBLISHER, config.publisherShards) });
+    app = createApp({ registry, config, publisher: new DurablePublisher(env.PUBLISHER, config.publisherShards, config.publishTimeoutMs) });
   }
   return app;
 }

@@ -27,6 +27,8 @@ export interface EdgeWorkerdOptions {
   vars?: Record<string, string>;
   /** Durable Object storage; default in memory. */
   persistDir?: string;
+  /** Open workerd's V8 inspector (Chrome DevTools protocol) on this port, for profiling. */
+  inspectorPort?: number;
   /** Where workerd's stdout/stderr (console.log of the worker) go; default: dropped. */
   onOutput?: (line: string) => void;
 }
@@ -50,7 +52,7 @@ async function readWranglerConfig(): Promise<WranglerConfig> {
 }
 
 /** Bundles worker/entry-workerd.ts with the given registry; returns the bundle's path. */
-export async function bundleWorker(registryDir: string, outdir: string): Promise<string> {
+export async function bundleWorker(registryDir: string, outdir: string, { minify = true } = {}): Promise<string> {
   const outfile = join(outdir, "worker.js");
   await build({
     entryPoints: [join(ROOT, "worker/entry-workerd.ts")],
@@ -67,7 +69,7 @@ export async function bundleWorker(registryDir: string, outdir: string): Promise
     // even when the registry was built outside it.
     nodePaths: [join(ROOT, "node_modules")],
     logLevel: "silent",
-    minify: true,
+    minify,
   });
   return outfile;
 }
@@ -91,7 +93,8 @@ export async function startEdgeWorkerd(opts: EdgeWorkerdOptions): Promise<Runnin
   const cleanup = () => rmSync(outdir, { recursive: true, force: true });
   let mf: Miniflare | undefined;
   try {
-    const scriptPath = await bundleWorker(opts.registryDir, outdir);
+    // Readable function names in profiles when the inspector is open.
+    const scriptPath = await bundleWorker(opts.registryDir, outdir, { minify: !opts.inspectorPort });
     const vars: Record<string, string> = {};
     for (const [name, value] of Object.entries(config.vars)) if (typeof value === "string") vars[name] = value;
     Object.assign(vars, opts.vars ?? {});
@@ -114,6 +117,7 @@ export async function startEdgeWorkerd(opts: EdgeWorkerdOptions): Promise<Runnin
       port: opts.port ?? 0,
       // No internet here: never fetch the `request.cf` data from Cloudflare.
       cf: false,
+      ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
       handleRuntimeStdio(stdout: Readable, stderr: Readable) {
         forward(stdout, opts.onOutput);
         forward(stderr, opts.onOutput);

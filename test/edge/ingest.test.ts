@@ -141,6 +141,22 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.ok(res.body.results[1].problem.errors.some((e: { instancePath: string }) => e.instancePath === "/orderId"));
     });
 
+    test("concurrent single events (grouped into shared publishes on workerd) each get their own 202 and seq", async () => {
+      const n = 60;
+      const answers = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          post("/v1/events/order.created", { "content-type": "application/json", "idempotency-key": `${runtime}-burst-${i}` }, JSON.stringify(VALID_ORDER_V2)),
+        ),
+      );
+      answers.forEach((res, i) => {
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+        assert.equal(res.body.id, `${runtime}-burst-${i}`, "each answer is its own event's");
+        assert.equal(res.body.duplicate, false);
+      });
+      assert.equal(new Set(answers.map((a) => a.body.seq)).size, n, "every event has its own stream seq");
+      for (const i of [0, n - 1]) assert.equal((await storedMessage(answers[i]!.body.seq)).header?.get("Nats-Msg-Id"), `${runtime}-burst-${i}`);
+    });
+
     test("a batch where every event is refused answers 422 batch-rejected with the results", async () => {
       const batch = [{ specversion: "1.0", id: "x", source: "/b", type: "order.created", data: {} }];
       const res = await post("/v1/events", { "content-type": "application/cloudevents-batch+json" }, JSON.stringify(batch));

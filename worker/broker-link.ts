@@ -27,6 +27,8 @@ export interface BrokerLinkOptions {
   publishTimeoutMs: number;
   /** Name shown in the server's connection list. */
   name: string;
+  /** user + pass, or token; none for a broker without auth. */
+  auth?: { user?: string; pass?: string; token?: string };
 }
 
 export class BrokerLink {
@@ -59,6 +61,7 @@ export class BrokerLink {
   private async open(): Promise<void> {
     try {
       const nc = await this.opts.connect({
+        ...this.opts.auth,
         servers: this.opts.servers,
         name: this.opts.name,
         timeout: LINK_DEFAULTS.CONNECT_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 // `jetgate edge` — serve the edge on Node (self-hosting without Cloudflare) — and
 // `jetgate edge key` — make an API key and the API_KEYS entry that holds its hash.
 import type { Command } from "commander";
-import { DEFAULTS } from "./config.ts";
+import { DEFAULTS, SECRET_VARS } from "./config.ts";
 import { DEFAULT_REGISTRY_DIR } from "./paths.ts";
 import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys } from "./keys.ts";
 
@@ -10,7 +10,7 @@ const DEFAULT_NATS = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0
 /** The same vars as wrangler.toml's [vars], taken from the environment when set. */
 function varsFromEnv(): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const name of Object.keys(DEFAULTS)) {
+  for (const name of [...Object.keys(DEFAULTS), ...SECRET_VARS.filter((v) => v !== "API_KEYS")]) {
     const value = process.env[name];
     if (value !== undefined) vars[name] = value;
   }

@@ -42,6 +42,22 @@ export interface EdgeConfig {
   corsOrigins: string[];
   logRequests: boolean;
   apiKeys: ApiKeyEntry[];
+  /** How the publisher authenticates to NATS: NATS_USER + NATS_PASS, or NATS_TOKEN (secrets). */
+  natsAuth: NatsAuth;
+}
+
+export type NatsAuth = { user: string; pass: string } | { token: string } | Record<string, never>;
+
+/** Secret vars, never listed in wrangler.toml: `wrangler secret put NATS_PASS`, or the environment on Node. */
+export const SECRET_VARS = ["API_KEYS", "NATS_USER", "NATS_PASS", "NATS_TOKEN"] as const;
+
+function natsAuthOf(vars: EdgeVars, problems: string[]): NatsAuth {
+  const { NATS_USER: user, NATS_PASS: pass, NATS_TOKEN: token } = vars;
+  if (token && (user || pass)) problems.push("set NATS_TOKEN or NATS_USER + NATS_PASS, not both");
+  if (token) return { token };
+  if (user && pass) return { user, pass };
+  if (user || pass) problems.push("NATS_USER and NATS_PASS go together");
+  return {};
 }
 
 /** The vars as strings, exactly as wrangler or the environment hands them over. */
@@ -104,6 +120,7 @@ export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_
     corsOrigins: list(vars.CORS_ORIGINS ?? DEFAULTS.CORS_ORIGINS),
     logRequests: logRaw === "" ? DEFAULTS.LOG_REQUESTS : logRaw !== "false" && logRaw !== "0",
     apiKeys,
+    natsAuth: natsAuthOf(vars, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -36,7 +36,7 @@ export async function startNodeEdge(opts: NodeEdgeOptions): Promise<RunningNodeE
   const vars: Record<string, string> = { ...(opts.vars ?? {}), NATS_URLS: opts.natsServers.join(",") };
   if (opts.apiKeys) vars.API_KEYS = JSON.stringify(opts.apiKeys);
   const config = parseConfig(vars, "NATS_URLS");
-  const publisher = new NodePublisher({ servers: config.natsUrls, publishTimeoutMs: config.publishTimeoutMs });
+  const publisher = new NodePublisher({ servers: config.natsUrls, publishTimeoutMs: config.publishTimeoutMs, auth: config.natsAuth });
   const app = createApp({ registry, config, publisher, log: opts.log, readBody: readNodeBody });
   const host = opts.host ?? "127.0.0.1";
   const server = await new Promise<ServerType>((resolveServer, reject) => {

@@ -31,6 +31,7 @@ export class PublisherShard extends DurableObject<WorkerEnv> {
       servers: config.natsUrls,
       connect: wsconnect,
       publishTimeoutMs: config.publishTimeoutMs,
+      auth: config.natsAuth,
       name: `jetgate-edge-${ctx.id.name ?? ctx.id.toString()}`,
     });
   }

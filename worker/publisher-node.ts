@@ -18,7 +18,7 @@ export class NodePublisher implements Publisher {
   private readonly link: BrokerLink;
   private waiting: Waiting[] = [];
 
-  constructor(opts: { servers: string[]; publishTimeoutMs: number }) {
+  constructor(opts: { servers: string[]; publishTimeoutMs: number; auth?: { user?: string; pass?: string; token?: string } }) {
     this.link = new BrokerLink({ ...opts, connect, name: "jetgate-edge-node" });
   }
 

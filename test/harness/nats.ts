@@ -1,12 +1,13 @@
 // Starts nats-server for tests and benchmarks: one node or a 3-node JetStream cluster on free
 // loopback ports, in a temp dir, with the EVENTS and DLQ streams created. Stop it with `stop()`
 // (register that in t.after()); the launcher also kills its children if this process exits.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { startBroker, ensureStreams, type Broker, type NodeSpec } from "../../broker/index.ts";
+import { nodeConfig } from "../../broker/launcher.ts";
 import { freePorts } from "./ports.ts";
 
 export interface TestBroker extends Broker {
@@ -15,7 +16,14 @@ export interface TestBroker extends Broker {
   connect(): Promise<NatsConnection>;
 }
 
-export async function startTestBroker(opts: { nodes?: 1 | 3; streams?: boolean } = {}): Promise<TestBroker> {
+export interface TestBrokerOptions {
+  nodes?: 1 | 3;
+  streams?: boolean;
+  /** Appended to every node's generated config (e.g. an authorization block). */
+  extraConfig?: string;
+}
+
+export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<TestBroker> {
   const count = opts.nodes ?? 3;
   const dir = mkdtempSync(join(tmpdir(), "jetgate-nats-"));
   const ports = await freePorts(count * 4);
@@ -24,6 +32,13 @@ export async function startTestBroker(opts: { nodes?: 1 | 3; streams?: boolean }
     dir: join(dir, `n${i + 1}`),
     ports: { client: ports[i * 4]!, websocket: ports[i * 4 + 1]!, cluster: ports[i * 4 + 2]!, monitor: ports[i * 4 + 3]! },
   }));
+  if (opts.extraConfig) {
+    for (const spec of specs) {
+      mkdirSync(spec.dir, { recursive: true });
+      spec.configFile = join(spec.dir, "nats-extra.conf");
+      writeFileSync(spec.configFile, nodeConfig(spec, specs, { clusterName: "jetgate", maxFileStore: "1GB" }) + opts.extraConfig);
+    }
+  }
   let broker: Broker;
   try {
     broker = await startBroker({ nodes: specs, maxFileStore: "1GB" });

@@ -98,4 +98,13 @@ test("bad vars fail at start with every problem named", () => {
     () => parseConfig({ NATS_WS_URLS: "", PUBLISHER_SHARDS: "0", API_KEYS: "[{}]" }),
     (err: unknown) => err instanceof ConfigError && err.problems.length === 3,
   );
+  assert.throws(
+    () => parseConfig({ NATS_WS_URLS: "ws://127.0.0.1:9222", NATS_USER: "edge" }),
+    (err: unknown) => err instanceof ConfigError && /NATS_USER and NATS_PASS/.test(err.problems.join()),
+  );
+  assert.throws(
+    () => parseConfig({ NATS_WS_URLS: "ws://127.0.0.1:9222", NATS_TOKEN: "t", NATS_USER: "edge", NATS_PASS: "p" }),
+    (err: unknown) => err instanceof ConfigError && /not both/.test(err.problems.join()),
+  );
+  assert.deepEqual(parseConfig({ NATS_WS_URLS: "ws://127.0.0.1:9222", NATS_USER: "edge", NATS_PASS: "p" }).natsAuth, { user: "edge", pass: "p" });
 });

@@ -4,7 +4,7 @@
 // request's work together.
 import type { IncomingMessage } from "node:http";
 import type { HttpBindings } from "@hono/node-server";
-import { concat, readWebBody, type BodyReader } from "./limits.ts";
+import { concat, DRAIN_BYTES, readWebBody, type BodyReader } from "./limits.ts";
 
 function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
@@ -19,8 +19,13 @@ function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint
       total += chunk.byteLength;
       if (total > maxBytes) {
         cleanup();
-        // Drain the rest unread, so the 413 can still be written on this connection.
-        incoming.resume();
+        // Drop the rest (as readWebBody does), so the 413 reaches a client still sending; past
+        // DRAIN_BYTES more, close the connection instead.
+        let dropped = 0;
+        incoming.on("data", (more: Buffer) => {
+          dropped += more.byteLength;
+          if (dropped > DRAIN_BYTES) incoming.destroy();
+        });
         resolve(null);
         return;
       }

@@ -37,13 +37,31 @@ export const readWebBody: BodyReader = async (request, _env, maxBytes) => {
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
+      await drain(reader);
       return null;
     }
     chunks.push(value);
   }
   return concat(chunks, total);
 };
+
+/** Past the limit, this much more is read and dropped before the body is cut off. */
+export const DRAIN_BYTES = 1024 * 1024;
+
+/**
+ * Reads and drops the rest of an oversized body (up to DRAIN_BYTES), like a lingering close: a
+ * client still sending when the 413 goes out would otherwise see the connection reset instead of
+ * the answer. A body longer than that is cancelled, which closes the connection.
+ */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  let dropped = 0;
+  while (dropped <= DRAIN_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    dropped += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
+}
 
 export function concat(chunks: Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;

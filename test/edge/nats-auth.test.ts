@@ -88,7 +88,11 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.equal(res.headers.get("content-type"), "application/problem+json");
       const health = await fetch(`${edge.url}/healthz`);
       assert.equal(health.status, 503);
-      assert.match(JSON.stringify(await health.json()), /auth/i);
+      const detail = JSON.stringify(await health.json());
+      assert.match(detail, /"reachable":false/);
+      // nats-server answers -ERR 'Authorization Violation'; over TCP nats-core reports it, while
+      // the WebSocket transport in workerd may see only the closed socket (a connect timeout).
+      if (runtime === "node") assert.match(detail, /auth/i);
       assert.equal(await storedCount(), before);
     });
   });

@@ -17,7 +17,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Agent } from "undici";
 import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
-import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders } from "../bridge/index.ts";
+import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders, buildBridgeBundle, bridgeNodeArgs } from "../bridge/index.ts";
 import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
 import { importPeer } from "./peers.ts";
 import { edgeStyleHeaders } from "../test/harness/events.ts";
@@ -112,10 +112,13 @@ async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Pr
   throw new Error(`${url} not ready in ${timeoutMs}ms`);
 }
 
-/** The bridge as it runs in production: its own process (bridge/main.ts, what `jetgate bridge` runs), settings from env. */
+/**
+ * The bridge as it runs in production: its own process, the bundle dist/bridge.mjs with the node
+ * flags of bridge/build.ts (exactly what `jetgate bridge` starts), settings from env.
+ */
 async function startBridgeProcess(servers: string[]): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "bridge/main.ts"], {
+  const child = spawn(process.execPath, bridgeNodeArgs(await bridgeBundle()), {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "inherit"],
     env: {
@@ -129,6 +132,13 @@ async function startBridgeProcess(servers: string[]): Promise<{ child: ChildProc
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/readyz`, 30_000, child);
   return { child, url };
+}
+
+let built: Promise<string> | undefined;
+/** Built once per run, into the same path `jetgate bridge` and `npm run build:bridge` use. */
+function bridgeBundle(): Promise<string> {
+  built ??= buildBridgeBundle();
+  return built;
 }
 
 async function publishBacklog(broker: TestBroker, type: string, count: number): Promise<void> {

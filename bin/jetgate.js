@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx, so `npx jetgate` works from a checkout without a build step.
-import { spawnSync } from "node:child_process";
+// SIGINT/SIGTERM are passed on, so a supervisor stopping `jetgate bridge` or `jetgate stack` by
+// this process's PID stops the command it runs instead of orphaning it.
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const result = spawnSync(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), ...process.argv.slice(2)], {
+const child = spawn(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), ...process.argv.slice(2)], {
   stdio: "inherit",
 });
-process.exit(result.status ?? 1);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.once("error", (err) => {
+  console.error(err.message);
+  process.exit(1);
+});
+child.once("exit", (code) => process.exit(code ?? 1));

@@ -1,5 +1,6 @@
 // `jetgate bridge`, `jetgate subscriptions …`, `jetgate dlq …`, `jetgate replay …`. Commands talk
 // to NATS directly (the same library calls the admin API makes), so they need no admin token.
+import { spawn } from "node:child_process";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -12,7 +13,8 @@ import { parseDuration } from "./duration.ts";
 import { BridgeError } from "./errors.ts";
 import { rotateSecret, setEnabled } from "./ops.ts";
 import { replayToSubscription, type Progress } from "./redrive.ts";
-import { startBridge } from "./service.ts";
+import { bridgeNodeArgs, buildBridgeBundle } from "./build.ts";
+import type { BridgeConfig } from "./config.ts";
 import { SubscriptionStore } from "./store.ts";
 import { applySubscriptionsFile } from "./subscriptions-file.ts";
 import { redact } from "./admin.ts";
@@ -66,19 +68,15 @@ export function registerBridgeCommands(program: Command): void {
     .option("--port <port>", "admin API port", int)
     .option("--ssrf-allow <cidrs>", "private addresses receivers may use, comma separated", list)
     .action(async (opts: { servers?: string; host?: string; port?: number; ssrfAllow?: string[] }) => {
-      const config = loadBridgeConfig(process.env, {
-        ...(opts.servers ? { servers: opts.servers.split(",") } : {}),
+      const overrides: Partial<BridgeConfig> = {
+        ...(opts.servers ? { servers: list(opts.servers) } : {}),
         ...(opts.host ? { host: opts.host } : {}),
         ...(opts.port !== undefined ? { port: opts.port } : {}),
         ...(opts.ssrfAllow ? { ssrfAllow: opts.ssrfAllow } : {}),
-      });
-      const bridge = await startBridge(config);
-      console.error(`bridge listening on ${bridge.url}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => void bridge.stop().then(resolve);
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
+      };
+      // Checked here first, so a bad setting fails with the CLI's exit code before anything starts.
+      loadBridgeConfig(process.env, overrides);
+      process.exitCode = await runBundledBridge(overrides);
     });
 
   const subs = program.command("subscriptions").description("manage webhook subscriptions");
@@ -195,4 +193,33 @@ export function registerBridgeCommands(program: Command): void {
       const range = Object.fromEntries(Object.entries({ fromSeq: o.fromSeq, toSeq: o.toSeq, fromTime: o.fromTime, toTime: o.toTime }).filter(([, v]) => v !== undefined));
       print(await withNats(o.servers, async (nc) => replayToSubscription(nc, await SubscriptionStore.open(nc), id, range, progressBar("replay"))));
     });
+}
+
+/**
+ * `jetgate bridge`: builds dist/bridge.mjs and runs it with plain node and the bridge's node flags
+ * (bridge/build.ts) — the same process operators run and the delivery benchmark measures — as a
+ * child of this CLI, which forwards SIGINT/SIGTERM and returns its exit code.
+ */
+async function runBundledBridge(overrides: Partial<BridgeConfig>): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (overrides.servers) env.JETGATE_BRIDGE_NATS_SERVERS = overrides.servers.join(",");
+  if (overrides.host) env.JETGATE_BRIDGE_HOST = overrides.host;
+  if (overrides.port !== undefined) env.JETGATE_BRIDGE_PORT = String(overrides.port);
+  if (overrides.ssrfAllow) env.JETGATE_BRIDGE_SSRF_ALLOW = overrides.ssrfAllow.join(",");
+  const bundle = await buildBridgeBundle();
+  // Nothing else is built in this process: let esbuild's service process go instead of idling beside the bridge.
+  await (await import("esbuild")).stop();
+  const child = spawn(process.execPath, bridgeNodeArgs(bundle), { stdio: "inherit", env });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on("SIGINT", forward);
+  process.on("SIGTERM", forward);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    });
+  } finally {
+    process.off("SIGINT", forward);
+    process.off("SIGTERM", forward);
+  }
 }

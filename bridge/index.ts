@@ -12,3 +12,4 @@ export { replayToSubscription, REDRIVE_STREAM } from "./redrive.ts";
 export { signHeaders, verifySignature } from "./sign.ts";
 export { BridgeError, type BridgeErrorCode } from "./errors.ts";
 export { registerBridgeCommands } from "./cli.ts";
+export { buildBridgeBundle, bridgeNodeArgs, BRIDGE_BUNDLE, BRIDGE_NODE_FLAGS } from "./build.ts";

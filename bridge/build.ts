@@ -12,16 +12,16 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const BRIDGE_BUNDLE = join(ROOT, "dist/bridge.mjs");
 
 /**
- * Node flags the bridge runs with. V8's defaults are sized for big heaps: a 16 MB nursery per
- * semi-space, and an old generation allowed to grow to 4× what survived the last full GC before
- * the next one. A delivery's garbage is short-lived but some of it is promoted while requests are
- * in flight, so a busy bridge sat near 150 MB with ~20 MB live. A 4 MB semi-space and a declared
- * old-space ceiling (below ~1 GB V8 scales its growth factor down towards 1.3–2×) keep it near
- * 100 MB at the same CPU (measured: README "Measured here"). The ceiling is a limit, not a
- * target: raise it (`node --max-old-space-size=1024 dist/bridge.mjs`) for many subscriptions with
- * large events, since each durable can hand an instance up to max_ack_pending events at once.
+ * Node flags the bridge runs with. V8 sizes its heap for the machine: on this 24 GB box the old
+ * generation may reach ~4 GB and grows up to 4× past what survived the last full GC before it
+ * collects again. A delivery's garbage is short-lived, but some of it is promoted while requests
+ * are in flight, so a busy bridge sat at ~140 MB RSS with ~20 MB live. Declaring an old-space
+ * ceiling below ~1 GB makes V8 scale that growth factor down (towards 1.3×); with a 4 MB nursery
+ * instead of 16 MB a busy bridge stays near 100 MB at the same CPU (README, "Measured here").
+ * 512 MB is a ceiling far above what the bridge keeps live, not a target; raise it for many
+ * subscriptions with large events (each durable may hand an instance max_ack_pending at once).
  */
-export const BRIDGE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", "--max-old-space-size=256"];
+export const BRIDGE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", "--max-old-space-size=512"];
 
 /** Bundles bridge/main.ts with its dependencies into `outfile`; returns the path. */
 export async function buildBridgeBundle(outfile: string = BRIDGE_BUNDLE): Promise<string> {

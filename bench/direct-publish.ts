@@ -40,3 +40,27 @@ export async function measureDirectPublish(
     count: latencies.length,
   };
 }
+
+/**
+ * Open loop: publishes `rate` messages a second for `seconds`, each at its due time whether or not
+ * earlier acks came back, and returns the ack latency percentiles — the broker's own floor for
+ * latency at that rate.
+ */
+export async function measurePacedPublish(
+  js: JetStreamClient,
+  opts: { subject: string; payload: Uint8Array; rate: number; seconds: number },
+): Promise<PublishFigures> {
+  const total = Math.round(opts.rate * opts.seconds);
+  const latencies: number[] = [];
+  const pending: Array<Promise<void>> = [];
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / opts.rate - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const t0 = performance.now();
+    pending.push(js.publish(opts.subject, opts.payload).then(() => void latencies.push(performance.now() - t0)));
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - started) / 1000;
+  return { rate: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), count: latencies.length };
+}

@@ -21,7 +21,7 @@ import { writeTestRegistry, VALID_ORDER_V2 } from "../test/edge/fixtures.ts";
 import { startEdgeWorkerd } from "../worker/launch.ts";
 import { DEV_API_KEY, devApiKeys } from "../worker/keys.ts";
 import { loadRegistry } from "../worker/registry-node.ts";
-import { measureDirectPublish } from "./direct-publish.ts";
+import { measureDirectPublish, measurePacedPublish } from "./direct-publish.ts";
 import type { BenchContext, BenchRow } from "./lib.ts";
 
 // autocannon ships no types; this is the part of its API used here.
@@ -163,8 +163,11 @@ export default async function ingestBench(ctx: BenchContext): Promise<BenchRow[]
     const wSingle = await singleRequest(edge.url, s);
     ctx.progress(`ingest: workerd batches of ${BATCH_SIZE} for ${s}s`);
     const wBatch = await batchRequest(edge.url, s);
-    ctx.progress(`ingest: workerd at ${OFFERED_RATE} events/s offered for ${s}s`);
+    ctx.progress(`ingest: workerd at ${OFFERED_RATE} events/s offered, then its floors (trivial route, direct publish), ${s}s each`);
     const wOffered = await singleRequest(edge.url, s, { overallRate: OFFERED_RATE });
+    // The floors of that latency: the same rate on the trivial route, and published directly.
+    const tOffered = await load({ url: `${edge.url}/livez`, duration: s, overallRate: OFFERED_RATE });
+    const directOffered = await measurePacedPublish(js, { subject: "events.order.created", payload, rate: OFFERED_RATE, seconds: s });
     ctx.progress(`ingest: direct Node publishing, ${CONNECTIONS} and ${BATCH_SIZE * BATCH_CONNECTIONS} in flight, ${s}s each`);
     const direct10 = await measureDirectPublish(js, { subject: "events.order.created", payload, inFlight: CONNECTIONS, seconds: s });
     const directBatch = await measureDirectPublish(js, {
@@ -194,7 +197,7 @@ export default async function ingestBench(ctx: BenchContext): Promise<BenchRow[]
     const pSingle = await singleRequest(peer.url, s);
     await stopChild(peer.proc);
 
-    const errors = [wSingle, wBatch, wOffered, nSingle, nBatch, pSingle].reduce((n, l) => n + l.errors, 0);
+    const errors = [wSingle, wBatch, wOffered, tOffered, nSingle, nBatch, pSingle].reduce((n, l) => n + l.errors, 0);
     const c = `c=${CONNECTIONS}, 1 KB`;
     const b = `${BATCH_SIZE}/batch, c=${BATCH_CONNECTIONS}`;
     rows.push(
@@ -225,6 +228,15 @@ export default async function ingestBench(ctx: BenchContext): Promise<BenchRow[]
         unit: "ms",
         better: "lower",
         note: `p50 ${wOffered.p50} ms, achieved ${Math.round(wOffered.rate)}/s; goal < 10 ms`,
+      },
+      { group, name: `workerd trivial route p99 at ${OFFERED_RATE} req/s offered (HTTP floor)`, value: tOffered.p99, unit: "ms", better: "lower", note: `p50 ${tOffered.p50} ms` },
+      {
+        group,
+        name: `direct Node → JetStream R3 ack p99 at ${OFFERED_RATE} msg/s (broker floor)`,
+        value: directOffered.p99Ms,
+        unit: "ms",
+        better: "lower",
+        note: `p50 ${directOffered.p50Ms.toFixed(2)} ms`,
       },
       { group, name: `direct Node → JetStream R3, ${CONNECTIONS} in flight`, value: direct10.rate, unit: "msg/s", better: "higher", note: `p99 ${direct10.p99Ms.toFixed(2)} ms` },
       {

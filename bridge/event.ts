@@ -4,14 +4,29 @@
 import type { MsgHdrs } from "@nats-io/nats-core";
 
 export interface EventEnvelope {
-  /** CloudEvent id: Nats-Msg-Id on the way in, webhook-id on the way out. */
+  /** The CloudEvent id as the producer sent it (ce-id, percent-decoded). */
   id: string;
+  /** The id as it travels in headers (ce-id as stored, percent-encoded): the webhook-id. */
+  webhookId: string;
   type: string;
   subject: string;
-  /** ce-* attributes without the prefix (specversion, id, source, type, time, …). */
-  attributes: Record<string, string>;
+  /**
+   * ce-* attributes without the prefix (specversion, id, source, type, time, …), as they travel in
+   * headers: percent-encoded per the CloudEvents HTTP binding (§3.1.3.2), as the edge stores them.
+   */
+  headerAttributes: Record<string, string>;
   contentType: string | undefined;
   data: Uint8Array;
+}
+
+/** A header attribute's value as the producer sent it; a malformed escape is kept as it is. */
+function decodeAttribute(value: string): string {
+  if (!value.includes("%")) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 const decoder = new TextDecoder();
@@ -37,8 +52,8 @@ export function envelopeOf(subject: string, headers: MsgHdrs | undefined, data: 
     }
   }
   const type = attributes.type ?? subject.replace(/^events\./, "");
-  const id = attributes.id ?? msgId ?? fallbackId;
-  return { id, type, subject, attributes: { specversion: "1.0", ...attributes, id, type }, contentType, data };
+  const webhookId = attributes.id ?? msgId ?? fallbackId;
+  return { id: decodeAttribute(webhookId), webhookId, type, subject, headerAttributes: { specversion: "1.0", ...attributes, id: webhookId, type }, contentType, data };
 }
 
 function isJson(contentType: string | undefined): boolean {
@@ -47,21 +62,31 @@ function isJson(contentType: string | undefined): boolean {
   return media === "application/json" || media.endsWith("+json") || media === "text/json";
 }
 
-/** The HTTP body and content headers for one delivery (signature headers are added by the caller). */
+/**
+ * The HTTP body and content headers for one delivery (signature headers are added by the caller).
+ * Structured mode carries JSON data exactly as stored, spliced in rather than parsed and written
+ * again: the subscriber gets the producer's bytes, and large integers keep every digit.
+ */
 export function renderEvent(event: EventEnvelope, format: "structured" | "binary"): { body: string; headers: Record<string, string> } {
   if (format === "binary") {
     const headers: Record<string, string> = { "content-type": event.contentType ?? "application/json" };
-    for (const [name, value] of Object.entries(event.attributes)) headers[`ce-${name}`] = value;
+    for (const [name, value] of Object.entries(event.headerAttributes)) headers[`ce-${name}`] = value;
     return { body: decoder.decode(event.data), headers };
   }
-  const structured: Record<string, unknown> = { ...event.attributes };
+  const structured: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(event.headerAttributes)) {
+    // Members the event's data owns; a stray ce-data header must not make a second "data".
+    if (name !== "data" && name !== "data_base64") structured[name] = decodeAttribute(value);
+  }
   if (event.contentType) structured.datacontenttype = event.contentType;
   const text = decoder.decode(event.data);
+  let json: string | undefined;
   if (event.data.length === 0) {
     // No data member at all: CloudEvents allows an event without data.
   } else if (isJson(event.contentType)) {
     try {
-      structured.data = JSON.parse(text);
+      JSON.parse(text); // only spliced when it is JSON; the edge checked it, others may not have
+      json = text;
     } catch {
       structured.data_base64 = Buffer.from(event.data).toString("base64");
     }
@@ -70,5 +95,7 @@ export function renderEvent(event: EventEnvelope, format: "structured" | "binary
   } else {
     structured.data_base64 = Buffer.from(event.data).toString("base64");
   }
-  return { body: JSON.stringify(structured), headers: { "content-type": "application/cloudevents+json; charset=utf-8" } };
+  const envelope = JSON.stringify(structured);
+  const body = json === undefined ? envelope : `${envelope.slice(0, -1)},"data":${json}}`;
+  return { body, headers: { "content-type": "application/cloudevents+json; charset=utf-8" } };
 }

@@ -173,7 +173,7 @@ export class SubscriptionRunner {
       return;
     }
     const { body, headers } = renderEvent(event, sub.format);
-    const signed = signHeaders(event.id, body, liveSecrets(sub));
+    const signed = signHeaders(event.webhookId, body, liveSecrets(sub));
     // A slow receiver may run past AckWait/2; keep the message ours while the request runs.
     const keepAlive = sub.timeoutMs > sub.ackWaitMs / 2 ? setInterval(() => m.working(), sub.ackWaitMs / 2) : undefined;
     const startedAt = new Date();

@@ -17,9 +17,10 @@ export async function testSend(
   const id = `test_${nuid.next()}`;
   const event: EventEnvelope = {
     id,
+    webhookId: id,
     type: TEST_EVENT_TYPE,
     subject: `events.${TEST_EVENT_TYPE}`,
-    attributes: { specversion: "1.0", id, source: "/jetgate/bridge", type: TEST_EVENT_TYPE, time: new Date().toISOString() },
+    headerAttributes: { specversion: "1.0", id, source: "/jetgate/bridge", type: TEST_EVENT_TYPE, time: new Date().toISOString() },
     contentType: "application/json",
     data: new TextEncoder().encode(JSON.stringify(data)),
   };

@@ -1,5 +1,5 @@
 // The bridge's rules without a broker: SSRF ranges, config checking, the retry schedule,
-// Retry-After, subscription validation and the signature format.
+// Retry-After, subscription validation, the signature format and how an event is rendered.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "standardwebhooks";
@@ -9,6 +9,8 @@ import { nextDelay, parseRetryAfter, scheduledDelay } from "../../bridge/retry.t
 import { parseSubscription, DEFAULT_SCHEDULE_MS } from "../../bridge/subscriptions.ts";
 import { signHeaders } from "../../bridge/sign.ts";
 import { BridgeError } from "../../bridge/errors.ts";
+import { envelopeOf, renderEvent } from "../../bridge/event.ts";
+import { headers as natsHeaders } from "@nats-io/nats-core";
 import { SECRET_A, SECRET_B } from "./helpers.ts";
 
 const closed = { allow: [], httpsOnly: false };
@@ -93,4 +95,31 @@ test("signatures follow Standard Webhooks: one v1 signature per live secret over
   assert.deepEqual(new Webhook(SECRET_B).verify(body, { ...headers }), { hello: "world" });
   const at = new Date(Number(headers["webhook-timestamp"]) * 1000);
   assert.equal(headers["webhook-signature"].split(" ")[0], new Webhook(SECRET_A).sign("msg_1", at, body), "identical to the package's own signature");
+});
+
+test("structured rendering: decoded attributes, data spliced byte for byte, non-JSON data as data_base64", () => {
+  const h = natsHeaders();
+  h.set("ce-specversion", "1.0");
+  h.set("ce-id", "a%20b");
+  h.set("ce-source", "/caf%C3%A9");
+  h.set("ce-type", "big.number");
+  h.set("ce-data", "stray"); // not from the edge, which never stores one; must not become a second "data"
+  h.set("content-type", "application/json");
+  const raw = '{"n": 12345678901234567890}';
+  const event = envelopeOf("events.big.number", h, new TextEncoder().encode(raw), "EVENTS:1");
+  assert.equal(event.id, "a b");
+  assert.equal(event.webhookId, "a%20b", "the webhook-id stays header-safe");
+  const { body } = renderEvent(event, "structured");
+  assert.ok(body.endsWith(`,"data":${raw}}`), body);
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  assert.equal(parsed.id, "a b");
+  assert.equal(parsed.source, "/café");
+  assert.equal(Object.keys(parsed).filter((k) => k === "data").length, 1);
+  const binary = renderEvent(event, "binary");
+  assert.equal(binary.headers["ce-source"], "/caf%C3%A9", "binary mode keeps header encoding");
+  assert.equal(binary.body, raw);
+
+  h.set("content-type", "application/json");
+  const broken = renderEvent(envelopeOf("events.x", h, new TextEncoder().encode("{not json"), "EVENTS:2"), "structured");
+  assert.equal((JSON.parse(broken.body) as { data_base64: string }).data_base64, Buffer.from("{not json").toString("base64"));
 });

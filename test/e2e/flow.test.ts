@@ -77,6 +77,39 @@ test("an event posted at the edge is in EVENTS under its id and reaches the subs
   assert.deepEqual(verified.data, ORDER);
 });
 
+test("attributes arrive as the producer sent them (not percent-encoded), and the data byte for byte", async () => {
+  // Binary mode: attributes with spaces and non-ASCII come percent-encoded in ce-* headers (HTTP
+  // binding §3.1.3.2) and stay so in NATS headers; the subscriber must get the original values.
+  const data = '{ "orderId": "o-2002",\n  "customer": {"id": "c-2"}, "total": {"amount": "5.00", "currency": "EUR"} }';
+  const res = await fetch(`${edge.url}/v1/events`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${DEV_API_KEY}`,
+      "content-type": "application/json",
+      "ce-specversion": "1.0",
+      "ce-id": "e2e%20order%202%20%E2%9C%93",
+      "ce-source": "/shop%20fa%C3%A7ade",
+      "ce-type": "order.created",
+      "ce-subject": "basket%207",
+    },
+    body: data,
+  });
+  assert.equal(res.status, 202, await res.clone().text());
+  const deliveries = await receiver.waitFor(2, 20_000);
+  const delivery = deliveries.find((d) => d.body.includes("o-2002"));
+  assert.ok(delivery, "the second event was delivered");
+  const verified = new Webhook(SECRET_A).verify(delivery.body, delivery.headers) as Record<string, unknown>;
+  assert.equal(verified.id, "e2e order 2 ✓");
+  assert.equal(verified.source, "/shop façade");
+  assert.equal(verified.subject, "basket 7");
+  // The structured event carries the data exactly as posted, whitespace and all: neither the edge
+  // (binary mode keeps the body's bytes) nor the bridge re-serialises it, which would also round
+  // large integers to doubles.
+  assert.ok(delivery.body.includes(`"data":${data}`), delivery.body);
+  // webhook-id is a header, so it carries the id percent-encoded (CloudEvents HTTP binding §3.1.3.2).
+  assert.equal(delivery.headers["webhook-id"], "e2e%20order%202%20%E2%9C%93");
+});
+
 test("refusals are problem+json and publish nothing: 422 with instance paths, 404, 400", async () => {
   const jsm = await jetstreamManager(await broker.connect());
   const before = (await jsm.streams.info(EVENTS_STREAM)).state.messages;

@@ -108,6 +108,10 @@ export class AckInbox {
     clearTimeout(this.sweeper);
     this.sweeper = undefined;
     this.failAll("the connection closed");
-    this.sub.unsubscribe();
+    try {
+      this.sub.unsubscribe();
+    } catch {
+      // already gone with its connection
+    }
   }
 }

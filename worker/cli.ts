@@ -1,16 +1,16 @@
 // `jetgate edge` — serve the edge on Node (self-hosting without Cloudflare) — and
 // `jetgate edge key` — make an API key and the API_KEYS entry that holds its hash.
 import type { Command } from "commander";
-import { DEFAULTS, SECRET_VARS } from "./config.ts";
+import { DEFAULTS, NATS_SECRET_VARS } from "./config.ts";
 import { DEFAULT_REGISTRY_DIR } from "./paths.ts";
 import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys } from "./keys.ts";
 
 const DEFAULT_NATS = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224";
 
-/** The same vars as wrangler.toml's [vars], taken from the environment when set. */
+/** The same vars as wrangler.toml's [vars] and the NATS login, taken from the environment when set. */
 function varsFromEnv(): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const name of [...Object.keys(DEFAULTS), ...SECRET_VARS.filter((v) => v !== "API_KEYS")]) {
+  for (const name of [...Object.keys(DEFAULTS), ...NATS_SECRET_VARS]) {
     const value = process.env[name];
     if (value !== undefined) vars[name] = value;
   }

@@ -48,8 +48,8 @@ export interface EdgeConfig {
 
 export type NatsAuth = { user: string; pass: string } | { token: string } | Record<string, never>;
 
-/** Secret vars, never listed in wrangler.toml: `wrangler secret put NATS_PASS`, or the environment on Node. */
-export const SECRET_VARS = ["API_KEYS", "NATS_USER", "NATS_PASS", "NATS_TOKEN"] as const;
+/** The NATS login: secrets, never in wrangler.toml (`wrangler secret put NATS_PASS`; the environment on Node). */
+export const NATS_SECRET_VARS = ["NATS_USER", "NATS_PASS", "NATS_TOKEN"] as const;
 
 function natsAuthOf(vars: EdgeVars, problems: string[]): NatsAuth {
   const { NATS_USER: user, NATS_PASS: pass, NATS_TOKEN: token } = vars;

@@ -46,7 +46,7 @@ export class GroupCommit<I, R> {
   private inFlight = 0;
 
   constructor(
-    private readonly ship: Ship<I, R>,
+    private readonly send: Ship<I, R>,
     private readonly maxInFlight: number,
     /** At most this many items in one shipment (the rest wait for the next). */
     private readonly maxItems: number,
@@ -59,18 +59,18 @@ export class GroupCommit<I, R> {
     const entry: Entry<I, R> = { items, taken: false, turn: deferred(), result: deferred() };
     // A caller that gave up no longer listens; its shipment's failure must not go unhandled.
     entry.result.promise.catch(() => undefined);
-    this.queue.push(entry);
     if (this.inFlight < this.maxInFlight) {
-      await this.shipQueue();
+      await this.ship(entry);
       return entry.result.promise;
     }
+    this.queue.push(entry);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const limit = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new WaitTimeout(`no publisher shipment within ${this.waitLimitMs} ms`)), this.waitLimitMs);
     });
     try {
       await Promise.race([entry.turn.promise, limit]);
-      if (!entry.taken) await this.shipQueue();
+      if (!entry.taken) await this.ship(entry);
       return await Promise.race([entry.result.promise, limit]);
     } finally {
       clearTimeout(timer);
@@ -79,10 +79,14 @@ export class GroupCommit<I, R> {
     }
   }
 
-  private async shipQueue(): Promise<void> {
-    const batch: Array<Entry<I, R>> = [];
-    let count = 0;
-    while (this.queue.length > 0 && (batch.length === 0 || count + this.queue[0]!.items.length <= this.maxItems)) {
+  /** Sends `own` with as many queued entries as fit, from the caller's context, and settles them all. */
+  private async ship(own: Entry<I, R>): Promise<void> {
+    const queued = this.queue.indexOf(own);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    own.taken = true;
+    const batch: Array<Entry<I, R>> = [own];
+    let count = own.items.length;
+    while (this.queue.length > 0 && count + this.queue[0]!.items.length <= this.maxItems) {
       const next = this.queue.shift()!;
       next.taken = true;
       next.turn.resolve(); // it now waits for its result instead
@@ -93,7 +97,7 @@ export class GroupCommit<I, R> {
     // Room for another shipment: let the next waiting caller send it.
     if (this.inFlight < this.maxInFlight) this.queue[0]?.turn.resolve();
     try {
-      const results = await this.ship(batch.flatMap((e) => e.items));
+      const results = await this.send(batch.flatMap((e) => e.items));
       let offset = 0;
       for (const e of batch) {
         e.result.resolve(results.slice(offset, offset + e.items.length));

@@ -122,10 +122,11 @@ export class BrokerLink {
 
   private async publishOne(acks: AckInbox, request: PublishRequest): Promise<PublishOutcome> {
     if (!this.connected) return { ok: false, code: "UNAVAILABLE", message: `broker unreachable (${this.lastError})` };
-    const h = natsHeaders();
-    for (const name in request.headers) h.set(name, request.headers[name]!);
-    h.set("Nats-Msg-Id", request.msgID);
     try {
+      // Inside the try: a message nats-core refuses fails alone, not the whole shipment with it.
+      const h = natsHeaders();
+      for (const name in request.headers) h.append(name, request.headers[name]!);
+      h.append("Nats-Msg-Id", request.msgID);
       return { ok: true, ack: await acks.publish(request.subject, request.data, h) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

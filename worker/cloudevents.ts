@@ -95,6 +95,9 @@ function optionalString(attrs: Record<string, unknown>, name: string): string | 
   return value;
 }
 
+/** A header value that needs no encoding: printable ASCII and spaces (RFC 9110 §5.5, without obs-text). */
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
+
 /** RFC 3339 date-time, as CloudEvents §3.1.1 requires for `time`. */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -117,6 +120,10 @@ function fromAttributes(attrs: Record<string, unknown>, data: unknown, dataBytes
     data,
     dataBytes,
   };
+  // It travels as a header (Content-Type to subscribers, content-type in NATS), so it must be one.
+  if (event.datacontenttype !== undefined && !HEADER_VALUE.test(event.datacontenttype)) {
+    throw new EdgeError("invalid-attribute", "datacontenttype must be printable ASCII, like a Content-Type header", { attribute: "datacontenttype" });
+  }
   if (event.time !== undefined && !RFC3339.test(event.time)) {
     throw new EdgeError("invalid-attribute", `time must be an RFC 3339 timestamp, got "${event.time}"`, { attribute: "time" });
   }

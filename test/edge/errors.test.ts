@@ -105,6 +105,13 @@ for (const runtime of EDGE_RUNTIMES) {
       assertProblem(await post("/v1/events", { "content-type": "application/cloudevents-batch+json" }, "{}"), 400, "invalid-batch");
     });
 
+    test("a datacontenttype with control characters is 400 invalid-attribute, not a broken NATS header", async () => {
+      const event = { specversion: "1.0", id: `${runtime}-crlf`, source: "/errors", type: "order.created", datacontenttype: "application/json; x=1\r\nX-Injected: 1", data: VALID_ORDER_V2 };
+      const res = await post("/v1/events", { "content-type": "application/cloudevents+json" }, JSON.stringify(event));
+      assertProblem(res, 400, "invalid-attribute");
+      assert.equal(res.body.attribute, "datacontenttype");
+    });
+
     test("bodies past the limits are 413; too many batch events is 413 batch-too-large; big headers are 431", async () => {
       const big = JSON.stringify({ ...VALID_ORDER_V2, pad: "x".repeat(70_000) });
       assertProblem(await post("/v1/events/order.created", json, big), 413, "payload-too-large");

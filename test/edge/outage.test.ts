@@ -54,7 +54,8 @@ test("no 202 while the cluster is down: 503 with Retry-After, then the same requ
   }
 
   for (const i of [0, 1, 2]) await broker.startNode(i);
-  await broker.ready();
+  // A full restart from stored data re-elects the meta leader in ~5–25 s here (cluster.test.ts).
+  await broker.ready(60_000);
 
   for (const edge of edges) {
     let last = 0;

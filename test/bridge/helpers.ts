@@ -46,12 +46,20 @@ export async function waitRunning(bridges: RunningBridge[], id: string, timeoutM
   });
 }
 
-/** Waits until `count` pull requests wait on the subscription's durable (each instance pulls). */
-export async function waitPulling(nc: NatsConnection, id: string, count: number, timeoutMs = 15_000): Promise<void> {
+/**
+ * Waits until `count` pull requests wait on the subscription's durable (each instance pulls). A pull
+ * lost while a new R3 durable elects its leader is re-sent only after two missed heartbeats, and
+ * on a loaded box the consumer info calls themselves are slow: allow 30 s.
+ */
+export async function waitPulling(nc: NatsConnection, id: string, count: number, timeoutMs = 30_000): Promise<void> {
   const jsm = await jetstreamManager(nc);
+  let seen = -1;
   await waitUntil(`${count} instances pulling for ${id}`, timeoutMs, async () => {
     const info = await jsm.consumers.info("EVENTS", `jetgate_${id}`).catch(() => null);
+    seen = info?.num_waiting ?? seen;
     return (info?.num_waiting ?? 0) >= count;
+  }).catch((err: Error) => {
+    throw new Error(`${err.message} (last num_waiting: ${seen})`);
   });
 }
 

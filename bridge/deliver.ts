@@ -116,7 +116,6 @@ export class Deliverer {
     group.add(attempt);
   }
 
-
   async close(): Promise<void> {
     await this.agent.close().catch(() => this.agent.destroy());
   }

@@ -1,5 +1,5 @@
 // Group commit: many concurrent callers, few round trips. Items submitted while `maxInFlight`
-// shipments are already under way wait in a queue; the next shipment takes the whole queue. At low
+// shipments are already under way wait in a queue; the next shipment takes as much of it as fits. At low
 // load nothing waits (a lone item ships at once); under load the round trip to the Durable Object
 // and the WebSocket frame to NATS are shared by many events, which is where a single event's cost
 // went (one RPC and one frame each; nats-server alone spent 5× more CPU per event than in batches).

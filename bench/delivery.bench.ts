@@ -3,13 +3,14 @@
 //  - throughput: a backlog of N events drained to a local receiver, bridge vs BullMQ (R1 stream vs
 //    one Redis: both single-node), and the bridge process's peak RSS while doing it;
 //  - latency at 1k events/s: publish to JetStream → webhook received (3-node cluster, R3);
-//  - end to end at 1k events/s: POST at the edge (workerd) → webhook received (3-node cluster).
+//  - end to end at 200 and 1k events/s: POST at the edge (workerd, then Node) → webhook received
+//    (3-node cluster), with the CPU each process spent per event.
 // Everything runs on free ports and is stopped by PID at the end, even on failure.
 // This file is also the BullMQ worker's entry: `node --import tsx bench/delivery.bench.ts bullmq-worker <json>`.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
@@ -20,6 +21,10 @@ import { freePort } from "../test/harness/ports.ts";
 import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders, buildBridgeBundle, bridgeNodeArgs } from "../bridge/index.ts";
 import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
 import { importPeer } from "./peers.ts";
+import { paced } from "./paced.ts";
+import { childPids, cpuMeter, rssMb } from "./proc.ts";
+import { startServer, stopChild } from "./servers.ts";
+import { waitPulling } from "../test/bridge/helpers.ts";
 import { edgeStyleHeaders } from "../test/harness/events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -68,7 +73,7 @@ async function startSink(): Promise<Sink> {
     req.on("data", () => undefined);
     req.on("end", () => {
       sink.count++;
-      if (sink.stamp) sink.arrivals.set(String(req.headers["webhook-id"]), performance.timeOrigin + performance.now());
+      if (sink.stamp) sink.arrivals.set(String(req.headers["webhook-id"]), performance.now());
       res.writeHead(204).end();
     });
   });
@@ -79,27 +84,6 @@ async function startSink(): Promise<Sink> {
 }
 
 // ---------- processes ----------
-
-function rssMb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) / 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
-}
 
 async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -243,23 +227,6 @@ async function bullmqThroughput(ctx: BenchContext, sink: Sink, n: number): Promi
   }
 }
 
-/** Open-loop sender: `rate` per second for `seconds`, each send stamped under its id. */
-async function paced(rate: number, seconds: number, send: (id: string) => Promise<unknown>, sent: Map<string, number>): Promise<void> {
-  const total = Math.round(rate * seconds);
-  const start = performance.now();
-  const inflight = new Set<Promise<unknown>>();
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    const id = `evt_${nuid.next()}`;
-    sent.set(id, performance.timeOrigin + performance.now());
-    const p = send(id).finally(() => inflight.delete(p));
-    inflight.add(p);
-  }
-  await Promise.all(inflight);
-}
-
 function latencies(sent: Map<string, number>, arrivals: Map<string, number>): number[] {
   const out: number[] = [];
   for (const [id, at] of sent) {
@@ -267,6 +234,51 @@ function latencies(sent: Map<string, number>, arrivals: Map<string, number>): nu
     if (got !== undefined) out.push(got - at);
   }
   return out;
+}
+
+/**
+ * Open loop at `rate`/s (bench/paced.ts); each event's latency runs from its due send time to its
+ * arrival at the receiver, and CPU is summed per process group over the phase.
+ */
+async function paceToWebhook(
+  sink: Sink,
+  rate: number,
+  seconds: number,
+  cpuGroups: Record<string, number[]>,
+  send: (id: string) => Promise<unknown>,
+): Promise<{ lat: number[]; sent: number; failures: number; cpu: PhaseCpu }> {
+  sink.reset();
+  const sent = new Map<string, number>();
+  const meter = cpuMeter(cpuGroups);
+  const started = performance.now();
+  const run = await paced(rate, seconds, (_i, due) => {
+    const id = `evt_${nuid.next()}`;
+    sent.set(id, due);
+    return send(id);
+  });
+  await sink.waitFor(sent.size - run.failures, 30_000).catch(() => undefined);
+  const cpu = { msByGroup: meter.stop(), wallMs: performance.now() - started, events: sent.size };
+  return { lat: latencies(sent, sink.arrivals), sent: sent.size, failures: run.failures, cpu };
+}
+
+interface PhaseCpu {
+  msByGroup: Record<string, number>;
+  wallMs: number;
+  events: number;
+}
+
+/** A row saying where the CPU of a phase went: µs per event by process group, and cores busy. */
+function cpuRow(label: string, cpu: PhaseCpu): BenchRow {
+  const totalMs = Object.values(cpu.msByGroup).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(cpu.msByGroup).map(([k, ms]) => `${k} ${Math.round((ms * 1000) / cpu.events)}`).join(", ");
+  return {
+    group,
+    name: `${label}: CPU per event, all processes`,
+    value: (totalMs * 1000) / cpu.events,
+    unit: "µs",
+    better: "lower",
+    note: `${parts}; ${(totalMs / cpu.wallMs).toFixed(2)} of ${cpus().length} cores busy over the phase`,
+  };
 }
 
 async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]> {
@@ -279,58 +291,79 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
     bridge = await startBridgeProcess(broker.servers);
     const nc = await broker.connect();
     await createSubscription(await SubscriptionStore.open(nc), { id: "latency", url: sink.url, filter: "events.order.created", secret: SECRET, maxConcurrency: CONCURRENCY }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
-    await sleep(1000);
+    // A new R3 durable can take seconds to elect its leader; measure the steady state, not that.
+    await waitPulling(nc, "latency", 1, 30_000);
     const js = jetstream(nc);
     const body = new TextEncoder().encode(JSON.stringify(DATA));
-    sink.reset();
+    const publish = (id: string) => js.publish("events.order.created", body, { msgID: id, headers: edgeHeaders(id, "order.created") });
+    const groups: Record<string, number[]> = { "nats-server ×3": broker.nodes.map((n) => n.pid), bridge: [bridge.child.pid!], "bench (load + receiver)": [process.pid] };
     sink.stamp = true;
-    ctx.progress(`delivery: publish → webhook at 1k/s for ${s}s (3-node cluster, R3)`);
-    const sent = new Map<string, number>();
-    await paced(1000, s, (id) => js.publish("events.order.created", body, { msgID: id, headers: edgeHeaders(id, "order.created") }), sent);
-    await sink.waitFor(sent.size, 30_000).catch(() => undefined);
-    const lat = latencies(sent, sink.arrivals);
+    ctx.progress(`delivery: publish → webhook at 1k/s for ${s}s after 1 s of warm-up (3-node cluster, R3)`);
+    await paceToWebhook(sink, 1000, 1, groups, publish);
+    const direct = await paceToWebhook(sink, 1000, s, groups, publish);
     rows.push(
-      { group, name: "JetStream publish → webhook received, p50 (1k/s, R3)", value: percentile(lat, 50), unit: "ms", better: "lower", note: `${lat.length}/${sent.size} delivered` },
-      { group, name: "JetStream publish → webhook received, p99 (1k/s, R3)", value: percentile(lat, 99), unit: "ms", better: "lower" },
+      { group, name: "JetStream publish → webhook received, p50 (1k/s, R3)", value: percentile(direct.lat, 50), unit: "ms", better: "lower", note: `${direct.lat.length}/${direct.sent} delivered` },
+      { group, name: "JetStream publish → webhook received, p99 (1k/s, R3)", value: percentile(direct.lat, 99), unit: "ms", better: "lower" },
+      cpuRow("JetStream publish → webhook (1k/s)", direct.cpu),
     );
 
-    ctx.progress("delivery: edge POST → webhook at 1k/s (workerd edge, 3-node cluster)");
+    // The edge both ways it runs: workerd (Miniflare, in this process's child) and Node (a child).
     const { startEdgeWorkerd } = await import("../worker/launch.ts");
     const { writeTestRegistry } = await import("../test/edge/fixtures.ts");
     const { DEV_API_KEY, devApiKeys } = await import("../worker/keys.ts");
-    const running = await startEdgeWorkerd({
-      natsWebsocketUrls: broker.websocketUrls,
-      registryDir: writeTestRegistry(),
-      apiKeys: await devApiKeys(),
-      vars: { LOG_REQUESTS: "false", RATE_LIMIT_PER_SECOND: "0", PUBLISHER_SHARDS: "4" },
-    });
-    edge = running;
-    const agent = new Agent({ connections: 64 });
-    const post = async (id: string) => {
-      const res = await agent.request({
-        origin: running.url,
-        path: "/v1/events/order.created",
-        method: "POST",
-        headers: { authorization: `Bearer ${DEV_API_KEY}`, "content-type": "application/json", "idempotency-key": id },
-        body: JSON.stringify(DATA),
-      });
-      await res.body.dump();
-      if (res.statusCode !== 202) throw new Error(`edge answered ${res.statusCode}`);
-    };
-    const warm = new Map<string, number>();
-    await paced(200, 1, post, warm).catch(() => undefined);
-    await sleep(500);
-    sink.reset();
-    const sentEdge = new Map<string, number>();
-    let errors = 0;
-    await paced(1000, s, (id) => post(id).catch(() => errors++), sentEdge);
-    await sink.waitFor(sentEdge.size - errors, 30_000).catch(() => undefined);
-    const e2e = latencies(sentEdge, sink.arrivals);
-    await agent.close();
-    rows.push(
-      { group, name: "edge POST → webhook received, p50 (1k/s, workerd, R3)", value: percentile(e2e, 50), unit: "ms", better: "lower", note: `${e2e.length}/${sentEdge.size} delivered, ${errors} edge errors` },
-      { group, name: "edge POST → webhook received, p99 (1k/s, workerd, R3)", value: percentile(e2e, 99), unit: "ms", better: "lower", ratio: { against: "goal 25 ms", value: percentile(e2e, 99) / 25, goal: "< 1 (p99 < 25 ms)" } },
-    );
+    const edgeOptions = { registryDir: writeTestRegistry(), apiKeys: await devApiKeys(), vars: { LOG_REQUESTS: "false", RATE_LIMIT_PER_SECOND: "0", PUBLISHER_SHARDS: "4" } };
+    for (const runtime of ["workerd", "node"] as const) {
+      ctx.progress(`delivery: edge POST → webhook at 200/s and 1k/s (${runtime} edge, 3-node cluster)`);
+      let url: string;
+      if (runtime === "workerd") {
+        const running = await startEdgeWorkerd({ natsWebsocketUrls: broker.websocketUrls, ...edgeOptions });
+        edge = running;
+        url = running.url;
+        groups.edge = childPids("workerd");
+      } else {
+        const running = await startServer("serve-edge", { servers: broker.servers, ...edgeOptions });
+        edge = { stop: () => stopChild(running.proc) };
+        url = running.url;
+        groups.edge = [running.proc.pid!];
+      }
+      const agent = new Agent({ connections: 64 });
+      const post = async (id: string) => {
+        const res = await agent.request({
+          origin: url,
+          path: "/v1/events/order.created",
+          method: "POST",
+          headers: { authorization: `Bearer ${DEV_API_KEY}`, "content-type": "application/json", "idempotency-key": id },
+          body: JSON.stringify(DATA),
+          headersTimeout: 10_000,
+        });
+        await res.body.dump();
+        if (res.statusCode !== 202) throw new Error(`edge answered ${res.statusCode}`);
+      };
+      try {
+        await paceToWebhook(sink, 200, 1, groups, post);
+        for (const rate of [200, 1000]) {
+          const e2e = await paceToWebhook(sink, rate, s, groups, post);
+          const at = rate === 1000 ? "1k/s" : `${rate}/s`;
+          const p99 = percentile(e2e.lat, 99);
+          rows.push(
+            { group, name: `edge POST → webhook received, p50 (${at}, ${runtime}, R3)`, value: percentile(e2e.lat, 50), unit: "ms", better: "lower", note: `${e2e.lat.length}/${e2e.sent} delivered, ${e2e.failures} edge errors` },
+            {
+              group,
+              name: `edge POST → webhook received, p99 (${at}, ${runtime}, R3)`,
+              value: p99,
+              unit: "ms",
+              better: "lower",
+              ...(rate === 1000 ? { ratio: { against: "goal 25 ms", value: p99 / 25, goal: "< 1 (p99 < 25 ms)" } } : {}),
+            },
+            cpuRow(`edge POST → webhook (${at}, ${runtime})`, e2e.cpu),
+          );
+        }
+      } finally {
+        await agent.close();
+        await edge.stop();
+        edge = undefined;
+      }
+    }
   } catch (err) {
     ctx.progress(`delivery: latency phase failed: ${(err as Error).message}`);
     rows.push({ group, name: "latency phases", value: Number.NaN, unit: "ms", better: "lower", note: `failed: ${(err as Error).message}` });

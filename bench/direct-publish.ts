@@ -2,6 +2,7 @@
 // Every ingest benchmark reports itself against these figures, measured in the same run.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { percentile } from "./lib.ts";
+import { paced } from "./paced.ts";
 
 export interface PublishFigures {
   rate: number;
@@ -50,17 +51,6 @@ export async function measurePacedPublish(
   js: JetStreamClient,
   opts: { subject: string; payload: Uint8Array; rate: number; seconds: number },
 ): Promise<PublishFigures> {
-  const total = Math.round(opts.rate * opts.seconds);
-  const latencies: number[] = [];
-  const pending: Array<Promise<void>> = [];
-  const started = performance.now();
-  for (let i = 0; i < total; i++) {
-    const wait = started + (i * 1000) / opts.rate - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const t0 = performance.now();
-    pending.push(js.publish(opts.subject, opts.payload).then(() => void latencies.push(performance.now() - t0)));
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - started) / 1000;
-  return { rate: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), count: latencies.length };
+  const run = await paced(opts.rate, opts.seconds, () => js.publish(opts.subject, opts.payload));
+  return { rate: run.rate, p50Ms: percentile(run.latencies, 50), p99Ms: percentile(run.latencies, 99), count: run.latencies.length };
 }

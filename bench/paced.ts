@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface PacedResult {
-  /** Milliseconds from each send's due start to its promise settling, for sends that succeeded. */
+  /** Milliseconds from each send's due time (or its start, if that came first) to its promise settling, for sends that succeeded. */
   latencies: number[];
   failures: number;
   /** Successful sends per second over the whole phase. */

@@ -41,7 +41,7 @@ function readStat(pid: number): { name: string; fields: string[] } | null {
   }
 }
 
-/** CPU used by groups of processes between `start()` and `stop()`, in ms per group. */
+/** CPU used by groups of processes from this call until `stop()`, in ms per group. */
 export function cpuMeter(groups: Record<string, number[]>): { stop(): Record<string, number> } {
   const sum = (pids: number[]) => pids.reduce((total, pid) => total + cpuMs(pid), 0);
   const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, sum(pids)]));

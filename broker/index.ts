@@ -1,4 +1,5 @@
 // The broker room's public face: launching nats-server and the stream contract.
 export * from "./launcher.ts";
+export * from "./nats-binary.ts";
 export * from "./streams.ts";
 export * from "./errors.ts";

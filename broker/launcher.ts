@@ -2,15 +2,12 @@
 // Used by the local stack (`jetgate stack`) with the fixed ports of DESIGN.md, and by the test
 // harness and benchmarks with free ports in temp dirs. Every process is tracked by PID so callers
 // can always stop what they started.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrokerError } from "./errors.ts";
-
-export const NATS_INSTALL_HINT =
-  "nats-server was not found on PATH. Install it: `sudo apt-get install nats-server` on Debian/Ubuntu, " +
-  "or download it from https://github.com/nats-io/nats-server/releases";
+import { ensureNatsServer } from "./nats-binary.ts";
 
 /** How long a node may take to accept clients, and the cluster to elect a JetStream meta leader. */
 export const DEFAULT_READY_TIMEOUT_MS = 20_000;
@@ -54,6 +51,8 @@ export interface ClusterOptions {
    * then stops them in order (the local stack). Tests leave this off: there a Ctrl-C should stop all.
    */
   detached?: boolean;
+  /** Where a line goes when nats-server has to be fetched first (see nats-binary.ts). */
+  log?: (line: string) => void;
 }
 
 export interface Broker {
@@ -72,13 +71,7 @@ export interface Broker {
   ready(timeoutMs?: number): Promise<void>;
 }
 
-export function findNatsServer(): string | null {
-  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
-  const path = found.stdout.trim();
-  return found.status === 0 && path ? path : null;
-}
-
-/** One node's nats-server config (verified on nats-server 2.9.10, see DESIGN.md). */
+/** One node's nats-server config (verified on nats-server 2.10.27). */
 export function nodeConfig(spec: NodeSpec, peers: NodeSpec[], opts: { clusterName: string; maxFileStore: string }): string {
   const lines = [
     `server_name: ${spec.name}`,
@@ -186,8 +179,7 @@ async function stopProcess(node: RunningNode, graceMs = 5000): Promise<void> {
 }
 
 export async function startBroker(opts: ClusterOptions): Promise<Broker> {
-  const bin = findNatsServer();
-  if (!bin) throw new BrokerError("NOT_INSTALLED", NATS_INSTALL_HINT);
+  const bin = ensureNatsServer(opts.log).path;
   const clusterName = opts.clusterName ?? "jetgate";
   const maxFileStore = opts.maxFileStore ?? "2GB";
   for (const spec of opts.nodes) {

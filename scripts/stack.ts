@@ -7,8 +7,8 @@ import { createServer } from "node:net";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { startBroker, ensureStreamsReady, type Broker, type NodeSpec } from "../broker/index.ts";
-import { ensureNatsServer } from "./install-nats.ts";
+import { startBroker, ensureStreamsReady, ensureNatsServer, type Broker, type NodeSpec } from "../broker/index.ts";
+
 import { STACK, type StackStep } from "./stack-parts.ts";
 
 export const ROOT = join(import.meta.dirname, "..");
@@ -88,7 +88,8 @@ export async function runStack(opts: StackOptions): Promise<void> {
   const t0 = Date.now();
   const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   await checkPorts(opts);
-  ensureNatsServer(log);
+  const nats = ensureNatsServer(log);
+  log(`nats-server ${nats.version} (${nats.path})`);
 
   const stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   let stopping: Promise<void> | undefined;

@@ -6,12 +6,12 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findNatsServer } from "../../broker/index.ts";
+import { ensureNatsServer } from "../../broker/index.ts";
 
 const root = join(import.meta.dirname, "../..");
 
 function checkConfig(file: string, env: Record<string, string>) {
-  return spawnSync(findNatsServer()!, ["-t", "-c", file], { encoding: "utf8", env: { ...process.env, ...env } });
+  return spawnSync(ensureNatsServer().path, ["-t", "-c", file], { encoding: "utf8", env: { ...process.env, ...env } });
 }
 
 test("the dev cluster and single-node configs are valid nats-server configs", (t) => {

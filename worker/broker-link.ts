@@ -7,7 +7,7 @@
 // is down it does not write at all, and answers UNAVAILABLE at once.
 import { headers as natsHeaders, type NatsConnection, type ConnectionOptions } from "@nats-io/nats-core";
 import { AckError, AckInbox } from "./ack-inbox.ts";
-import type { PublishOutcome, PublishRequest, PublisherHealth } from "./publisher.ts";
+import type { PublishAck, PublishOutcome, PublishRequest, PublisherHealth } from "./publisher.ts";
 
 export type Connect = (opts: ConnectionOptions) => Promise<NatsConnection>;
 
@@ -19,7 +19,21 @@ export const LINK_DEFAULTS = {
   RECONNECT_WAIT_MS: 250,
   RECONNECT_JITTER_MS: 100,
   HEALTH_TIMEOUT_MS: 1_000,
+  /** Re-asks for an in-flight duplicate's seq after 5, 10, 20 … ms: at most ~2.5 s in all. */
+  IN_FLIGHT_DUPLICATE_WAIT_MS: 5,
+  IN_FLIGHT_DUPLICATE_RETRIES: 9,
 } as const;
+
+/**
+ * A clustered nats-server (2.10+) marks a Nats-Msg-Id as seen as soon as its first copy is
+ * proposed, before Raft commits it, and answers a repeat in that gap with `duplicate: true` and
+ * seq 0: the original's seq is not known yet. Publishing the same message again once the first
+ * copy is stored answers the real seq, and stores it if the first copy never made it — either
+ * way the client gets a true answer instead of seq 0.
+ */
+function isInFlightDuplicate(ack: PublishAck): boolean {
+  return ack.duplicate && ack.seq === 0;
+}
 
 export interface BrokerLinkOptions {
   servers: string[];
@@ -127,7 +141,15 @@ export class BrokerLink {
       const h = natsHeaders();
       for (const name in request.headers) h.append(name, request.headers[name]!);
       h.append("Nats-Msg-Id", request.msgID);
-      return { ok: true, ack: await acks.publish(request.subject, request.data, h) };
+      let ack = await acks.publish(request.subject, request.data, h);
+      for (let retry = 0; isInFlightDuplicate(ack); retry++) {
+        if (retry >= LINK_DEFAULTS.IN_FLIGHT_DUPLICATE_RETRIES) {
+          return { ok: false, code: "TIMEOUT", message: `the first copy of ${request.msgID} was not stored in time` };
+        }
+        await new Promise((resolve) => setTimeout(resolve, LINK_DEFAULTS.IN_FLIGHT_DUPLICATE_WAIT_MS * 2 ** retry));
+        ack = await acks.publish(request.subject, request.data, h);
+      }
+      return { ok: true, ack };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof AckError && err.code === "TIMEOUT") return { ok: false, code: "TIMEOUT", message };

@@ -118,6 +118,8 @@ test("DLQ list, show, redrive and purge through the API; replay of a sequence ra
   assert.equal((await (await api(bridge, "DELETE", "/v1/dlq?subscription=dl")).json() as { purged: number }).purged, 1);
 
   const before = rx.requests.length;
+  // "other" got both events live; wait for them, or a late live delivery would read as a replay.
+  await other.waitFor(2);
   const otherBefore = other.requests.length;
   const replay = (await (await api(bridge, "POST", "/v1/subscriptions/dl/replay", { fromSeq: first.seq, toSeq: first.seq + 1 })).json()) as { replayed: number };
   assert.equal(replay.replayed, 2);

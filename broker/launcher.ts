@@ -47,6 +47,11 @@ export interface ClusterOptions {
   /** Max file store per node (default 2GB). */
   maxFileStore?: string;
   /**
+   * JetStream's fsync interval (`sync_interval`): unset keeps nats-server's default (a flush every
+   * 2 minutes), "always" fsyncs each write before its ack (the production example; see README).
+   */
+  syncInterval?: string;
+  /**
    * Run nodes in their own process group, so a terminal's Ctrl-C reaches only the parent, which
    * then stops them in order (the local stack). Tests leave this off: there a Ctrl-C should stop all.
    */
@@ -72,7 +77,7 @@ export interface Broker {
 }
 
 /** One node's nats-server config (verified on nats-server 2.10.27). */
-export function nodeConfig(spec: NodeSpec, peers: NodeSpec[], opts: { clusterName: string; maxFileStore: string }): string {
+export function nodeConfig(spec: NodeSpec, peers: NodeSpec[], opts: { clusterName: string; maxFileStore: string; syncInterval?: string }): string {
   const lines = [
     `server_name: ${spec.name}`,
     `listen: 127.0.0.1:${spec.ports.client}`,
@@ -81,6 +86,7 @@ export function nodeConfig(spec: NodeSpec, peers: NodeSpec[], opts: { clusterNam
     `  store_dir: ${JSON.stringify(join(spec.dir, "jetstream"))}`,
     `  max_memory_store: 256MB`,
     `  max_file_store: ${opts.maxFileStore}`,
+    ...(opts.syncInterval ? [`  sync_interval: ${opts.syncInterval}`] : []),
     `}`,
     `websocket {`,
     `  host: 127.0.0.1`,
@@ -185,7 +191,7 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
   for (const spec of opts.nodes) {
     mkdirSync(spec.dir, { recursive: true });
     if (spec.configFile) continue;
-    writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore }));
+    writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore, syncInterval: opts.syncInterval }));
   }
   const nodes = opts.nodes.map((spec) => spawnNode(bin, spec, opts.detached));
   const broker: Broker = {

@@ -21,6 +21,8 @@ export interface TestBrokerOptions {
   streams?: boolean;
   /** Appended to every node's generated config (e.g. an authorization block). */
   extraConfig?: string;
+  /** JetStream's `sync_interval` ("always" to fsync every write before its ack). */
+  syncInterval?: string;
 }
 
 export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<TestBroker> {
@@ -36,12 +38,12 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
     for (const spec of specs) {
       mkdirSync(spec.dir, { recursive: true });
       spec.configFile = join(spec.dir, "nats-extra.conf");
-      writeFileSync(spec.configFile, nodeConfig(spec, specs, { clusterName: "jetgate", maxFileStore: "1GB" }) + opts.extraConfig);
+      writeFileSync(spec.configFile, nodeConfig(spec, specs, { clusterName: "jetgate", maxFileStore: "1GB", syncInterval: opts.syncInterval }) + opts.extraConfig);
     }
   }
   let broker: Broker;
   try {
-    broker = await startBroker({ nodes: specs, maxFileStore: "1GB" });
+    broker = await startBroker({ nodes: specs, maxFileStore: "1GB", syncInterval: opts.syncInterval });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -270,8 +270,8 @@ export class SubscriptionRunner {
       m.nak(DLQ_RETRY_DELAY_MS);
       return;
     }
-    // No reason text: "+TERM <reason>" needs nats-server 2.10, and 2.9 is the target (DESIGN.md 4).
-    m.term();
+    // nats-server ≥ 2.10 keeps the reason in its terminated-message advisory, for operators.
+    m.term(`dead-lettered: ${reason}`.slice(0, 256));
     this.count(sub, "dead-lettered");
     this.deps.log.warn({ subscription: sub.id, eventId: event.id, reason }, "event dead-lettered");
   }

@@ -33,7 +33,7 @@ test("stopping every node makes the cluster unreachable and restarting brings th
   for (const i of [0, 1, 2]) await broker.stopNode(i);
   for (const node of broker.nodes) assert.notEqual(node.process.exitCode ?? node.process.signalCode, null);
   for (const i of [0, 1, 2]) await broker.startNode(i);
-  // A whole cluster restarting from stored data re-elects its meta leader in ~5–25 s on nats-server
+  // A whole cluster restarting from stored data re-elected its meta leader in ~5–25 s on nats-server
   // 2.9; on a slow, shared box the launcher's default 20 s was once not enough (CI, 2026-11-23).
   await broker.ready(60_000);
   const jsm = await jetstreamManager(await broker.connect());

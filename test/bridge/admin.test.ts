@@ -179,7 +179,7 @@ test("graceful shutdown finishes in-flight deliveries, and naks what the deadlin
   assert.ok(Date.now() - started < 15_000);
   await new Promise((r) => setTimeout(r, 300));
   const ids = rx.requests.map((r) => r.headers["webhook-id"]);
-  assert.equal(ids.filter((id) => id === fast.id).length, 1);
-  assert.equal(ids.filter((id) => id === slow.id).length, 2);
+  assert.equal(ids.filter((id) => id === fast.webhookId).length, 1);
+  assert.equal(ids.filter((id) => id === slow.webhookId).length, 2);
   assert.equal(reqs.length, 3);
 });

@@ -101,7 +101,7 @@ test("DLQ list, show, redrive and purge through the API; replay of a sequence ra
   await waitRunning([bridge], "dl");
   await waitPulling(nc, "dl", 1);
   const first = await publishEvent(nc, "dl.one", { n: 1 });
-  await publishEvent(nc, "dl.two", { n: 2 });
+  const second = await publishEvent(nc, "dl.two", { n: 2 });
   let letters: Array<{ seq: number; eventType: string }> = [];
   await waitUntil("two dead letters", 10_000, async () => {
     letters = ((await (await api(bridge, "GET", "/v1/dlq?subscription=dl")).json()) as { deadLetters: typeof letters }).deadLetters;
@@ -123,6 +123,7 @@ test("DLQ list, show, redrive and purge through the API; replay of a sequence ra
   assert.equal(replay.replayed, 2);
   const reqs = await rx.waitFor(before + 2);
   assert.deepEqual(new Set(reqs.slice(before).map((r) => r.headers["ce-id"] ?? (JSON.parse(r.body) as { id: string }).id)).size, 2);
+  assert.deepEqual(new Set(reqs.slice(before).map((r) => r.headers["webhook-id"])), new Set([first.webhookId, second.webhookId]), "a replay keeps each event's webhook-id");
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(other.requests.length, otherBefore, "a replay reaches only its subscription");
 });

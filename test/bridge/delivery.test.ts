@@ -171,6 +171,34 @@ test("exhausted attempts land in the DLQ with their history, and a redrive deliv
   assert.equal(bystander.requests.length, 1, "the redrive must not reach other subscriptions");
 });
 
+test("two dead-lettered events with the same id from different sources keep their own histories and webhook-ids through redrive", async () => {
+  const rx = await receiver({ script: () => ({ status: 500 }) });
+  await addSubscription(nc, { id: "doomed-twins", url: rx.url, filter: "events.doomed.twins", secret: SECRET_A, retry: { schedule: [50, 50], jitter: 0 } });
+  await waitRunning([bridge], "doomed-twins");
+  const a = await publishEvent(nc, "doomed.twins", { from: "a" }, "7", "/producer-a");
+  const b = await publishEvent(nc, "doomed.twins", { from: "b" }, "7", "/producer-b");
+  await rx.waitFor(6);
+  let letters: Awaited<ReturnType<typeof listDeadLetters>> = [];
+  await waitUntil("two dead letters", 10_000, async () => {
+    letters = await listDeadLetters(nc, { subscription: "doomed-twins" });
+    return letters.length === 2;
+  });
+  assert.deepEqual(letters.map((l) => l.eventSource).sort(), ["/producer-a", "/producer-b"]);
+  for (const summary of letters) {
+    const letter = await getDeadLetter(nc, summary.seq);
+    assert.equal(letter.eventId, "7");
+    assert.equal(letter.history.length, 3, `${letter.eventSource}: its own three attempts, none of the other event's`);
+  }
+  const failed = await rx.waitFor(6);
+  rx.setScript(() => ({ status: 200 }));
+  assert.equal((await redriveDeadLetters(nc, { subscription: "doomed-twins" })).redriven, 2);
+  const reqs = await rx.waitFor(8);
+  const idsOf = (list: typeof reqs) => list.map((r) => r.headers["webhook-id"]).sort();
+  assert.deepEqual(idsOf(failed.slice(0, 6)), [a.webhookId, a.webhookId, a.webhookId, b.webhookId, b.webhookId, b.webhookId].sort());
+  assert.deepEqual(idsOf(reqs.slice(6)), [a.webhookId, b.webhookId].sort(), "each redriven event keeps its webhook-id");
+  for (const req of reqs.slice(6)) assert.doesNotThrow(() => new StandardWebhook(SECRET_A).verify(req.body, req.headers));
+});
+
 test("410 Gone disables the subscription", async () => {
   const rx = await receiver({ script: () => ({ status: 410 }) });
   await addSubscription(nc, { id: "gone", url: rx.url, filter: "events.gone.away", secret: SECRET_A, retry: { schedule: [50], jitter: 0 } });

@@ -25,7 +25,7 @@ import { paced } from "./paced.ts";
 import { childPids, cpuMeter, rssMb } from "./proc.ts";
 import { startServer, stopChild } from "./servers.ts";
 import { waitPulling } from "../test/bridge/helpers.ts";
-import { edgeStyleHeaders } from "../test/harness/events.ts";
+import { edgeStylePublishOptions } from "../test/harness/events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -131,7 +131,7 @@ async function publishBacklog(broker: TestBroker, type: string, count: number): 
   let pending: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const id = `evt_${nuid.next()}`;
-    pending.push(js.publish(`events.${type}`, body, { msgID: id, headers: edgeHeaders(id, type) }));
+    pending.push(js.publish(`events.${type}`, body, edgeLike(id, type)));
     if (pending.length >= 1000) {
       await Promise.all(pending);
       pending = [];
@@ -140,8 +140,8 @@ async function publishBacklog(broker: TestBroker, type: string, count: number): 
   await Promise.all(pending);
 }
 
-function edgeHeaders(id: string, type: string) {
-  return edgeStyleHeaders(id, type, "/bench");
+function edgeLike(id: string, type: string) {
+  return edgeStylePublishOptions(id, type, "/bench");
 }
 
 /** Waits for `n` deliveries; the rate is measured from the first to the last arrival. */
@@ -295,7 +295,7 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
     await waitPulling(nc, "latency", 1, 30_000);
     const js = jetstream(nc);
     const body = new TextEncoder().encode(JSON.stringify(DATA));
-    const publish = (id: string) => js.publish("events.order.created", body, { msgID: id, headers: edgeHeaders(id, "order.created") });
+    const publish = (id: string) => js.publish("events.order.created", body, edgeLike(id, "order.created"));
     const groups: Record<string, number[]> = { "nats-server ×3": broker.nodes.map((n) => n.pid), bridge: [bridge.child.pid!], "bench (load + receiver)": [process.pid] };
     sink.stamp = true;
     ctx.progress(`delivery: publish → webhook at 1k/s for ${s}s after 1 s of warm-up (3-node cluster, R3)`);

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
+import { eventMsgId } from "../broker/event-identity.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { DEV_API_KEY, type ApiKeyEntry } from "../worker/keys.ts";
 import { loadRegistry } from "../worker/registry-node.ts";
@@ -72,6 +73,9 @@ async function serveEdge(args: EdgeServerArgs) {
   console.log(`READY ${running.url}`);
 }
 
+/** The peer's events come from one producer; its ids are fresh UUIDs. */
+const BASELINE_SOURCE = "/bench/peer";
+
 /**
  * The peer: what a user might write instead of the edge — node:http, the same standalone
  * validator, one JetStream connection, a bearer check, 202 after the ack.
@@ -99,9 +103,11 @@ async function servePeer(args: PeerServerArgs) {
       const id = randomUUID();
       const h = natsHeaders();
       h.set("ce-id", id);
+      h.set("ce-source", BASELINE_SOURCE);
       h.set("ce-type", "order.created");
       try {
-        const ack = await js.publish("events.order.created", Buffer.concat(chunks), { msgID: id, headers: h });
+        // The same Nats-Msg-Id rule as the edge, so the baseline does the same work per event.
+        const ack = await js.publish("events.order.created", Buffer.concat(chunks), { msgID: eventMsgId(BASELINE_SOURCE, id), headers: h });
         fail(202, { id, type: "order.created", seq: ack.seq, duplicate: ack.duplicate });
       } catch {
         fail(503, { error: "unavailable" });

@@ -139,11 +139,14 @@ export function adminApp(deps: AdminDeps): Hono {
     const since = optionalDate(c.req.query("since"), "since");
     const limit = optionalInt(c.req.query("limit"), "limit");
     const eventId = c.req.query("event");
-    return c.json({ attempts: await listAttempts(nc, { subscription: id, ...(since ? { since } : {}), ...(limit ? { limit } : {}), ...(eventId ? { eventId } : {}) }) });
+    const eventSource = eventId ? c.req.query("source") : undefined;
+    return c.json({ attempts: await listAttempts(nc, { subscription: id, ...(since ? { since } : {}), ...(limit ? { limit } : {}), ...(eventId ? { eventId } : {}), ...(eventSource ? { eventSource } : {}) }) });
   });
   app.get("/v1/events/:eventId/attempts", async (c) => {
     const limit = optionalInt(c.req.query("limit"), "limit");
-    return c.json({ attempts: await listAttempts(nc, { eventId: c.req.param("eventId"), ...(limit ? { limit } : {}) }) });
+    // An id is unique only within its source (CloudEvents): ?source= narrows to one event.
+    const eventSource = c.req.query("source");
+    return c.json({ attempts: await listAttempts(nc, { eventId: c.req.param("eventId"), ...(eventSource ? { eventSource } : {}), ...(limit ? { limit } : {}) }) });
   });
   app.post("/v1/subscriptions/:id/replay", async (c) => {
     const body = await jsonBody(c);

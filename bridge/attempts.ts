@@ -1,6 +1,7 @@
 // The delivery log: every attempt as one small JSON record in the JETGATE_ATTEMPTS stream (limits
-// retention with a max age), on a subject that carries the subscription and the event id, so the
-// log can be read per subscription (jetgate.attempts.<sub>.>) or per event (…*.<event>).
+// retention with a max age), on a subject that carries the subscription and the event's identity
+// (id, then source: CloudEvents ids are unique only within a source), so the log can be read per
+// subscription (jetgate.attempts.<sub>.>), per event id (…*.<id>.*) or per event (…*.<id>.<source>).
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { scanStream } from "./scan.ts";
@@ -13,6 +14,8 @@ export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disab
 export interface AttemptRecord {
   subscription: string;
   eventId: string;
+  /** The event's CloudEvents source: with eventId, the event's identity. */
+  eventSource: string;
   eventType: string;
   /** Where the event came from: the EVENTS stream, a redrive/replay copy, or a test-send. */
   source: "events" | "redrive" | "test";
@@ -32,13 +35,13 @@ export interface AttemptRecord {
   instance: string;
 }
 
-/** Event ids are free text (CloudEvents); base64url makes them one safe subject token. */
-export function eventToken(eventId: string): string {
-  return Buffer.from(eventId, "utf8").toString("base64url") || "_";
+/** Event ids and sources are free text (CloudEvents); base64url makes each one safe subject token. */
+export function eventToken(value: string): string {
+  return Buffer.from(value, "utf8").toString("base64url") || "_";
 }
 
-export function attemptSubject(subscription: string, eventId: string): string {
-  return `${ATTEMPTS_PREFIX}.${subscription}.${eventToken(eventId)}`;
+export function attemptSubject(subscription: string, eventId: string, eventSource: string): string {
+  return `${ATTEMPTS_PREFIX}.${subscription}.${eventToken(eventId)}.${eventToken(eventSource)}`;
 }
 
 export async function ensureAttemptsStream(nc: NatsConnection, replicas: number, maxAgeMs: number): Promise<void> {
@@ -78,7 +81,7 @@ export class AttemptLog {
    */
   async record(rec: AttemptRecord): Promise<void> {
     if (!this.enabled) return;
-    const subject = attemptSubject(rec.subscription, rec.eventId);
+    const subject = attemptSubject(rec.subscription, rec.eventId, rec.eventSource);
     const data = encoder.encode(JSON.stringify(rec));
     if (rec.outcome === "delivered") {
       this.nc.publish(subject, data);
@@ -91,15 +94,22 @@ export class AttemptLog {
 export interface AttemptQuery {
   subscription?: string;
   eventId?: string;
+  /** With eventId: only that one event's attempts; without, every event with that id. */
+  eventSource?: string;
   since?: Date;
   limit?: number;
+}
+
+function eventFilter(q: AttemptQuery): string {
+  if (q.eventId === undefined) return ">";
+  return `${eventToken(q.eventId)}.${q.eventSource === undefined ? "*" : eventToken(q.eventSource)}`;
 }
 
 /** Attempts, oldest first; the newest `limit` when there are more. */
 export async function listAttempts(nc: NatsConnection, q: AttemptQuery): Promise<AttemptRecord[]> {
   const js = jetstream(nc);
   const jsm: JetStreamManager = await jetstreamManager(nc);
-  const filter = `${ATTEMPTS_PREFIX}.${q.subscription ?? "*"}.${q.eventId === undefined ? ">" : eventToken(q.eventId)}`;
+  const filter = `${ATTEMPTS_PREFIX}.${q.subscription ?? "*"}.${eventFilter(q)}`;
   const limit = q.limit ?? 100;
   const out: AttemptRecord[] = [];
   await scanStream(js, jsm, { stream: ATTEMPTS_STREAM, filter, ...(q.since ? { startTime: q.since } : {}), idleMs: 1500 }, (m) => {

@@ -135,12 +135,14 @@ export function registerBridgeCommands(program: Command): void {
     .command("attempts <id>")
     .description("the delivery log of a subscription")
     .option("--servers <urls>", "NATS servers", DEFAULT_SERVERS)
-    .option("--event <eventId>", "only this event")
+    .option("--event <eventId>", "only events with this id")
+    .option("--source <source>", "with --event: only the event from this source")
     .option("--since <iso>", "only attempts since this time", date)
     .option("--limit <n>", "newest N", int, 50)
-    .action(async (id: string, o: { servers: string; event?: string; since?: Date; limit: number }) => {
-      const rows = await withNats(o.servers, (nc) => listAttempts(nc, { subscription: id, limit: o.limit, ...(o.event ? { eventId: o.event } : {}), ...(o.since ? { since: o.since } : {}) }));
-      for (const a of rows) console.log(`${a.at} ${a.eventId} #${a.attempt} ${a.status || a.error} ${a.latencyMs}ms ${a.outcome}`);
+    .action(async (id: string, o: { servers: string; event?: string; source?: string; since?: Date; limit: number }) => {
+      const event = o.event ? { eventId: o.event, ...(o.source ? { eventSource: o.source } : {}) } : {};
+      const rows = await withNats(o.servers, (nc) => listAttempts(nc, { subscription: id, limit: o.limit, ...event, ...(o.since ? { since: o.since } : {}) }));
+      for (const a of rows) console.log(`${a.at} ${a.eventSource} ${a.eventId} #${a.attempt} ${a.status || a.error} ${a.latencyMs}ms ${a.outcome}`);
     });
 
   const dlq = program.command("dlq").description("inspect and redrive dead letters");
@@ -152,7 +154,7 @@ export function registerBridgeCommands(program: Command): void {
     .option("--limit <n>", "at most N", int, 100)
     .action(async (o: { servers: string; subscription?: string; type?: string; limit: number }) => {
       const rows = await withNats(o.servers, (nc) => listDeadLetters(nc, { limit: o.limit, ...(o.subscription ? { subscription: o.subscription } : {}), ...(o.type ? { type: o.type } : {}) }));
-      for (const d of rows) console.log(`${d.seq}\t${d.subscription}\t${d.eventType}\t${d.eventId}\t${d.attempts} attempts\t${d.deadAt}\t${d.reason}`);
+      for (const d of rows) console.log(`${d.seq}\t${d.subscription}\t${d.eventType}\t${d.eventSource}\t${d.eventId}\t${d.attempts} attempts\t${d.deadAt}\t${d.reason}`);
     });
   dlq
     .command("show <seq>")

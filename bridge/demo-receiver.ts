@@ -40,7 +40,7 @@ export async function startDemoReceiver(opts: DemoReceiverOptions): Promise<{ ur
       // Not JSON: print it as it came.
     }
     const excerpt = body.length > 200 ? `${body.slice(0, 200)}…` : body;
-    print(`[demo-receiver] ${req.method} ${req.url} id=${headers["webhook-id"] ?? "-"} type=${type || "-"} signature=${verified ? "verified" : "INVALID"} ${excerpt}`);
+    print(`[demo-receiver] ${req.method} ${req.url} webhook-id=${headers["webhook-id"] ?? "-"} type=${type || "-"} signature=${verified ? "verified" : "INVALID"} ${excerpt}`);
     res.writeHead(verified ? 204 : 401).end();
   });
   server.keepAliveTimeout = 60_000;

@@ -74,7 +74,9 @@ function historyEntry(a: AttemptRecord) {
 export interface DeadLetterSummary {
   seq: number;
   subscription: string;
+  /** ce-id and ce-source as stored (percent-encoded): together, the event's identity. */
   eventId: string;
+  eventSource: string;
   eventType: string;
   sourceSubject: string;
   reason: string;
@@ -104,6 +106,7 @@ function toDeadLetter(seq: number, subject: string, h: MsgHdrs | undefined, data
     seq,
     subscription: get(H_SUBSCRIPTION) || subject.slice(DLQ_SUBJECT_PREFIX.length),
     eventId: get("ce-id"),
+    eventSource: get("ce-source"),
     eventType: get("ce-type"),
     sourceSubject: get(H_SOURCE_SUBJECT),
     reason: get(H_REASON),

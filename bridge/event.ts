@@ -2,11 +2,14 @@
 // ce-* headers — binary mode — and the data as the body) to the HTTP request a subscriber gets:
 // CloudEvents structured JSON by default, or binary mode (CloudEvents HTTP binding §3.1 / §3.2).
 import type { MsgHdrs } from "@nats-io/nats-core";
+import { webhookIdOf } from "../broker/event-identity.ts";
 
 export interface EventEnvelope {
   /** The CloudEvent id as the producer sent it (ce-id, percent-decoded). */
   id: string;
-  /** The id as it travels in headers (ce-id as stored, percent-encoded): the webhook-id. */
+  /** The CloudEvent source as the producer sent it (ce-source, percent-decoded; "" when absent). */
+  source: string;
+  /** The Standard Webhooks webhook-id: derived from source + id (broker/event-identity.ts). */
   webhookId: string;
   type: string;
   subject: string;
@@ -52,8 +55,12 @@ export function envelopeOf(subject: string, headers: MsgHdrs | undefined, data: 
     }
   }
   const type = attributes.type ?? subject.replace(/^events\./, "");
-  const webhookId = attributes.id ?? msgId ?? fallbackId;
-  return { id: decodeAttribute(webhookId), webhookId, type, subject, headerAttributes: { specversion: "1.0", ...attributes, id: webhookId, type }, contentType, data };
+  const rawId = attributes.id ?? msgId ?? fallbackId;
+  const id = decodeAttribute(rawId);
+  const source = decodeAttribute(attributes.source ?? "");
+  // From the decoded values, so the webhook-id is the one the edge's identity rule gives.
+  const webhookId = webhookIdOf(source, id);
+  return { id, source, webhookId, type, subject, headerAttributes: { specversion: "1.0", ...attributes, id: rawId, type }, contentType, data };
 }
 
 function isJson(contentType: string | undefined): boolean {

@@ -187,6 +187,7 @@ export class SubscriptionRunner {
     const record = (outcome: AttemptRecord["outcome"], extra: Partial<AttemptRecord> = {}): AttemptRecord => ({
       subscription: sub.id,
       eventId: event.id,
+      eventSource: event.source,
       eventType: event.type,
       source,
       streamSeq: m.seq,
@@ -251,7 +252,7 @@ export class SubscriptionRunner {
   private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord): Promise<void> {
     let history: AttemptRecord[] = [];
     if (this.deps.config.attemptLog) {
-      history = await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, limit: HISTORY_LIMIT }).catch(() => []);
+      history = await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, eventSource: event.source, limit: HISTORY_LIMIT }).catch(() => []);
     }
     if (last && !history.some((a) => a.attempt === last.attempt && a.at === last.at)) history.push(last);
     try {
@@ -273,6 +274,6 @@ export class SubscriptionRunner {
     // nats-server ≥ 2.10 keeps the reason in its terminated-message advisory, for operators.
     m.term(`dead-lettered: ${reason}`.slice(0, 256));
     this.count(sub, "dead-lettered");
-    this.deps.log.warn({ subscription: sub.id, eventId: event.id, reason }, "event dead-lettered");
+    this.deps.log.warn({ subscription: sub.id, eventId: event.id, eventSource: event.source, reason }, "event dead-lettered");
   }
 }

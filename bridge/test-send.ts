@@ -1,6 +1,7 @@
 // Test-send: one signed delivery of a synthetic event to a subscription's URL, right now, without
 // retries, so an operator can see whether the receiver answers and verifies.
 import { nuid } from "@nats-io/nats-core";
+import { webhookIdOf } from "../broker/event-identity.ts";
 import type { AttemptLog } from "./attempts.ts";
 import type { AttemptResult, Deliverer } from "./deliver.ts";
 import { renderEvent, type EventEnvelope } from "./event.ts";
@@ -8,6 +9,7 @@ import { signHeaders } from "./sign.ts";
 import { liveSecrets, type Subscription } from "./subscriptions.ts";
 
 export const TEST_EVENT_TYPE = "jetgate.test";
+export const TEST_EVENT_SOURCE = "/jetgate/bridge";
 
 export async function testSend(
   sub: Subscription,
@@ -17,19 +19,21 @@ export async function testSend(
   const id = `test_${nuid.next()}`;
   const event: EventEnvelope = {
     id,
-    webhookId: id,
+    source: TEST_EVENT_SOURCE,
+    webhookId: webhookIdOf(TEST_EVENT_SOURCE, id),
     type: TEST_EVENT_TYPE,
     subject: `events.${TEST_EVENT_TYPE}`,
-    headerAttributes: { specversion: "1.0", id, source: "/jetgate/bridge", type: TEST_EVENT_TYPE, time: new Date().toISOString() },
+    headerAttributes: { specversion: "1.0", id, source: TEST_EVENT_SOURCE, type: TEST_EVENT_TYPE, time: new Date().toISOString() },
     contentType: "application/json",
     data: new TextEncoder().encode(JSON.stringify(data)),
   };
   const { body, headers } = renderEvent(event, sub.format);
   const at = new Date();
-  const result = await deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signHeaders(id, body, liveSecrets(sub)) }, body, timeoutMs: sub.timeoutMs });
+  const result = await deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signHeaders(event.webhookId, body, liveSecrets(sub)) }, body, timeoutMs: sub.timeoutMs });
   await deps.attempts.record({
     subscription: sub.id,
     eventId: id,
+    eventSource: TEST_EVENT_SOURCE,
     eventType: TEST_EVENT_TYPE,
     source: "test",
     streamSeq: 0,

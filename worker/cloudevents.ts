@@ -61,19 +61,9 @@ function percentDecode(name: string, value: string): string {
   }
 }
 
-/**
- * §3.1.3.2 the other way: space, `"`, `%` and everything outside printable ASCII is
- * percent-encoded, so attributes travel safely as NATS headers and are decoded the same way.
- */
-export function percentEncode(value: string): string {
-  let out = "";
-  for (const ch of value) {
-    const code = ch.codePointAt(0)!;
-    if (code > 0x20 && code < 0x7f && ch !== '"' && ch !== "%") out += ch;
-    else for (const byte of new TextEncoder().encode(ch)) out += "%" + byte.toString(16).toUpperCase().padStart(2, "0");
-  }
-  return out;
-}
+// §3.1.3.2 the other way lives with the event identity, which joins two encoded values with the
+// one character the encoding never emits.
+export { percentEncode } from "../broker/event-identity.ts";
 
 function requireString(attrs: Record<string, unknown>, name: string): string {
   const value = attrs[name];

@@ -1,6 +1,8 @@
 // From a parsed CloudEvent to a JetStream publish and back to what the client is told. Shared by
 // every content mode: scope check, schema resolution, validation, the NATS message (subject,
-// Nats-Msg-Id = event id, ce-* headers, traceparent) and the mapping of publish failures to 503.
+// Nats-Msg-Id = the event's identity, source + id; ce-* headers, traceparent) and the mapping of
+// publish failures to 503.
+import { eventMsgId } from "../broker/event-identity.ts";
 import { assertTypeAllowed } from "./auth.ts";
 import { percentEncode, TYPE_MAX_LENGTH, TYPE_PATTERN, type CloudEvent } from "./cloudevents.ts";
 import { EdgeError, makeProblem, type Problem } from "./problems.ts";
@@ -85,7 +87,7 @@ export function prepareEvent(
   if (trace.tracestate) headers.tracestate = percentEncode(trace.tracestate);
   return {
     event,
-    request: { subject: SUBJECT_PREFIX + event.type, data, msgID: percentEncode(event.id), headers },
+    request: { subject: SUBJECT_PREFIX + event.type, data, msgID: eventMsgId(event.source, event.id), headers },
   };
 }
 

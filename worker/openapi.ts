@@ -26,7 +26,7 @@ export const openapi = {
         summary: "Publish CloudEvents (binary, structured or batch mode)",
         parameters: [
           { name: "ce-specversion", in: "header", schema: { type: "string" }, description: "Binary mode: 1.0" },
-          { name: "ce-id", in: "header", schema: { type: "string" } },
+          { name: "ce-id", in: "header", schema: { type: "string" }, description: "With ce-source, the event's identity: a repeat of both is a duplicate" },
           { name: "ce-source", in: "header", schema: { type: "string" } },
           { name: "ce-type", in: "header", schema: { type: "string" } },
           { name: "ce-dataschema", in: "header", schema: { type: "string" }, description: "A registered schema $id; default the type's latest" },
@@ -67,7 +67,7 @@ export const openapi = {
         summary: "Publish plain JSON data as an event of {type}",
         parameters: [
           { name: "type", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9]+(?:[._-][a-z0-9]+)*$", maxLength: 128 } },
-          { name: "Idempotency-Key", in: "header", schema: { type: "string" }, description: "Becomes the event id; repeats are duplicates" },
+          { name: "Idempotency-Key", in: "header", schema: { type: "string" }, description: "Becomes the event id (the source is the API key's name): a repeat with the same key from the same API key is a duplicate, the same key from another API key is another event" },
           { name: "traceparent", in: "header", schema: { type: "string" } },
         ],
         requestBody: { required: true, content: { "application/json": { schema: {} } } },
@@ -155,7 +155,7 @@ export const openapi = {
           id: { type: "string" },
           type: { type: "string" },
           seq: { type: "integer", minimum: 1, description: "The event's sequence in the EVENTS stream" },
-          duplicate: { type: "boolean", description: "The id was seen inside the duplicate window; seq is the original's" },
+          duplicate: { type: "boolean", description: "An event with the same source and id was stored inside the duplicate window; seq is the original's" },
         },
       },
       BatchAccepted: {

@@ -101,7 +101,7 @@ test("DLQ list, show, redrive and purge through the API; replay of a sequence ra
   await waitRunning([bridge], "dl");
   await waitPulling(nc, "dl", 1);
   const first = await publishEvent(nc, "dl.one", { n: 1 });
-  await publishEvent(nc, "dl.two", { n: 2 });
+  const second = await publishEvent(nc, "dl.two", { n: 2 });
   let letters: Array<{ seq: number; eventType: string }> = [];
   await waitUntil("two dead letters", 10_000, async () => {
     letters = ((await (await api(bridge, "GET", "/v1/dlq?subscription=dl")).json()) as { deadLetters: typeof letters }).deadLetters;
@@ -125,6 +125,7 @@ test("DLQ list, show, redrive and purge through the API; replay of a sequence ra
   assert.equal(replay.replayed, 2);
   const reqs = await rx.waitFor(before + 2);
   assert.deepEqual(new Set(reqs.slice(before).map((r) => r.headers["ce-id"] ?? (JSON.parse(r.body) as { id: string }).id)).size, 2);
+  assert.deepEqual(new Set(reqs.slice(before).map((r) => r.headers["webhook-id"])), new Set([first.webhookId, second.webhookId]), "a replay keeps each event's webhook-id");
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(other.requests.length, otherBefore, "a replay reaches only its subscription");
 });
@@ -181,7 +182,7 @@ test("graceful shutdown finishes in-flight deliveries, and naks what the deadlin
   assert.ok(Date.now() - started < 15_000);
   await new Promise((r) => setTimeout(r, 300));
   const ids = rx.requests.map((r) => r.headers["webhook-id"]);
-  assert.equal(ids.filter((id) => id === fast.id).length, 1);
-  assert.equal(ids.filter((id) => id === slow.id).length, 2);
+  assert.equal(ids.filter((id) => id === fast.webhookId).length, 1);
+  assert.equal(ids.filter((id) => id === slow.webhookId).length, 2);
   assert.equal(reqs.length, 3);
 });

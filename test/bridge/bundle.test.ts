@@ -56,10 +56,10 @@ test("the bundled bridge starts with plain node, delivers a signed event, and st
   await addSubscription(nc, { id: "bundled", url: rx.url, filter: "events.bundle.works", secret: SECRET_A });
   // The subscription starts at new events: publish once the bridge's durable is pulling.
   await waitPulling(nc, "bundled", 1);
-  const { id } = await publishEvent(nc, "bundle.works", { ok: true });
+  const { webhookId } = await publishEvent(nc, "bundle.works", { ok: true });
   const [req] = await rx.waitFor(1, 15_000);
   assert.ok(req);
-  assert.equal(req.headers["webhook-id"], id);
+  assert.equal(req.headers["webhook-id"], webhookId);
   const payload = new Webhook(SECRET_A).verify(req.body, req.headers) as Record<string, unknown>;
   assert.deepEqual(payload.data, { ok: true });
 

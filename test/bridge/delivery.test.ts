@@ -37,11 +37,11 @@ test("delivers an event as a signed POST that standardwebhooks and svix both ver
   const rx = await receiver();
   await addSubscription(nc, { id: "happy", url: rx.url, filter: "events.order.created", secret: SECRET_A });
   await waitRunning([bridge], "happy");
-  const { id } = await publishEvent(nc, "order.created", { orderId: 42 });
+  const { id, webhookId } = await publishEvent(nc, "order.created", { orderId: 42 });
   const [req] = await rx.waitFor(1);
   assert.ok(req);
   assert.equal(req.method, "POST");
-  assert.equal(req.headers["webhook-id"], id);
+  assert.equal(req.headers["webhook-id"], webhookId);
   assert.match(req.headers["content-type"] ?? "", /^application\/cloudevents\+json/);
   assert.match(req.headers["user-agent"] ?? "", /^Jetgate-Bridge\//);
   const payload = new StandardWebhook(SECRET_A).verify(req.body, req.headers) as Record<string, unknown>;
@@ -72,16 +72,52 @@ test("a receiver failing N times gets N+1 attempts with one webhook-id, spaced b
   const rx = await receiver({ script: failThenSucceed(failures, 500) });
   await addSubscription(nc, { id: "retries", url: rx.url, filter: "events.retry.me", secret: SECRET_A, retry: { schedule, jitter: 0 } });
   await waitRunning([bridge], "retries");
-  const { id } = await publishEvent(nc, "retry.me", { x: 1 });
+  const { webhookId } = await publishEvent(nc, "retry.me", { x: 1 });
   const reqs = await rx.waitFor(failures + 1, 15_000);
   // Give a wrongly repeated attempt the time to show up before counting.
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(rx.requests.length, failures + 1);
-  assert.deepEqual(new Set(reqs.map((r) => r.headers["webhook-id"])), new Set([id]));
+  assert.deepEqual(new Set(reqs.map((r) => r.headers["webhook-id"])), new Set([webhookId]));
   for (let i = 1; i < reqs.length; i++) {
     const gap = reqs[i]!.at - reqs[i - 1]!.at;
     assert.ok(gap >= schedule[i - 1]! - 20, `attempt ${i + 1} came ${gap}ms after the previous one, schedule says ${schedule[i - 1]}ms`);
   }
+});
+
+test("two events with the same id from different sources reach the subscriber with their own webhook-ids, kept on redelivery", async () => {
+  // CloudEvents 1.0 §3.1.1: only source + id identifies an event. The receiver fails the first
+  // delivery of each webhook-id, so every event is delivered twice.
+  const firstSeen = new Set<string>();
+  const rx = await receiver({
+    script: (req) => {
+      const webhookId = req.headers["webhook-id"] ?? "";
+      if (firstSeen.has(webhookId)) return { status: 200 };
+      firstSeen.add(webhookId);
+      return { status: 500 };
+    },
+  });
+  await addSubscription(nc, { id: "two-sources", url: rx.url, filter: "events.same.id", secret: SECRET_A, retry: { schedule: [100, 100], jitter: 0 } });
+  await waitRunning([bridge], "two-sources");
+  const a = await publishEvent(nc, "same.id", { from: "a" }, "42", "/producer-a");
+  const b = await publishEvent(nc, "same.id", { from: "b" }, "42", "/producer-b");
+  assert.deepEqual([a.duplicate, b.duplicate], [false, false], "JetStream stored both events");
+  assert.notEqual(a.seq, b.seq);
+  const reqs = await rx.waitFor(4, 15_000);
+  // Give a wrongly repeated delivery the time to show up before counting.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(rx.requests.length, 4);
+  const bySource = new Map<string, Set<string>>();
+  for (const req of reqs) {
+    // Verified by the reference implementation, independently of the bridge's signer.
+    const payload = new StandardWebhook(SECRET_A).verify(req.body, req.headers) as { id: string; source: string; data: { from: string } };
+    assert.equal(payload.id, "42");
+    assert.equal(payload.data.from, payload.source === "/producer-a" ? "a" : "b");
+    bySource.set(payload.source, (bySource.get(payload.source) ?? new Set()).add(req.headers["webhook-id"]!));
+  }
+  assert.deepEqual([...bySource.keys()].sort(), ["/producer-a", "/producer-b"]);
+  assert.deepEqual([...bySource.get("/producer-a")!], [a.webhookId], "one webhook-id for every delivery of an event");
+  assert.deepEqual([...bySource.get("/producer-b")!], [b.webhookId]);
+  assert.notEqual(a.webhookId, b.webhookId, "two events, two webhook-ids");
 });
 
 test("Retry-After on 503 is honoured over a shorter schedule", async () => {
@@ -101,7 +137,7 @@ test("exhausted attempts land in the DLQ with their history, and a redrive deliv
   await addSubscription(nc, { id: "bystander", url: bystander.url, filter: "events.doomed.event", secret: SECRET_A });
   await waitRunning([bridge], "doomed");
   await waitRunning([bridge], "bystander");
-  const { id } = await publishEvent(nc, "doomed.event", { bad: true });
+  const { id, webhookId } = await publishEvent(nc, "doomed.event", { bad: true });
   await rx.waitFor(3);
   await bystander.waitFor(1);
   let letters: Awaited<ReturnType<typeof listDeadLetters>> = [];
@@ -127,11 +163,40 @@ test("exhausted attempts land in the DLQ with their history, and a redrive deliv
   const result = await redriveDeadLetters(nc, { subscription: "doomed" });
   assert.equal(result.redriven, 1);
   const reqs = await rx.waitFor(4);
-  assert.equal(reqs[3]!.headers["webhook-id"], id);
+  assert.equal(reqs[3]!.headers["webhook-id"], webhookId, "a redriven event keeps its webhook-id");
+  assert.equal(reqs[3]!.headers["webhook-id"], reqs[0]!.headers["webhook-id"]);
   assert.doesNotThrow(() => new StandardWebhook(SECRET_A).verify(reqs[3]!.body, reqs[3]!.headers));
   assert.deepEqual(await listDeadLetters(nc, { subscription: "doomed" }), []);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(bystander.requests.length, 1, "the redrive must not reach other subscriptions");
+});
+
+test("two dead-lettered events with the same id from different sources keep their own histories and webhook-ids through redrive", async () => {
+  const rx = await receiver({ script: () => ({ status: 500 }) });
+  await addSubscription(nc, { id: "doomed-twins", url: rx.url, filter: "events.doomed.twins", secret: SECRET_A, retry: { schedule: [50, 50], jitter: 0 } });
+  await waitRunning([bridge], "doomed-twins");
+  const a = await publishEvent(nc, "doomed.twins", { from: "a" }, "7", "/producer-a");
+  const b = await publishEvent(nc, "doomed.twins", { from: "b" }, "7", "/producer-b");
+  await rx.waitFor(6);
+  let letters: Awaited<ReturnType<typeof listDeadLetters>> = [];
+  await waitUntil("two dead letters", 10_000, async () => {
+    letters = await listDeadLetters(nc, { subscription: "doomed-twins" });
+    return letters.length === 2;
+  });
+  assert.deepEqual(letters.map((l) => l.eventSource).sort(), ["/producer-a", "/producer-b"]);
+  for (const summary of letters) {
+    const letter = await getDeadLetter(nc, summary.seq);
+    assert.equal(letter.eventId, "7");
+    assert.equal(letter.history.length, 3, `${letter.eventSource}: its own three attempts, none of the other event's`);
+  }
+  const failed = await rx.waitFor(6);
+  rx.setScript(() => ({ status: 200 }));
+  assert.equal((await redriveDeadLetters(nc, { subscription: "doomed-twins" })).redriven, 2);
+  const reqs = await rx.waitFor(8);
+  const idsOf = (list: typeof reqs) => list.map((r) => r.headers["webhook-id"]).sort();
+  assert.deepEqual(idsOf(failed.slice(0, 6)), [a.webhookId, a.webhookId, a.webhookId, b.webhookId, b.webhookId, b.webhookId].sort());
+  assert.deepEqual(idsOf(reqs.slice(6)), [a.webhookId, b.webhookId].sort(), "each redriven event keeps its webhook-id");
+  for (const req of reqs.slice(6)) assert.doesNotThrow(() => new StandardWebhook(SECRET_A).verify(req.body, req.headers));
 });
 
 test("410 Gone disables the subscription", async () => {

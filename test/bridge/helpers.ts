@@ -5,16 +5,22 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type Subscription } from "../../bridge/index.ts";
 import type { TestBroker } from "../harness/nats.ts";
-import { edgeStyleHeaders } from "../harness/events.ts";
+import { edgeStylePublishOptions } from "../harness/events.ts";
+import { webhookIdOf } from "../../broker/event-identity.ts";
 
 export const SECRET_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export const SECRET_B = "whsec_dGVzdC1zZWNyZXQtYi10ZXN0LXNlY3JldC1iLTEyMzQ=";
 
-/** Publishes like the edge: events.<type>, Nats-Msg-Id = id, ce-* headers, JSON data as the body. */
-export async function publishEvent(nc: NatsConnection, type: string, data: unknown, id = `evt_${nuid.next()}`): Promise<{ id: string; seq: number }> {
-  const h = edgeStyleHeaders(id, type, "/tests");
-  const ack = await jetstream(nc).publish(`events.${type}`, JSON.stringify(data), { msgID: id, headers: h });
-  return { id, seq: ack.seq };
+/** Publishes like the edge: events.<type>, Nats-Msg-Id = the identity (source + id), ce-* headers, JSON data as the body. */
+export async function publishEvent(
+  nc: NatsConnection,
+  type: string,
+  data: unknown,
+  id = `evt_${nuid.next()}`,
+  source = "/tests",
+): Promise<{ id: string; seq: number; duplicate: boolean; webhookId: string }> {
+  const ack = await jetstream(nc).publish(`events.${type}`, JSON.stringify(data), edgeStylePublishOptions(id, type, source));
+  return { id, seq: ack.seq, duplicate: ack.duplicate, webhookId: webhookIdOf(source, id) };
 }
 
 export async function startTestBridge(broker: TestBroker, overrides: Partial<BridgeConfig> = {}): Promise<RunningBridge> {

@@ -56,7 +56,7 @@ test("two bridge instances share one subscription and deliver each event once", 
   const count = 300;
   const ids = new Set<string>();
   const published = await Promise.all(Array.from({ length: count }, (_, i) => publishEvent(nc, "shared.work", { i })));
-  for (const { id } of published) ids.add(id);
+  for (const { webhookId } of published) ids.add(webhookId);
   await rx.waitFor(count, 30_000);
   await new Promise((r) => setTimeout(r, 500));
   const got = rx.requests.map((r) => r.headers["webhook-id"]);
@@ -92,7 +92,7 @@ test("a bridge killed with SIGKILL mid-delivery loses nothing: the events are re
   assert.match(line.toString(), /^ready .* crash/);
   const count = 10;
   const ids = new Set<string>();
-  for (let i = 0; i < count; i++) ids.add((await publishEvent(nc, "crash.test", { i })).id);
+  for (let i = 0; i < count; i++) ids.add((await publishEvent(nc, "crash.test", { i })).webhookId);
   await rx.waitFor(count, 15_000);
   child.kill("SIGKILL");
   await once(child, "exit");

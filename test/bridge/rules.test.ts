@@ -9,6 +9,7 @@ import { nextDelay, parseRetryAfter, scheduledDelay } from "../../bridge/retry.t
 import { parseSubscription, DEFAULT_SCHEDULE_MS } from "../../bridge/subscriptions.ts";
 import { signHeaders } from "../../bridge/sign.ts";
 import { BridgeError } from "../../bridge/errors.ts";
+import { webhookIdOf } from "../../broker/event-identity.ts";
 import { envelopeOf, renderEvent } from "../../bridge/event.ts";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { SECRET_A, SECRET_B } from "./helpers.ts";
@@ -108,7 +109,9 @@ test("structured rendering: decoded attributes, data spliced byte for byte, non-
   const raw = '{"n": 12345678901234567890}';
   const event = envelopeOf("events.big.number", h, new TextEncoder().encode(raw), "EVENTS:1");
   assert.equal(event.id, "a b");
-  assert.equal(event.webhookId, "a%20b", "the webhook-id stays header-safe");
+  assert.equal(event.source, "/café");
+  assert.equal(event.webhookId, webhookIdOf("/café", "a b"), "the webhook-id comes from source + id, decoded");
+  assert.match(event.webhookId, /^msg_[A-Za-z0-9_-]{43}$/, "and stays header-safe");
   const { body } = renderEvent(event, "structured");
   assert.ok(body.endsWith(`,"data":${raw}}`), body);
   const parsed = JSON.parse(body) as Record<string, unknown>;

@@ -9,6 +9,7 @@ import { Webhook } from "standardwebhooks";
 import { buildRegistry } from "../../registry/index.ts";
 import { DEV_API_KEY, devApiKeys } from "../../worker/index.ts";
 import { EVENTS_STREAM } from "../../broker/index.ts";
+import { eventMsgId, webhookIdOf } from "../../broker/event-identity.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startTestEdge, type TestEdge } from "../harness/worker.ts";
 import { startReceiver, type Receiver } from "../harness/receiver.ts";
@@ -54,7 +55,7 @@ function post(type: string, body: string, headers: Record<string, string> = {}) 
   });
 }
 
-test("an event posted at the edge is in EVENTS under its id and reaches the subscriber signed", async () => {
+test("an event posted at the edge is in EVENTS under its source + id and reaches the subscriber signed", async () => {
   const res = await post("order.created", JSON.stringify(ORDER), { "idempotency-key": "e2e-order-1" });
   assert.equal(res.status, 202);
   const accepted = (await res.json()) as { id: string; type: string; seq: number; duplicate: boolean };
@@ -64,12 +65,12 @@ test("an event posted at the edge is in EVENTS under its id and reaches the subs
   const stored = await jsm.streams.getMessage(EVENTS_STREAM, { seq: accepted.seq });
   assert.ok(stored);
   assert.equal(stored.subject, "events.order.created");
-  assert.equal(stored.header.get("Nats-Msg-Id"), "e2e-order-1");
+  assert.equal(stored.header.get("Nats-Msg-Id"), eventMsgId("dev", "e2e-order-1"), "source is the dev API key's name");
   assert.deepEqual(stored.json(), ORDER);
 
   const [delivery] = await receiver.waitFor(1, 20_000);
   assert.ok(delivery);
-  assert.equal(delivery.headers["webhook-id"], "e2e-order-1");
+  assert.equal(delivery.headers["webhook-id"], webhookIdOf("dev", "e2e-order-1"));
   // Verified by the reference implementation, independently of the bridge's signer.
   const verified = new Webhook(SECRET_A).verify(delivery.body, delivery.headers) as { id: string; type: string; data: unknown };
   assert.equal(verified.id, "e2e-order-1");
@@ -106,8 +107,9 @@ test("attributes arrive as the producer sent them (not percent-encoded), and the
   // (binary mode keeps the body's bytes) nor the bridge re-serialises it, which would also round
   // large integers to doubles.
   assert.ok(delivery.body.includes(`"data":${data}`), delivery.body);
-  // webhook-id is a header, so it carries the id percent-encoded (CloudEvents HTTP binding §3.1.3.2).
-  assert.equal(delivery.headers["webhook-id"], "e2e%20order%202%20%E2%9C%93");
+  // webhook-id is derived from source + id, so it is header-safe whatever they hold.
+  assert.equal(delivery.headers["webhook-id"], webhookIdOf("/shop façade", "e2e order 2 ✓"));
+  assert.match(delivery.headers["webhook-id"]!, /^msg_[A-Za-z0-9_-]{43}$/);
 });
 
 test("refusals are problem+json and publish nothing: 422 with instance paths, 404, 400", async () => {

@@ -30,16 +30,20 @@ export interface Recorded {
   body: unknown;
 }
 
-/** Every 202 the edge answered: event id → count of non-duplicate acceptances. */
+/**
+ * Every 202 the edge answered: stream seq → the event id stored there and the count of
+ * non-duplicate acceptances. Keyed by seq, not id: an id is unique only within its source
+ * (CloudEvents), so two events may share one, and a 202 names only the id.
+ */
 export class Ledger {
-  readonly accepted = new Map<string, { seq: number; fresh: number }>();
+  readonly accepted = new Map<number, { id: string; fresh: number }>();
   readonly responses: Recorded[] = [];
 
   note(result: { id: string; seq: number; duplicate: boolean }): void {
-    const entry = this.accepted.get(result.id) ?? { seq: result.seq, fresh: 0 };
+    const entry = this.accepted.get(result.seq) ?? { id: result.id, fresh: 0 };
     if (!result.duplicate) entry.fresh++;
-    assert.equal(entry.seq, result.seq, `event ${result.id} answered with two different seqs`);
-    this.accepted.set(result.id, entry);
+    assert.equal(entry.id, result.id, `seq ${result.seq} was answered for two different ids`);
+    this.accepted.set(result.seq, entry);
   }
 }
 
@@ -62,30 +66,42 @@ export async function send(ledger: Ledger, url: string, init: RequestInit & { pa
   return { status: res.status, headers: res.headers, body };
 }
 
-/** Nats-Msg-Id of every message in EVENTS, in stream order. */
-export async function streamMsgIds(nc: NatsConnection): Promise<string[]> {
+export interface StoredEvent {
+  seq: number;
+  /** The event's identity as JetStream dedups it (broker/event-identity.ts). */
+  msgId: string;
+  /** The CloudEvent id (ce-id, percent-decoded). */
+  id: string;
+}
+
+/** Every message in EVENTS, in stream order. */
+export async function streamEvents(nc: NatsConnection): Promise<StoredEvent[]> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(EVENTS_STREAM);
-  const ids: string[] = [];
+  const out: StoredEvent[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && seq > 0; seq++) {
     const msg = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
-    if (msg) ids.push(msg.header?.get("Nats-Msg-Id") ?? "");
+    if (msg) out.push({ seq, msgId: msg.header?.get("Nats-Msg-Id") ?? "", id: decodeURIComponent(msg.header?.get("ce-id") ?? "") });
   }
-  return ids;
+  return out;
 }
 
 /** The stream holds exactly the events that got a 202, each once. */
 export async function assertStreamMatchesLedger(nc: NatsConnection, ledger: Ledger): Promise<void> {
-  const ids = await streamMsgIds(nc);
-  const counts = new Map<string, number>();
-  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-  for (const [id, count] of counts) {
-    assert.ok(ledger.accepted.has(id), `the stream holds ${id}, which never got a 202`);
-    assert.equal(count, 1, `the stream holds ${id} ${count} times`);
+  const stored = await streamEvents(nc);
+  const seen = new Map<string, number>();
+  for (const event of stored) {
+    const entry = ledger.accepted.get(event.seq);
+    assert.ok(entry, `the stream holds ${event.msgId} at seq ${event.seq}, which never got a 202`);
+    assert.equal(entry.id, event.id, `seq ${event.seq} was answered for ${entry.id} but holds ${event.id}`);
+    const earlier = seen.get(event.msgId);
+    assert.equal(earlier, undefined, `the stream holds ${event.msgId} twice, at seqs ${earlier} and ${event.seq}`);
+    seen.set(event.msgId, event.seq);
   }
-  for (const [id, entry] of ledger.accepted) {
-    assert.equal(counts.get(id), 1, `${id} got a 202 but is not in the stream once`);
-    assert.equal(entry.fresh, 1, `${id} was answered as new ${entry.fresh} times`);
+  const seqs = new Set(stored.map((e) => e.seq));
+  for (const [seq, entry] of ledger.accepted) {
+    assert.ok(seqs.has(seq), `${entry.id} got a 202 with seq ${seq}, which the stream does not hold`);
+    assert.equal(entry.fresh, 1, `${entry.id} (seq ${seq}) was answered as new ${entry.fresh} times`);
   }
 }
 

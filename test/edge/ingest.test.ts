@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { CloudEvent, emitterFor, httpTransport, Mode } from "cloudevents";
 import { EVENTS_STREAM } from "../../broker/index.ts";
+import { eventMsgId } from "../../broker/event-identity.ts";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { schemaId, VALID_ORDER_V1, VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger, bearer, KEYS, send } from "./helpers.ts";
@@ -45,7 +46,7 @@ for (const runtime of EDGE_RUNTIMES) {
       const msg = await storedMessage(res.body.seq);
       assert.equal(msg.subject, "events.order.created");
       assert.deepEqual(msg.json(), VALID_ORDER_V2);
-      assert.equal(msg.header?.get("Nats-Msg-Id"), res.body.id);
+      assert.equal(msg.header?.get("Nats-Msg-Id"), eventMsgId("full", res.body.id), "deduplicated by source (the key's name) + id");
       assert.equal(msg.header?.get("ce-id"), res.body.id);
       assert.equal(msg.header?.get("ce-source"), "full", "source is the API key's name");
       assert.equal(msg.header?.get("ce-type"), "order.created");
@@ -106,6 +107,51 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.deepEqual([s1.body.duplicate, s2.body.duplicate, s2.body.seq], [false, true, s1.body.seq]);
     });
 
+    test("two events with the same id from different sources are both stored; a retry of either is a duplicate", async () => {
+      // CloudEvents 1.0 §3.1.1: only source + id identifies an event; two producers may both use "42".
+      const structured = (source: string) => JSON.stringify({ specversion: "1.0", id: "42", source, type: "order.created", data: VALID_ORDER_V2 });
+      const [sourceA, sourceB] = [`/${runtime}/producer-a`, `/${runtime}/producer-b`];
+      const headers = { "content-type": "application/cloudevents+json" };
+      const a = await post("/v1/events", headers, structured(sourceA));
+      const b = await post("/v1/events", headers, structured(sourceB));
+      assert.deepEqual([a.status, b.status], [202, 202], JSON.stringify([a.body, b.body]));
+      assert.deepEqual([a.body.duplicate, b.body.duplicate], [false, false], "the second producer's event is not a duplicate of the first's");
+      assert.notEqual(a.body.seq, b.body.seq);
+      for (const [res, source] of [[a, sourceA], [b, sourceB]] as const) {
+        const msg = await storedMessage(res.body.seq);
+        assert.equal(msg.header?.get("ce-id"), "42");
+        assert.equal(msg.header?.get("ce-source"), source);
+        assert.equal(msg.header?.get("Nats-Msg-Id"), eventMsgId(source, "42"));
+      }
+      const retry = await post("/v1/events", headers, structured(sourceB));
+      assert.deepEqual([retry.status, retry.body.duplicate, retry.body.seq], [202, true, b.body.seq], "a true retry (same source and id) is a duplicate");
+      // The same in one batch: both stored; a retried batch is deduplicated.
+      const batch = (sources: string[]) =>
+        JSON.stringify(sources.map((source) => ({ specversion: "1.0", id: "43", source, type: "order.created", data: VALID_ORDER_V2 })));
+      const batchHeaders = { "content-type": "application/cloudevents-batch+json" };
+      const res = await post("/v1/events", batchHeaders, batch([sourceA, sourceB]));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const [ra, rb] = res.body.results;
+      assert.deepEqual([ra.duplicate, rb.duplicate], [false, false]);
+      assert.notEqual(ra.seq, rb.seq);
+      const again = await post("/v1/events", batchHeaders, batch([sourceA]));
+      assert.deepEqual([again.body.results[0].duplicate, again.body.results[0].seq], [true, ra.seq]);
+    });
+
+    test("POST /v1/events/{type}: an Idempotency-Key dedups retries from the same API key, never another key's event", async () => {
+      const path = "/v1/events/order.created";
+      const headers = { "content-type": "application/json", "idempotency-key": `${runtime}-shared-key` };
+      const body = JSON.stringify(VALID_ORDER_V2);
+      const full = await post(path, headers, body);
+      const fullRetry = await post(path, headers, body);
+      const orders = await send(suite.ledger, url(), { path, method: "POST", headers: { ...bearer(KEYS.orders), ...headers }, body });
+      assert.deepEqual([full.status, fullRetry.status, orders.status], [202, 202, 202], JSON.stringify([full.body, fullRetry.body, orders.body]));
+      assert.deepEqual([full.body.duplicate, fullRetry.body.duplicate, fullRetry.body.seq], [false, true, full.body.seq], "a retry with the same key and API key");
+      assert.equal(orders.body.duplicate, false, "the same Idempotency-Key from another API key is another event");
+      assert.notEqual(orders.body.seq, full.body.seq);
+      assert.equal((await storedMessage(orders.body.seq)).header?.get("ce-source"), "orders", "source is the API key's name");
+    });
+
     test("a batch with good and bad events answers per-event results in order; the bad ones do not sink the others", async () => {
       const ev = (n: number, extra: Record<string, unknown> = {}) => ({
         specversion: "1.0",
@@ -154,7 +200,7 @@ for (const runtime of EDGE_RUNTIMES) {
         assert.equal(res.body.duplicate, false);
       });
       assert.equal(new Set(answers.map((a) => a.body.seq)).size, n, "every event has its own stream seq");
-      for (const i of [0, n - 1]) assert.equal((await storedMessage(answers[i]!.body.seq)).header?.get("Nats-Msg-Id"), `${runtime}-burst-${i}`);
+      for (const i of [0, n - 1]) assert.equal((await storedMessage(answers[i]!.body.seq)).header?.get("Nats-Msg-Id"), eventMsgId("full", `${runtime}-burst-${i}`));
     });
 
     test("a batch where every event is refused answers 422 batch-rejected with the results", async () => {

@@ -8,7 +8,9 @@
 // For POST /v1/events/{type} the edge sets source = the API key's name and id = the
 // Idempotency-Key (or a generated UUID), so retries with the same key from the same API key dedup
 // and the same key from another API key does not.
-import { sha256 } from "./sha256.ts";
+// Synchronous SHA-256 that runs in workerd too (WebCrypto's digest is async, and the edge builds
+// the message id on its synchronous path): the audited @noble/hashes, not a hand-written one.
+import { sha256 } from "@noble/hashes/sha2.js";
 
 /**
  * CloudEvents HTTP binding §3.1.3.2: space, `"`, `%` and everything outside printable ASCII is

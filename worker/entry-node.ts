@@ -8,6 +8,7 @@ import { parseConfig } from "./config.ts";
 import type { ApiKeyEntry } from "./keys.ts";
 import type { LogSink } from "./log.ts";
 import { discardNodeBody, readNodeBody } from "./body-node.ts";
+import { answerClientError } from "./client-error-node.ts";
 import { NodePublisher } from "./publisher-node.ts";
 import { loadRegistry } from "./registry-node.ts";
 
@@ -43,6 +44,11 @@ export async function startNodeEdge(opts: NodeEdgeOptions): Promise<RunningNodeE
     const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, () => resolveServer(s));
     s.once("error", reject);
   });
+  server.on("clientError", answerClientError);
+  // A client may half-close its side once the request is sent (RFC 9112 §9.6). Node's default is
+  // to close the connection then, even with the request in flight: the event is published but
+  // the 202 never arrives. With this (node:http's own switch), the answer is written, then closed.
+  (server as ServerType & { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,

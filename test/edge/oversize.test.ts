@@ -4,6 +4,7 @@
 // The default limit (MAX_EVENT_BYTES 1 MiB) is used, as a new user would meet it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { EDGE_RUNTIMES, startTestEdge, type TestEdge } from "../harness/worker.ts";
 import { writeTestRegistry } from "./fixtures.ts";
@@ -44,8 +45,39 @@ function chunkedStream(bytes: Uint8Array, step = 64 * 1024): ReadableStream<Uint
   });
 }
 
+/** One request on a keep-alive agent; a network error is reported, not thrown. */
+function post(agent: http.Agent, url: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: "POST", agent, headers: { ...headers, "content-length": String(body.length) }, timeout: 30_000 }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (err: Error & { code?: string }) => resolve({ error: err.code ?? err.message }));
+    req.end(body);
+  });
+}
+
 for (const runtime of EDGE_RUNTIMES) {
   describe(`oversized bodies on ${runtime}`, () => {
+    test("after a refusal sent before its 300 KB body was read, the next request on the same keep-alive connection is answered", async () => {
+      // A client's connection pool reuses the connection: it must not have been closed under it.
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const url = edges.get(runtime)!.url + "/v1/events/order.created";
+        const outcomes: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const refused = await post(agent, url, { "content-type": "application/json", ...bearer("jg_wrong") }, Buffer.from(JSON.stringify({ pad: "x".repeat(300_000) })));
+          const next = await post(agent, url, { "content-type": "text/plain", ...bearer(KEYS.full) }, Buffer.from("{}"));
+          outcomes.push(`${"error" in refused ? refused.error : refused.status} then ${"error" in next ? next.error : next.status}`);
+        }
+        assert.deepEqual(outcomes, Array(5).fill("401 then 415"));
+      } finally {
+        agent.destroy();
+      }
+    });
+
     for (const framing of ["content-length", "chunked"] as const) {
       test(`2, 5, 9 and 11 MiB posted with ${framing} get 413 payload-too-large, never a network error`, async () => {
         const url = edges.get(runtime)!.url + "/v1/events/order.created";

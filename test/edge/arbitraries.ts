@@ -42,6 +42,8 @@ export interface CaseSpec {
   /** raw route: a request-head mistake that only raw bytes can make. */
   rawKind: RawKind;
   batchSize: number;
+  /** Extra headers: odd bytes (latin1), duplicates, tracing, whitespace. */
+  extraHeaders: Array<[string, string]>;
 }
 
 export type RawKind =
@@ -203,6 +205,29 @@ const rawKind = fc.constantFrom<RawKind>(
   "percent-garbage-path",
 );
 
+/** Headers node:http can send (latin1 bytes included) that the app reads or should ignore. */
+const extraHeader = fc.constantFrom<[string, string]>(
+  ["ce-subject", "caf\xe9"],
+  ["ce-subject", "%C3%A9t%C3%A9"],
+  ["ce-source", "\xff\xfe"],
+  ["ce-id", "x\xa0y"],
+  ["ce-time", "2026-02-30T25:61:61Z"],
+  ["ce-partitionkey", "k1"],
+  ["ce-", "empty-name"],
+  ["ce-traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"],
+  ["traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"],
+  ["traceparent", "garbage\xe9"],
+  ["tracestate", "a=1,b=2"],
+  ["idempotency-key", "\xe9t\xe9"],
+  ["idempotency-key", ""],
+  ["x-forwarded-for", "1.2.3.4"],
+  ["origin", "https://app.example.com"],
+  ["origin", "https://evil.example.net"],
+  ["accept", "application/problem+json"],
+  ["content-encoding", "gzip"],
+  ["expect", "100-continue"],
+);
+
 export const caseSpec: fc.Arbitrary<CaseSpec> = fc.record({
   route: fc.oneof(
     { weight: 4, arbitrary: fc.constant<Route>("plain") },
@@ -221,6 +246,7 @@ export const caseSpec: fc.Arbitrary<CaseSpec> = fc.record({
   version,
   rawKind,
   batchSize: fc.integer({ min: 0, max: 4 }),
+  extraHeaders: fc.oneof({ weight: 3, arbitrary: fc.constant<Array<[string, string]>>([]) }, { weight: 1, arbitrary: fc.array(extraHeader, { maxLength: 2 }) }),
 });
 
 /** The bytes of one request, ready for the wire: a request head as latin1 text, and a body. */
@@ -320,6 +346,17 @@ function segment(value: string): string {
 }
 
 export function toWire(spec: CaseSpec, uniq: string): WireRequest {
+  const wire = toWireBase(spec, uniq);
+  if (wire.rawHead) return wire;
+  // An extra header replaces one of the same name the case already set.
+  for (const [name, value] of spec.extraHeaders) {
+    wire.headers = wire.headers.filter(([n]) => n !== name);
+    wire.headers.push([name, value]);
+  }
+  return wire;
+}
+
+function toWireBase(spec: CaseSpec, uniq: string): WireRequest {
   const headers: Array<[string, string]> = [];
   if (spec.auth !== null) headers.push(["authorization", spec.auth]);
   const setContentType = () => {

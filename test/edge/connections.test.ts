@@ -1,10 +1,12 @@
-// Oversized bodies on both runtimes: whatever the size (up to the 100 MiB Cloudflare's own front end
-// lets through) and however it is framed (Content-Length or chunked), the client gets its 413
-// problem+json — never a reset connection because the edge answered before the body was sent.
-// The default limit (MAX_EVENT_BYTES 1 MiB) is used, as a new user would meet it.
+// The edge never drops a connection for a client's mistake, on both runtimes. Oversized bodies:
+// whatever the size (up to the 100 MiB Cloudflare's own front end lets through) and however it is
+// framed (Content-Length or chunked), the client gets its 413 problem+json, never a reset because
+// the edge answered before the body was sent (the default MAX_EVENT_BYTES, 1 MiB, as a new user
+// meets it). A keep-alive connection survives an early refusal; a half-closed one gets its answer.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import net from "node:net";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { EDGE_RUNTIMES, startTestEdge, type TestEdge } from "../harness/worker.ts";
 import { writeTestRegistry } from "./fixtures.ts";
@@ -114,3 +116,55 @@ for (const runtime of EDGE_RUNTIMES) {
     }
   });
 }
+
+/** Writes raw bytes on a new socket, half-closes, and returns everything the server sent back. */
+function rawExchange(baseUrl: string, bytes: Buffer): Promise<{ text: string; error?: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve) => {
+    let text = "";
+    const socket = net.connect(Number(port), hostname, () => socket.end(bytes));
+    const timer = setTimeout(() => socket.destroy(new Error("no close within 30 s")), 30_000);
+    socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
+    socket.on("error", (err: Error & { code?: string }) => {
+      clearTimeout(timer);
+      resolve({ text, error: err.code ?? err.message });
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ text });
+    });
+  });
+}
+
+for (const runtime of EDGE_RUNTIMES) {
+  describe(`connections on ${runtime}`, () => {
+    test("a client that half-closes after sending its event still gets its 202 (not a closed connection)", async () => {
+      const body = JSON.stringify({ orderId: `${runtime}-half`, customer: { id: "c", email: "a@b.c" }, total: { amount: "1.00", currency: "EUR" } });
+      const head =
+        `POST /v1/events/order.created HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEYS.full}\r\n` +
+        `Content-Type: application/json\r\nIdempotency-Key: ${runtime}-half-close\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const { text, error } = await rawExchange(edges.get(runtime)!.url, Buffer.from(head + body));
+      assert.equal(error, undefined, `network error ${error} after ${JSON.stringify(text)}`);
+      assert.match(text, /^HTTP\/1\.1 202 /, text);
+      assert.match(text, /"duplicate":false/);
+    });
+  });
+}
+
+test("on Node, a request head its HTTP parser refuses gets a problem+json, not a bare status", async () => {
+  const cases: Array<[string, string, number, string]> = [
+    ["two Content-Lengths", "Content-Length: 2\r\nContent-Length: 7\r\n", 400, "malformed-request"],
+    ["a control character in a header", "Content-Length: 2\r\nX-Note: a\x01b\r\n", 400, "malformed-request"],
+    ["headers past 16 KiB", `Content-Length: 2\r\nX-Huge: ${"h".repeat(20_000)}\r\n`, 431, "headers-too-large"],
+  ];
+  for (const [what, headers, status, kind] of cases) {
+    const { text, error } = await rawExchange(edges.get("node")!.url, Buffer.from(`POST /v1/events/order.created HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n{}`, "latin1"));
+    assert.equal(error, undefined, `${what}: network error ${error}`);
+    assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `), `${what}: ${text}`);
+    assert.match(text, /\r\nContent-Type: application\/problem\+json\r\n/i, `${what}: ${text}`);
+    const problem = JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
+    assert.equal(problem.type, `https://jetgate.dev/problems/${kind}`, what);
+    assert.equal(problem.status, status, what);
+    assert.equal(typeof problem.detail, "string", what);
+  }
+});

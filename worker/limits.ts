@@ -35,8 +35,9 @@ export type BodyDiscarder = (request: Request, env: unknown) => Promise<void>;
  * client is still sending makes workerd (kj's HTTP server: it waits for at most 64 KiB or 1 s of
  * the rest) close the socket with unread bytes in it, which the kernel turns into a TCP reset,
  * and the client sees ECONNRESET instead of the 413. Reading the rest first avoids that; the bound
- * is Cloudflare's own front-end limit (100 MB on the Free and Pro plans), past which a body never
- * reaches a real Worker. A longer body is cut off, which closes the connection.
+ * is Cloudflare's own front-end limit (100 MB on the Free and Pro plans, developers.cloudflare.com/
+ * workers/platform/limits), past which a body never reaches a real Worker. A longer body is cut
+ * off, which closes the connection.
  */
 export const DISCARD_LIMIT_BYTES = 100 * 1024 * 1024;
 

@@ -136,7 +136,7 @@ for (const runtime of EDGE_RUNTIMES) {
             const spec = specs[i]!;
             const wire = toWire(spec, `${runtime}-f${i}`);
             const answer = await sendWire(edge.url, wire, agent);
-            if (answer.status === 202) noteAccepted(accepted, answer, wire.ids);
+            if (answer.status === 202) noteAccepted(accepted, answer);
             judge(tally, runtime, spec, answer);
           }
         };

@@ -10,7 +10,7 @@ import type { WireAnswer } from "./wire.ts";
 export type AcceptedIds = Set<string>;
 
 /** Notes the ids a 202 answer accepted (a single event, or a batch's 202 results). */
-export function noteAccepted(accepted: AcceptedIds, answer: WireAnswer, _sent: string[]): void {
+export function noteAccepted(accepted: AcceptedIds, answer: WireAnswer): void {
   if (answer.status !== 202) return;
   const body = JSON.parse(answer.body);
   if (Array.isArray(body.results)) {

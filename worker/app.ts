@@ -8,7 +8,7 @@ import type { AppEnv } from "./context.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { Publisher } from "./publisher.ts";
 import { KeyStore, RateLimiter } from "./auth.ts";
-import { checkHeaderSize, readWebBody, type BodyReader } from "./limits.ts";
+import { checkHeaderSize, discardWebBody, readWebBody, type BodyDiscarder, type BodyReader } from "./limits.ts";
 import { requestLog, type LogSink } from "./log.ts";
 import { openapi } from "./openapi.ts";
 import { EdgeError, errorToResponse, makeProblem, problemResponse } from "./problems.ts";
@@ -24,6 +24,8 @@ export interface AppDeps {
   log?: LogSink;
   /** How request bodies are read (default: the web Request's stream; Node has a faster path). */
   readBody?: BodyReader;
+  /** How an unread rest of a body is dropped before answering (default: the web Request's stream). */
+  discardBody?: BodyDiscarder;
   /** Clock for the rate limiter (tests). */
   now?: () => number;
 }
@@ -50,7 +52,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const keys = new KeyStore(config.apiKeys);
   const limiter = new RateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst }, deps.now);
   const app = new Hono<AppEnv>();
+  const discardBody = deps.discardBody ?? discardWebBody;
 
+  // Outermost, so it runs after every answer, refusals included (onError answers inside it): a
+  // body left unread when the answer goes out gets the connection reset (limits.ts).
+  app.use("*", async (c, next) => {
+    await next();
+    await discardBody(c.req.raw, c.env);
+  });
   app.use("*", requestLog(config.logRequests, deps.log ?? ((line) => console.log(line))));
   app.use("*", async (c, next) => {
     checkHeaderSize(c.req.raw.headers, config.maxHeaderBytes);

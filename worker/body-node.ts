@@ -4,7 +4,7 @@
 // request's work together.
 import type { IncomingMessage } from "node:http";
 import type { HttpBindings } from "@hono/node-server";
-import { concat, DRAIN_BYTES, readWebBody, type BodyReader } from "./limits.ts";
+import { concat, DISCARD_LIMIT_BYTES, discardWebBody, readWebBody, type BodyDiscarder, type BodyReader } from "./limits.ts";
 
 function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
@@ -19,14 +19,9 @@ function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint
       total += chunk.byteLength;
       if (total > maxBytes) {
         cleanup();
-        // Drop the rest (as readWebBody does), so the 413 reaches a client still sending; past
-        // DRAIN_BYTES more, close the connection instead.
-        let dropped = 0;
-        incoming.on("data", (more: Buffer) => {
-          dropped += more.byteLength;
-          if (dropped > DRAIN_BYTES) incoming.destroy();
-        });
-        resolve(null);
+        // Drop the rest before answering, as on workerd (limits.ts DISCARD_LIMIT_BYTES): answered
+        // early, @hono/node-server drains for only 500 ms, then closes a socket still receiving.
+        dropRest(incoming, total).then(() => resolve(null));
         return;
       }
       chunks.push(chunk);
@@ -45,9 +40,47 @@ function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint
   });
 }
 
+/** Reads and drops the rest of the body; past DISCARD_LIMIT_BYTES in all, closes the connection. */
+function dropRest(incoming: IncomingMessage, alreadyRead: number): Promise<void> {
+  if (incoming.readableEnded || incoming.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let total = alreadyRead;
+    const done = () => {
+      incoming.off("data", onData);
+      incoming.off("end", done);
+      incoming.off("error", done);
+      incoming.off("close", done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > DISCARD_LIMIT_BYTES) {
+        incoming.destroy();
+        done();
+      }
+    };
+    incoming.on("data", onData);
+    incoming.once("end", done);
+    incoming.once("error", done);
+    incoming.once("close", done);
+  });
+}
+
+function incomingOf(env: unknown): IncomingMessage | undefined {
+  return (env as Partial<HttpBindings> | undefined)?.incoming;
+}
+
 export const readNodeBody: BodyReader = (request, env, maxBytes) => {
-  const incoming = (env as Partial<HttpBindings> | undefined)?.incoming;
+  const incoming = incomingOf(env);
   // app.request() in tests has no IncomingMessage: read the web Request as workerd does.
   if (!incoming || incoming.readableEnded) return readWebBody(request, env, maxBytes);
   return readIncoming(incoming, maxBytes);
+};
+
+export const discardNodeBody: BodyDiscarder = (request, env) => {
+  const incoming = incomingOf(env);
+  if (!incoming) return discardWebBody(request, env);
+  // A declared length past the bound: reading would not save the connection.
+  if (Number(incoming.headers["content-length"] ?? 0) > DISCARD_LIMIT_BYTES) return Promise.resolve();
+  return dropRest(incoming, 0);
 };

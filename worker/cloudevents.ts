@@ -39,6 +39,17 @@ export function mediaType(contentType: string | null | undefined): string {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
+/**
+ * The Content-Type a request really has: an empty (or blank) header counts as none. workerd's HTTP
+ * layer drops an empty Content-Type before the Worker sees it (measured: `Content-Type:` and
+ * `Content-Type: ` reach the Worker as no header, while other empty headers stay); Node keeps it
+ * as "". Reading it through here makes both runtimes answer the same.
+ */
+export function requestContentType(headers: Headers): string | undefined {
+  const value = headers.get("content-type");
+  return value === null || value.trim() === "" ? undefined : value;
+}
+
 export function contentMode(contentType: string | null): ContentMode {
   const type = mediaType(contentType);
   if (type === STRUCTURED_TYPE) return "structured";
@@ -138,7 +149,7 @@ export function fromBinary(headers: Headers, body: Uint8Array, parseData: (bytes
     const lower = name.toLowerCase();
     if (lower.startsWith("ce-")) attrs[lower.slice(3)] = percentDecode(lower, value);
   });
-  const contentType = headers.get("content-type");
+  const contentType = requestContentType(headers);
   if (contentType) attrs.datacontenttype = contentType;
   if (attrs.specversion === undefined && attrs.id === undefined && attrs.type === undefined) {
     throw new EdgeError(
@@ -148,7 +159,7 @@ export function fromBinary(headers: Headers, body: Uint8Array, parseData: (bytes
     );
   }
   if (body.byteLength === 0) return fromAttributes(attrs, undefined);
-  if (!isJsonMediaType(contentType ?? undefined)) {
+  if (!isJsonMediaType(contentType)) {
     // Check the attributes first: a missing id is the more useful answer.
     fromAttributes(attrs, undefined);
     throw new EdgeError("unsupported-datacontenttype", `data of type "${contentType ?? "(none)"}" cannot be validated; send JSON`, {

@@ -7,7 +7,8 @@ import { createApp } from "./app.ts";
 import { parseConfig } from "./config.ts";
 import type { ApiKeyEntry } from "./keys.ts";
 import type { LogSink } from "./log.ts";
-import { readNodeBody } from "./body-node.ts";
+import { discardNodeBody, readNodeBody } from "./body-node.ts";
+import { answerClientError } from "./client-error-node.ts";
 import { NodePublisher } from "./publisher-node.ts";
 import { loadRegistry } from "./registry-node.ts";
 
@@ -37,12 +38,17 @@ export async function startNodeEdge(opts: NodeEdgeOptions): Promise<RunningNodeE
   if (opts.apiKeys) vars.API_KEYS = JSON.stringify(opts.apiKeys);
   const config = parseConfig(vars, "NATS_URLS");
   const publisher = new NodePublisher({ servers: config.natsUrls, publishTimeoutMs: config.publishTimeoutMs, auth: config.natsAuth });
-  const app = createApp({ registry, config, publisher, log: opts.log, readBody: readNodeBody });
+  const app = createApp({ registry, config, publisher, log: opts.log, readBody: readNodeBody, discardBody: discardNodeBody });
   const host = opts.host ?? "127.0.0.1";
   const server = await new Promise<ServerType>((resolveServer, reject) => {
     const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, () => resolveServer(s));
     s.once("error", reject);
   });
+  server.on("clientError", answerClientError);
+  // A client may half-close its side once the request is sent (RFC 9112 §9.6). Node's default is
+  // to close the connection then, even with the request in flight: the event is published but
+  // the 202 never arrives. With this (node:http's own switch), the answer is written, then closed.
+  (server as ServerType & { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,

@@ -24,6 +24,23 @@ function tooLarge(limit: number, what: string): EdgeError {
  */
 export type BodyReader = (request: Request, env: unknown, maxBytes: number) => Promise<Uint8Array | null>;
 
+/**
+ * Reads and drops whatever the app left unread of a request's body, before the answer goes out
+ * (see DISCARD_LIMIT_BYTES). Each runtime has its own, next to its BodyReader.
+ */
+export type BodyDiscarder = (request: Request, env: unknown) => Promise<void>;
+
+/**
+ * How much of a refused body is read and dropped before answering. An answer sent while the
+ * client is still sending makes workerd (kj's HTTP server: it waits for at most 64 KiB or 1 s of
+ * the rest) close the socket with unread bytes in it, which the kernel turns into a TCP reset,
+ * and the client sees ECONNRESET instead of the 413. Reading the rest first avoids that; the bound
+ * is Cloudflare's own front-end limit (100 MB on the Free and Pro plans, developers.cloudflare.com/
+ * workers/platform/limits), past which a body never reaches a real Worker. A longer body is cut
+ * off, which closes the connection.
+ */
+export const DISCARD_LIMIT_BYTES = 100 * 1024 * 1024;
+
 export const readWebBody: BodyReader = async (request, _env, maxBytes) => {
   if (!request.body) return new Uint8Array(0);
   // A declared length within the limit (readBody refused larger ones) binds the body: the HTTP
@@ -37,7 +54,7 @@ export const readWebBody: BodyReader = async (request, _env, maxBytes) => {
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await drain(reader);
+      await dropRest(reader, total);
       return null;
     }
     chunks.push(value);
@@ -45,22 +62,29 @@ export const readWebBody: BodyReader = async (request, _env, maxBytes) => {
   return concat(chunks, total);
 };
 
-/** Past the limit, this much more is read and dropped before the body is cut off. */
-export const DRAIN_BYTES = 1024 * 1024;
+/** workerd: the rest of a body the app did not read (a refusal before reading it). */
+export const discardWebBody: BodyDiscarder = async (request) => {
+  if (!request.body || request.bodyUsed || request.body.locked) return;
+  // A declared length past the bound: the front end would have refused it; reading would not help.
+  if (Number(request.headers.get("content-length") ?? 0) > DISCARD_LIMIT_BYTES) return;
+  await dropRest(request.body.getReader(), 0);
+};
 
-/**
- * Reads and drops the rest of an oversized body (up to DRAIN_BYTES), like a lingering close: a
- * client still sending when the 413 goes out would otherwise see the connection reset instead of
- * the answer. A body longer than that is cancelled, which closes the connection.
- */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-  let dropped = 0;
-  while (dropped <= DRAIN_BYTES) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    dropped += value.byteLength;
+/** Reads and drops chunks until the body ends, or cancels it past DISCARD_LIMIT_BYTES. */
+async function dropRest(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number): Promise<void> {
+  let total = alreadyRead;
+  try {
+    while (total <= DISCARD_LIMIT_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      total += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away mid-body: nothing left to protect.
+  } finally {
+    reader.releaseLock();
   }
-  await reader.cancel().catch(() => undefined);
 }
 
 export function concat(chunks: Uint8Array[], total: number): Uint8Array {
@@ -77,6 +101,7 @@ export function concat(chunks: Uint8Array[], total: number): Uint8Array {
 /**
  * The whole body, or payload-too-large: at once when Content-Length already says so, otherwise as
  * soon as the bytes read pass the limit (a lying or missing Content-Length cannot get past it).
+ * The app drops what is left unread (BodyDiscarder) before its answer goes out.
  */
 export async function readBody(read: BodyReader, request: Request, env: unknown, maxBytes: number, what = "the body"): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");

@@ -13,6 +13,7 @@ export const PROBLEM_KINDS = {
   "missing-attribute": { status: 400, title: "A required CloudEvents attribute is missing" },
   "invalid-attribute": { status: 400, title: "A CloudEvents attribute has an invalid value" },
   "invalid-batch": { status: 400, title: "The batch is not a JSON array of CloudEvents" },
+  "malformed-request": { status: 400, title: "The request is not valid HTTP/1.1" },
   unauthorized: { status: 401, title: "A valid API key is required" },
   "forbidden-type": { status: 403, title: "The API key may not publish this event type" },
   "not-found": { status: 404, title: "No such route" },

@@ -6,7 +6,7 @@ import type { AppEnv } from "./context.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { KeyStore, RateLimiter } from "./auth.ts";
 import { assertTypeAllowed } from "./auth.ts";
-import { contentMode, fromBinary, fromStructured, isJsonMediaType, SPEC_VERSION, type CloudEvent } from "./cloudevents.ts";
+import { contentMode, fromBinary, fromStructured, isJsonMediaType, requestContentType, SPEC_VERSION, type CloudEvent } from "./cloudevents.ts";
 import { parseJson, readBody, type BodyReader } from "./limits.ts";
 import { EdgeError, makeProblem, problemResponse } from "./problems.ts";
 import { accepted, checkType, prepareEvent, publishFailure, rejected, type BatchResult, type PreparedEvent, type TraceContext } from "./ingest.ts";
@@ -55,7 +55,7 @@ export function registerEventRoutes(app: Hono<AppEnv>, deps: EventRouteDeps): vo
     const key = await authorize(c, deps);
     checkType(type);
     assertTypeAllowed(key, type);
-    const contentType = c.req.header("content-type");
+    const contentType = requestContentType(c.req.raw.headers);
     if (contentType !== undefined && !isJsonMediaType(contentType)) {
       throw new EdgeError("unsupported-media-type", `send the event data as application/json, not "${contentType}"`);
     }
@@ -82,7 +82,7 @@ export function registerEventRoutes(app: Hono<AppEnv>, deps: EventRouteDeps): vo
 
   app.post("/v1/events", async (c) => {
     const key = await authorize(c, deps);
-    const mode = contentMode(c.req.header("content-type") ?? null);
+    const mode = contentMode(requestContentType(c.req.raw.headers) ?? null);
     if (mode === "batch") return handleBatch(c, deps, key);
     const body = await readBody(deps.readBody, c.req.raw, c.env, config.maxEventBytes, "the event");
     const event = mode === "structured" ? fromStructured(parse(body), parse) : fromBinary(c.req.raw.headers, body, parse);

@@ -76,6 +76,22 @@ function percentDecode(name: string, value: string): string {
 // one character the encoding never emits.
 export { percentEncode } from "../broker/event-identity.ts";
 
+/** A lone UTF-16 surrogate: with the `u` flag a proper pair is one code point and does not match. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * CloudEvents §3.1.1: a String is a sequence of Unicode characters, and a JSON `"\ud800"` is none.
+ * Percent-encoding would turn it into U+FFFD, so two different ids would become one identity.
+ */
+function wellFormed(name: string, value: string): string {
+  if (LONE_SURROGATE.test(value)) {
+    throw new EdgeError("invalid-attribute", `the attribute "${name}" holds a lone UTF-16 surrogate, which is not Unicode text`, {
+      attribute: name,
+    });
+  }
+  return value;
+}
+
 function requireString(attrs: Record<string, unknown>, name: string): string {
   const value = attrs[name];
   if (value === undefined || value === null || value === "") {
@@ -84,7 +100,7 @@ function requireString(attrs: Record<string, unknown>, name: string): string {
   if (typeof value !== "string") {
     throw new EdgeError("invalid-attribute", `the attribute "${name}" must be a string`, { attribute: name });
   }
-  return value;
+  return wellFormed(name, value);
 }
 
 function optionalString(attrs: Record<string, unknown>, name: string): string | undefined {
@@ -93,7 +109,7 @@ function optionalString(attrs: Record<string, unknown>, name: string): string | 
   if (typeof value !== "string") {
     throw new EdgeError("invalid-attribute", `the attribute "${name}" must be a string`, { attribute: name });
   }
-  return value;
+  return wellFormed(name, value);
 }
 
 /** A header value that needs no encoding: printable ASCII and spaces (RFC 9110 §5.5, without obs-text). */
@@ -133,7 +149,7 @@ function fromAttributes(attrs: Record<string, unknown>, data: unknown, dataBytes
     if (!EXTENSION_NAME.test(name)) {
       throw new EdgeError("invalid-attribute", `"${name}" is not a valid extension attribute name (a-z, 0-9)`, { attribute: name });
     }
-    if (typeof value === "string") event.extensions[name] = value;
+    if (typeof value === "string") event.extensions[name] = wellFormed(name, value);
     else if (typeof value === "number" || typeof value === "boolean") event.extensions[name] = String(value);
     else if (value !== null && value !== undefined) {
       throw new EdgeError("invalid-attribute", `the extension "${name}" must be a string, number or boolean`, { attribute: name });

@@ -10,6 +10,7 @@ import { eventMsgId } from "../../broker/event-identity.ts";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { schemaId, VALID_ORDER_V1, VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger, bearer, KEYS, send } from "./helpers.ts";
+import { problemType } from "../../worker/problems.ts";
 import { assertResponsesMatchOpenApi } from "./openapi-check.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
@@ -136,6 +137,26 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.notEqual(ra.seq, rb.seq);
       const again = await post("/v1/events", batchHeaders, batch([sourceA]));
       assert.deepEqual([again.body.results[0].duplicate, again.body.results[0].seq], [true, ra.seq]);
+    });
+
+    test("an id or source holding a lone surrogate is refused, so it cannot merge with the U+FFFD event", async () => {
+      // Percent-encoding writes a lone surrogate as U+FFFD: accepted, "\ud800" and "\ufffd" would share an identity.
+      const headers = { "content-type": "application/cloudevents+json" };
+      const body = (attrs: Record<string, string>) =>
+        `{"specversion":"1.0","type":"order.created","data":${JSON.stringify(VALID_ORDER_V2)},` +
+        Object.entries(attrs).map(([k, v]) => `"${k}":"${v}"`).join(",") + "}";
+      const refused: Array<Record<string, string>> = [
+        { id: `${runtime}-lone-\\ud800`, source: "/lone" },
+        { id: `${runtime}-lone-2`, source: "/lone-\\udc00" },
+        { id: `${runtime}-lone-3`, source: "/lone", ext: "\\ud83d" },
+      ];
+      for (const attrs of refused) {
+        const res = await post("/v1/events", headers, body(attrs));
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.type, problemType("invalid-attribute"));
+      }
+      const pair = await post("/v1/events", headers, body({ id: `${runtime}-pair-\\ud83d\\ude00`, source: "/lone" }));
+      assert.equal(pair.status, 202, "a proper surrogate pair (an emoji) is Unicode text");
     });
 
     test("POST /v1/events/{type}: an Idempotency-Key dedups retries from the same API key, never another key's event", async () => {

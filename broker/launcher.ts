@@ -26,9 +26,12 @@ export interface NodeSpec {
   dir: string;
   /**
    * A config file to run instead of a generated one (the local stack runs deploy/nats/dev/*.conf).
-   * It must take its store directory from $JETGATE_NATS_STORE and listen on `ports`.
+   * It must take its store directory from $JETGATE_NATS_STORE and listen on `ports` (the dev
+   * configs read them from the variables in `env`).
    */
   configFile?: string;
+  /** Extra environment for this node's nats-server, for $VARIABLES in its config file. */
+  env?: Record<string, string>;
 }
 
 export interface RunningNode extends NodeSpec {
@@ -116,7 +119,7 @@ function spawnNode(bin: string, spec: NodeSpec, detached = false): RunningNode {
   const child = spawn(bin, ["-c", configFile], {
     stdio: ["ignore", log, log],
     detached,
-    env: { ...process.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
+    env: { ...process.env, ...spec.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
   });
   closeSync(log);
   live.add(child);

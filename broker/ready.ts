@@ -92,5 +92,5 @@ export async function untilReady<T>(what: string, fn: () => Promise<T>, opts: Un
  * needs the cluster's meta leader, the first thing a restarted cluster has to elect.
  */
 export function jetstreamManagerReady(nc: NatsConnection, opts: UntilReadyOptions = {}): Promise<JetStreamManager> {
-  return untilReady("the JetStream API (the cluster's meta leader)", () => jetstreamManager(nc), opts);
+  return untilReady("the JetStream API (its meta group)", () => jetstreamManager(nc), opts);
 }

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { startBroker, ensureStreamsReady, ensureNatsServer, type Broker, type NodeSpec } from "../broker/index.ts";
+import { startBroker, ensureStreamsReady, ensureNatsServer, stopStaleNodes, type Broker, type NodeSpec } from "../broker/index.ts";
 
 import { STACK, type StackStep } from "./stack-parts.ts";
 
@@ -118,6 +118,9 @@ export async function runStack(opts: StackOptions): Promise<void> {
   const t0 = Date.now();
   const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const ports = opts.ports ?? STACK_PORTS;
+  // A stack that was SIGKILLed leaves its detached nats-server nodes behind: stop those first.
+  const specs = nodeSpecs(opts, ports);
+  await stopStaleNodes(specs, log);
   await checkPorts(opts, ports);
   const nats = ensureNatsServer(log);
   log(`nats-server ${nats.version} (${nats.path})`);
@@ -140,7 +143,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
 
   try {
     log(`starting ${opts.single ? "one nats-server node" : "a 3-node nats-server cluster"} (data in ${opts.dataDir})`);
-    const broker: Broker = await startBroker({ nodes: nodeSpecs(opts, ports), detached: true });
+    const broker: Broker = await startBroker({ nodes: specs, detached: true });
     stops.push({ name: "nats-server", stop: () => broker.stop() });
     const nc: NatsConnection = await connect({ servers: broker.servers, name: "jetgate-stack" });
     stops.push({ name: "stack connection", stop: () => nc.close() });

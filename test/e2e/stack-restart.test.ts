@@ -1,5 +1,5 @@
-// `npm start` after any kind of stop comes up again and serves: the real CLI (`jetgate stack`) in
-// its own process group, stopped the ways a user stops it (Ctrl-C = SIGINT to the group, SIGTERM
+// `npm start` after any kind of stop comes up again and serves: the real `npm start` in its own
+// process group, stopped the ways a user stops it (Ctrl-C = SIGINT to the group, SIGTERM
 // to the group from `kill`/systemd/a closing terminal, SIGKILL of the group), then started again on
 // the same data. Before DESIGN.md decision 15 the second start died with a bare `timeout` while the
 // KV bucket's stream had no leader yet. Runs on its own port block (--port-base) and data dir, never
@@ -7,7 +7,7 @@
 import { test, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,7 +53,8 @@ let base = 0;
 let current: Stack | undefined;
 
 function startStack(): Stack {
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "stack", "--data-dir", dataDir, "--port-base", String(base)], {
+  // Through npm, as users start it: npm and its shell share the group and get the signal too.
+  const child = spawn("npm", ["start", "--silent", "--", "--data-dir", dataDir, "--port-base", String(base)], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -123,6 +124,20 @@ function stackNodeSpecs(): NodeSpec[] {
   }));
 }
 
+/** The pids of the stack's nats-server nodes, from the pid files the launcher writes. */
+function nodePids(): number[] {
+  return stackNodeSpecs().map((spec) => Number.parseInt(readFileSync(join(spec.dir, "nats.pid"), "utf8"), 10));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Starts the stack, waits for its banner, posts an event and waits for the demo receiver to get it. */
 async function startAndServe(t?: TestContext): Promise<Stack> {
   const stack = startStack();
@@ -178,3 +193,20 @@ test("npm start comes up and serves again after SIGKILL of the process group (it
   const stack = await startAndServe(t);
   assert.ok(stack.output.some((l) => /left running by an earlier run/.test(l)), "the restart stopped the nodes the killed stack left behind");
 });
+
+test(
+  "npm start comes up and serves again after SIGKILL of everything it started at once (the group and its nats-server nodes)",
+  { timeout: UP_DEADLINE_MS + 120_000 },
+  async (t) => {
+    // As a power cut, the OOM killer or `systemctl kill -s KILL` on the service's cgroup: no node
+    // shuts down cleanly, so every Raft group (meta, streams, KV buckets, consumers) must elect again.
+    const pids = nodePids();
+    for (const pid of pids) if (processAlive(pid)) process.kill(pid, "SIGKILL");
+    await stopGroup(current!, "SIGKILL");
+    const deadline = Date.now() + EXIT_DEADLINE_MS;
+    while (pids.some(processAlive) && Date.now() < deadline) await sleep(50);
+    assert.ok(!pids.some(processAlive), "every nats-server node is gone");
+    const stack = await startAndServe(t);
+    assert.ok(stack.output.some((l) => /JetStream ready/.test(l)));
+  },
+);

@@ -36,8 +36,6 @@ export interface StartOptions {
   /** Use this connection instead of connecting to config.servers (it is not closed on stop). */
   nc?: NatsConnection;
   logger?: Logger;
-  /** How long to wait for JetStream leaders at start-up (default DEFAULT_READY_DEADLINE_MS, 90 s). */
-  readyDeadlineMs?: number;
 }
 
 export async function startBridge(input: BridgeConfig, opts: StartOptions = {}): Promise<RunningBridge> {
@@ -50,7 +48,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
   try {
     // Each start-up step waits for its stream's or bucket's leader (a cluster may still be
     // recovering from an abrupt stop), saying what it waits for; DESIGN.md decision 15.
-    const wait = { deadlineMs: opts.readyDeadlineMs, onWait: (line: string) => log.warn(line) };
+    const wait = { deadlineMs: config.readyDeadlineMs, onWait: (line: string) => log.warn(line) };
     const js = jetstream(nc);
     const jsm = await jetstreamManagerReady(nc, wait);
     const replicas = await eventsReplicas(nc, wait);

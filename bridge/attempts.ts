@@ -4,6 +4,7 @@
 // subscription (jetgate.attempts.<sub>.>), per event id (…*.<id>.*) or per event (…*.<id>.<source>).
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { ensureStream, jetstreamManagerReady, type UntilReadyOptions } from "../broker/index.ts";
 import { scanStream } from "./scan.ts";
 
 export const ATTEMPTS_STREAM = "JETGATE_ATTEMPTS";
@@ -44,8 +45,8 @@ export function attemptSubject(subscription: string, eventId: string, eventSourc
   return `${ATTEMPTS_PREFIX}.${subscription}.${eventToken(eventId)}.${eventToken(eventSource)}`;
 }
 
-export async function ensureAttemptsStream(nc: NatsConnection, replicas: number, maxAgeMs: number): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+export async function ensureAttemptsStream(nc: NatsConnection, replicas: number, maxAgeMs: number, wait: UntilReadyOptions = {}): Promise<void> {
+  const jsm = await jetstreamManagerReady(nc, wait);
   const config = {
     name: ATTEMPTS_STREAM,
     subjects: [`${ATTEMPTS_PREFIX}.>`],
@@ -55,12 +56,8 @@ export async function ensureAttemptsStream(nc: NatsConnection, replicas: number,
     num_replicas: replicas,
     max_age: maxAgeMs * 1_000_000,
   };
-  const exists = await jsm.streams.info(ATTEMPTS_STREAM).then(() => true, () => false);
-  if (exists) await jsm.streams.update(ATTEMPTS_STREAM, config);
-  else await jsm.streams.add(config).catch(async (err) => {
-    // Another instance created it between our check and our add.
-    if (!(await jsm.streams.info(ATTEMPTS_STREAM).then(() => true, () => false))) throw err;
-  });
+  // Waits for the stream's leader after a restart (DESIGN.md decision 15).
+  await ensureStream(jsm, config, wait);
 }
 
 const encoder = new TextEncoder();

@@ -88,7 +88,9 @@ export function registerBridgeCommands(program: Command): void {
     .option("--https-only", "refuse http URLs")
     .option("--prune", "delete subscriptions that are not in the file")
     .action(async (file: string, o: { servers: string; ssrfAllow: string[]; httpsOnly?: boolean; prune?: boolean }) => {
-      const result = await withNats(o.servers, (nc) => applySubscriptionsFile(nc, file, { ssrfAllow: o.ssrfAllow, httpsOnly: o.httpsOnly ?? false, prune: o.prune ?? false }));
+      // Run right after a cluster restart, this waits for the bucket's leader: say so on stderr.
+      const wait = { onWait: (line: string) => process.stderr.write(`${line}\n`) };
+      const result = await withNats(o.servers, (nc) => applySubscriptionsFile(nc, file, { ssrfAllow: o.ssrfAllow, httpsOnly: o.httpsOnly ?? false, prune: o.prune ?? false, wait }));
       print(result);
     });
   subs

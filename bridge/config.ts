@@ -34,6 +34,11 @@ export interface BridgeConfig {
   maxRetryAfterMs: number;
   /** Deadline for in-flight deliveries at shutdown; the rest are nak'ed (JETGATE_BRIDGE_SHUTDOWN_DEADLINE). */
   shutdownDeadlineMs: number;
+  /**
+   * How long start-up waits for JetStream leaders (meta group, streams, KV buckets, consumers)
+   * after a cluster restart before it fails naming the resource (JETGATE_BRIDGE_READY_DEADLINE).
+   */
+  readyDeadlineMs: number;
   /** Keep-alive connections per receiver origin (JETGATE_BRIDGE_CONNECTIONS_PER_ORIGIN). */
   connectionsPerOrigin: number;
   /** pino level (JETGATE_BRIDGE_LOG_LEVEL): trace, debug, info, warn, error, fatal, silent. */
@@ -58,6 +63,8 @@ export const BRIDGE_DEFAULTS: BridgeConfig = {
   autoDisableMinFailures: 5,
   maxRetryAfterMs: 24 * 3_600_000,
   shutdownDeadlineMs: 10_000,
+  // A whole cluster restarted on its data took 5–20 s here to elect every leader (DESIGN.md decision 15).
+  readyDeadlineMs: 90_000,
   connectionsPerOrigin: 256,
   logLevel: "info",
   instance: `${hostname()}-${process.pid}`,
@@ -113,6 +120,7 @@ export function configFromEnv(env: Record<string, string | undefined>): Partial<
   if ((v = get("AUTO_DISABLE_MIN_FAILURES"))) out.autoDisableMinFailures = integer("autoDisableMinFailures", v);
   if ((v = get("MAX_RETRY_AFTER"))) out.maxRetryAfterMs = duration("maxRetryAfterMs", v);
   if ((v = get("SHUTDOWN_DEADLINE"))) out.shutdownDeadlineMs = duration("shutdownDeadlineMs", v);
+  if ((v = get("READY_DEADLINE"))) out.readyDeadlineMs = duration("readyDeadlineMs", v);
   if ((v = get("CONNECTIONS_PER_ORIGIN"))) out.connectionsPerOrigin = integer("connectionsPerOrigin", v);
   if ((v = get("LOG_LEVEL"))) out.logLevel = v;
   if ((v = get("INSTANCE"))) out.instance = v;
@@ -130,7 +138,7 @@ export function checkBridgeConfig(config: BridgeConfig): BridgeConfig {
     fail("ssrfAllow", (err as Error).message);
   }
   if (!LOG_LEVELS.has(config.logLevel)) fail("logLevel", `must be one of ${[...LOG_LEVELS].join(", ")}`);
-  for (const field of ["attemptLogMaxAgeMs", "redriveMaxAgeMs", "maxRetryAfterMs", "shutdownDeadlineMs", "autoDisableAfterMs"] as const) {
+  for (const field of ["attemptLogMaxAgeMs", "redriveMaxAgeMs", "maxRetryAfterMs", "shutdownDeadlineMs", "autoDisableAfterMs", "readyDeadlineMs"] as const) {
     if (!Number.isFinite(config[field]) || config[field] < 0) fail(field, "must be a non-negative duration");
   }
   if (config.attemptLogMaxAgeMs < 1000) fail("attemptLogMaxAgeMs", "must be at least 1s");

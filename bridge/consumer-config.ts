@@ -2,8 +2,16 @@
 // `jetgate_redrive_<id>` on the redrive stream (DLQ redrives and replays). Every instance ensures
 // them idempotently; all instances pull from the same durables and so share the work.
 import { nanos } from "@nats-io/nats-core";
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
-import { EVENTS_STREAM } from "../broker/index.ts";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
+import { EVENTS_STREAM, LeaderMissingError, untilReady, type UntilReadyOptions } from "../broker/index.ts";
 import { REDRIVE_STREAM, redriveSubject } from "./redrive.ts";
 import type { Subscription } from "./subscriptions.ts";
 
@@ -48,11 +56,28 @@ export function consumerConfig(sub: Subscription, source: Source): Partial<Consu
   }
 }
 
-/** Creates the durable, or updates what may change on an existing one (the start position may not). */
-export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, source: Source): Promise<void> {
+/**
+ * Creates the durable, or updates what may change on an existing one (the start position may not).
+ * After a restart an existing durable answers only once its Raft group has a leader again, so
+ * this waits for it (untilReady, DESIGN.md decision 15) instead of taking a timeout for "absent".
+ */
+export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, source: Source, wait: UntilReadyOptions = {}): Promise<void> {
   const stream = streamOf(source);
   const config = consumerConfig(sub, source);
-  const existing = await jsm.consumers.info(stream, config.durable_name).catch(() => null);
+  await untilReady(`consumer ${config.durable_name} on stream ${stream}`, () => putConsumer(jsm, stream, config), wait);
+}
+
+async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | null> {
+  const info = await jsm.consumers.info(stream, name).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return null;
+    throw err;
+  });
+  if (info?.cluster && !info.cluster.leader) throw new LeaderMissingError(`consumer ${name} on stream ${stream} has no leader`);
+  return info;
+}
+
+async function putConsumer(jsm: JetStreamManager, stream: string, config: ReturnType<typeof consumerConfig>): Promise<void> {
+  const existing = await consumerInfo(jsm, stream, config.durable_name);
   if (!existing) {
     try {
       const created = await jsm.consumers.add(stream, config);
@@ -60,7 +85,7 @@ export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, s
       return;
     } catch (err) {
       // Another instance created it first; fall through to the update.
-      if (!(await jsm.consumers.info(stream, config.durable_name).catch(() => null))) throw err;
+      if (!(await consumerInfo(jsm, stream, config.durable_name))) throw err;
     }
   }
   const current = existing?.config;
@@ -84,15 +109,15 @@ export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, s
 /**
  * In a cluster a new durable answers its create request before its Raft group has a leader, and a
  * pull sent in that gap is lost (the client then waits two missed heartbeats to pull again). Wait
- * for the leader, bounded, so the first pull lands.
+ * for the leader, bounded; best effort, since the pull recovers on its own after the heartbeats.
  */
 async function waitForLeader(jsm: JetStreamManager, stream: string, name: string, leader: string | undefined): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!leader && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const info = await jsm.consumers.info(stream, name).catch(() => null);
-    leader = info?.cluster?.leader ?? (info && !info.cluster ? "single" : undefined);
-  }
+  if (leader) return;
+  await untilReady(`new consumer ${name} on stream ${stream}`, () => consumerInfo(jsm, stream, name), {
+    deadlineMs: 5_000,
+    minDelayMs: 50,
+    maxDelayMs: 200,
+  }).catch(() => undefined);
 }
 
 export async function deleteConsumers(jsm: JetStreamManager, id: string): Promise<void> {

@@ -6,7 +6,7 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { nuid } from "@nats-io/nats-core";
-import { EVENTS_STREAM } from "../broker/index.ts";
+import { ensureStream, jetstreamManagerReady, EVENTS_STREAM, type UntilReadyOptions } from "../broker/index.ts";
 import { BridgeError } from "./errors.ts";
 import { scanStream } from "./scan.ts";
 import type { SubscriptionStore } from "./store.ts";
@@ -26,8 +26,8 @@ export function redriveSubject(subscription: string): string {
 }
 
 /** Work-queue retention: a copy is gone once its subscription acked (or dead-lettered) it. */
-export async function ensureRedriveStream(nc: NatsConnection, replicas: number, maxAgeMs: number): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+export async function ensureRedriveStream(nc: NatsConnection, replicas: number, maxAgeMs: number, wait: UntilReadyOptions = {}): Promise<void> {
+  const jsm = await jetstreamManagerReady(nc, wait);
   const config = {
     name: REDRIVE_STREAM,
     subjects: [`${REDRIVE_PREFIX}.>`],
@@ -38,11 +38,8 @@ export async function ensureRedriveStream(nc: NatsConnection, replicas: number, 
     max_age: maxAgeMs * 1_000_000,
     duplicate_window: Math.min(120_000, maxAgeMs) * 1_000_000,
   };
-  const exists = await jsm.streams.info(REDRIVE_STREAM).then(() => true, () => false);
-  if (exists) await jsm.streams.update(REDRIVE_STREAM, config);
-  else await jsm.streams.add(config).catch(async (err) => {
-    if (!(await jsm.streams.info(REDRIVE_STREAM).then(() => true, () => false))) throw err;
-  });
+  // Waits for the stream's leader after a restart (DESIGN.md decision 15).
+  await ensureStream(jsm, config, wait);
 }
 
 export async function publishRedrive(js: JetStreamClient, subscription: string, data: Uint8Array, h: MsgHdrs, msgID: string): Promise<void> {

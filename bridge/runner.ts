@@ -88,7 +88,10 @@ export class SubscriptionRunner {
     this.stopping = false;
     this.abort = new AbortController();
     for (const source of ["events", "redrive"] as const) {
-      await ensureConsumer(this.deps.jsm, this.sub, source);
+      await ensureConsumer(this.deps.jsm, this.sub, source, {
+        deadlineMs: this.deps.config.readyDeadlineMs,
+        onWait: (line) => this.deps.log.warn({ subscription: this.sub.id }, line),
+      });
       const consumer = await this.deps.js.consumers.get(streamOf(source), durableName(this.sub.id, source));
       const messages = await consumer.consume({ max_messages: this.sub.ordered ? 1 : this.sub.maxConcurrency, expires: PULL_EXPIRES_MS });
       this.pulls.push({ messages, done: this.pull(messages, source) });

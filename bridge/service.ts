@@ -4,7 +4,8 @@ import { serve, type ServerType } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
+import { jetstreamManagerReady } from "../broker/index.ts";
 import { pino, type Logger } from "pino";
 import { adminApp } from "./admin.ts";
 import { AttemptLog, ensureAttemptsStream } from "./attempts.ts";
@@ -45,12 +46,15 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownConnection) cleanups.push(() => nc.drain().catch(() => nc.close()));
   try {
+    // Each start-up step waits for its stream's or bucket's leader (a cluster may still be
+    // recovering from an abrupt stop), saying what it waits for; DESIGN.md decision 15.
+    const wait = { deadlineMs: config.readyDeadlineMs, onWait: (line: string) => log.warn(line) };
     const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
-    const replicas = await eventsReplicas(nc);
-    await ensureAttemptsStream(nc, replicas, config.attemptLogMaxAgeMs);
-    await ensureRedriveStream(nc, replicas, config.redriveMaxAgeMs);
-    const store = await SubscriptionStore.open(nc);
+    const jsm = await jetstreamManagerReady(nc, wait);
+    const replicas = await eventsReplicas(nc, wait);
+    await ensureAttemptsStream(nc, replicas, config.attemptLogMaxAgeMs, wait);
+    await ensureRedriveStream(nc, replicas, config.redriveMaxAgeMs, wait);
+    const store = await SubscriptionStore.open(nc, wait);
     const policy = ssrfPolicy(config);
     const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin);
     cleanups.unshift(() => deliverer.close());

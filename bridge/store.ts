@@ -2,9 +2,9 @@
 // changes live (DESIGN.md decision 8). A second small bucket holds per-subscription health (when
 // the current run of failures began) so auto-disable is judged across instances.
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
-import { EVENTS_STREAM } from "../broker/index.ts";
+import { EVENTS_STREAM, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../broker/index.ts";
 import { BridgeError } from "./errors.ts";
 import type { Subscription } from "./subscriptions.ts";
 
@@ -17,10 +17,17 @@ export interface SubscriptionHealth {
 }
 
 /** Replicas of the EVENTS stream, so the bridge's own state is as durable as the events. */
-export async function eventsReplicas(nc: NatsConnection): Promise<number> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(EVENTS_STREAM).catch((err: unknown) => {
-    throw new BridgeError("NOT_READY", `stream ${EVENTS_STREAM} not found: start the broker stack first`, {}, { cause: err });
+export async function eventsReplicas(nc: NatsConnection, wait: UntilReadyOptions = {}): Promise<number> {
+  const jsm = await jetstreamManagerReady(nc, wait);
+  const info = await untilReady(`stream ${EVENTS_STREAM}`, async () => {
+    const found = await jsm.streams.info(EVENTS_STREAM);
+    if (found.cluster && !found.cluster.leader) throw new LeaderMissingError(`stream ${EVENTS_STREAM} has no leader`);
+    return found;
+  }, wait).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
+      throw new BridgeError("NOT_READY", `stream ${EVENTS_STREAM} not found: start the broker stack first`, {}, { cause: err });
+    }
+    throw err;
   });
   return info.config.num_replicas;
 }
@@ -37,12 +44,17 @@ export class SubscriptionStore {
     readonly health: KV,
   ) {}
 
-  /** Opens (creating idempotently) the buckets with the EVENTS stream's replicas. */
-  static async open(nc: NatsConnection): Promise<SubscriptionStore> {
-    const replicas = await eventsReplicas(nc);
+  /**
+   * Opens (creating idempotently) the buckets with the EVENTS stream's replicas, waiting for each
+   * bucket's stream to have a leader (after an abrupt stop the buckets elect theirs one by one).
+   */
+  static async open(nc: NatsConnection, wait: UntilReadyOptions = {}): Promise<SubscriptionStore> {
+    const replicas = await eventsReplicas(nc, wait);
     const kvm = new Kvm(nc);
-    const kv = await kvm.create(SUBSCRIPTIONS_BUCKET, { replicas, history: 5, description: "Jetgate webhook subscriptions" });
-    const health = await kvm.create(HEALTH_BUCKET, { replicas, history: 1, description: "Jetgate subscription health" });
+    const bucket = (name: string, history: number, description: string) =>
+      untilReady(`KV bucket ${name} (stream KV_${name})`, () => kvm.create(name, { replicas, history, description }), wait);
+    const kv = await bucket(SUBSCRIPTIONS_BUCKET, 5, "Jetgate webhook subscriptions");
+    const health = await bucket(HEALTH_BUCKET, 1, "Jetgate subscription health");
     return new SubscriptionStore(kv, health);
   }
 

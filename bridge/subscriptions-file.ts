@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parse } from "yaml";
+import type { UntilReadyOptions } from "../broker/index.ts";
 import { BridgeError } from "./errors.ts";
 import { applySubscriptions, ssrfPolicy, type ApplyResult } from "./ops.ts";
 import { SubscriptionStore } from "./store.ts";
@@ -26,6 +27,8 @@ export interface ApplyFileOptions {
   httpsOnly?: boolean;
   /** Delete subscriptions that are not in the file. */
   prune?: boolean;
+  /** Deadline and log line while the subscriptions bucket has no leader yet (after a restart). */
+  wait?: UntilReadyOptions;
 }
 
 export async function applySubscriptionsFile(nc: NatsConnection, path: string, opts: ApplyFileOptions = {}): Promise<ApplyResult> {
@@ -33,6 +36,6 @@ export async function applySubscriptionsFile(nc: NatsConnection, path: string, o
     throw new BridgeError("FILE_INVALID", `cannot read ${path}: ${(err as Error).message}`, { path });
   });
   const inputs = parseSubscriptionsYaml(text, path);
-  const store = await SubscriptionStore.open(nc);
+  const store = await SubscriptionStore.open(nc, opts.wait);
   return applySubscriptions(store, inputs, ssrfPolicy(opts), { prune: opts.prune ?? false });
 }

@@ -3,3 +3,4 @@ export * from "./launcher.ts";
 export * from "./nats-binary.ts";
 export * from "./streams.ts";
 export * from "./errors.ts";
+export * from "./ready.ts";

@@ -2,8 +2,8 @@
 // Used by the local stack (`jetgate stack`) with the fixed ports of DESIGN.md, and by the test
 // harness and benchmarks with free ports in temp dirs. Every process is tracked by PID so callers
 // can always stop what they started.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync, openSync, closeSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrokerError } from "./errors.ts";
@@ -26,9 +26,12 @@ export interface NodeSpec {
   dir: string;
   /**
    * A config file to run instead of a generated one (the local stack runs deploy/nats/dev/*.conf).
-   * It must take its store directory from $JETGATE_NATS_STORE and listen on `ports`.
+   * It must take its store directory from $JETGATE_NATS_STORE and listen on `ports` (the dev
+   * configs read them from the variables in `env`).
    */
   configFile?: string;
+  /** Extra environment for this node's nats-server, for $VARIABLES in its config file. */
+  env?: Record<string, string>;
 }
 
 export interface RunningNode extends NodeSpec {
@@ -122,9 +125,11 @@ function spawnNode(bin: string, spec: NodeSpec, detached = false): RunningNode {
   const child = spawn(bin, ["-c", configFile], {
     stdio: ["ignore", log, log],
     detached,
-    env: { ...process.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
+    env: { ...process.env, ...spec.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
   });
   closeSync(log);
+  // Read by stopStaleNodes when the parent was SIGKILLed and this node outlived it (detached).
+  writeFileSync(join(spec.dir, PID_FILE), `${child.pid}\n`);
   live.add(child);
   child.once("exit", () => live.delete(child));
   if (child.pid === undefined) throw new BrokerError("SPAWN_FAILED", `could not start nats-server for ${spec.name}`);
@@ -136,6 +141,49 @@ function spawnNode(bin: string, spec: NodeSpec, detached = false): RunningNode {
     websocketUrl: `ws://127.0.0.1:${spec.ports.websocket}`,
     logFile,
   };
+}
+
+const PID_FILE = "nats.pid";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Stops nats-server nodes that a previous parent left running on these stores. The local stack
+ * runs its nodes detached (own process group), so when the stack itself is SIGKILLed (`kill -9`
+ * of its process group, an OOM kill) they keep running and hold the ports and the store. A pid
+ * counts only while `ps` shows it is nats-server running this node's config file, so a reused pid
+ * is never signalled. SIGTERM first (nats-server then shuts down cleanly), SIGKILL after graceMs.
+ */
+export async function stopStaleNodes(specs: NodeSpec[], log?: (line: string) => void, graceMs = 10_000): Promise<void> {
+  for (const spec of specs) {
+    const pidFile = join(spec.dir, PID_FILE);
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(pidFile, "utf8"), 10);
+    } catch {
+      continue;
+    }
+    const command = Number.isInteger(pid) && pid > 0 && alive(pid) ? spawnSync("ps", ["-o", "command=", "-p", String(pid)], { encoding: "utf8" }).stdout : "";
+    const configFile = spec.configFile ?? join(spec.dir, "nats.conf");
+    if (command.includes("nats-server") && command.includes(configFile)) {
+      log?.(`stopping nats-server ${spec.name} (pid ${pid}) left running by an earlier run`);
+      process.kill(pid, "SIGTERM");
+      const deadline = Date.now() + graceMs;
+      while (alive(pid) && Date.now() < deadline) await sleep(100);
+      if (alive(pid)) process.kill(pid, "SIGKILL");
+      const killDeadline = Date.now() + 5_000;
+      while (alive(pid) && Date.now() < killDeadline) await sleep(50);
+      if (alive(pid)) throw new BrokerError("SPAWN_FAILED", `nats-server ${spec.name} (pid ${pid}) from an earlier run does not stop`);
+    }
+    rmSync(pidFile, { force: true });
+  }
 }
 
 async function waitFor(what: string, deadline: number, probe: () => Promise<boolean>): Promise<void> {

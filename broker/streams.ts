@@ -1,8 +1,16 @@
 // The streams every part relies on (DESIGN.md, Contracts), created or updated idempotently.
 import type { NatsConnection } from "@nats-io/nats-core";
-import { setTimeout as sleep } from "node:timers/promises";
-import { BrokerError } from "./errors.ts";
-import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type StreamConfig } from "@nats-io/jetstream";
+import {
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  DiscardPolicy,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { DEFAULT_READY_DEADLINE_MS, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "./ready.ts";
 
 export const EVENTS_STREAM = "EVENTS";
 export const DLQ_STREAM = "DLQ";
@@ -47,38 +55,58 @@ export function streamConfigs(opts: StreamOptions): Array<Partial<StreamConfig> 
 }
 
 /** How long a restarted cluster may take to elect stream leaders from its stored data. */
-export const DEFAULT_STREAMS_READY_TIMEOUT_MS = 90_000;
+export const DEFAULT_STREAMS_READY_TIMEOUT_MS = DEFAULT_READY_DEADLINE_MS;
 
 /**
- * Like ensureStreams, but retries while JetStream is not ready yet. A cluster restarted on its old
- * data answers requests only once each stream has a leader again, which took ~15 s here.
+ * Like ensureStreams, but waits (untilReady) while JetStream is not ready yet: a cluster restarted
+ * on its old data answers for a stream only once that stream has a leader again (~15 s here).
  */
 export async function ensureStreamsReady(
   nc: NatsConnection,
-  opts: StreamOptions & { timeoutMs?: number; onWait?: (reason: string) => void },
+  opts: StreamOptions & { timeoutMs?: number; onWait?: (line: string) => void },
 ): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_STREAMS_READY_TIMEOUT_MS);
-  for (;;) {
-    try {
-      return await ensureStreams(nc, opts);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (Date.now() > deadline) throw new BrokerError("NOT_READY", `JetStream streams not ready: ${reason}`, { cause: err });
-      opts.onWait?.(reason);
-      await sleep(500);
-    }
+  const jsm = await jetstreamManagerReady(nc, { deadlineMs: opts.timeoutMs, onWait: opts.onWait });
+  for (const config of streamConfigs(opts)) {
+    await ensureStream(jsm, config, { deadlineMs: opts.timeoutMs, onWait: opts.onWait });
   }
 }
 
-/** Creates each stream, or updates it to the wanted config when it exists already. */
+/** Creates each stream, or updates it to the wanted config when it exists already (no waiting). */
 export async function ensureStreams(nc: NatsConnection, opts: StreamOptions): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  for (const config of streamConfigs(opts)) {
-    const exists = await jsm.streams.info(config.name).then(
-      () => true,
-      () => false,
-    );
-    if (exists) await jsm.streams.update(config.name, config);
-    else await jsm.streams.add(config);
-  }
+  for (const config of streamConfigs(opts)) await putStream(jsm, config);
 }
+
+/**
+ * Creates the stream or updates it to `config`, waiting for its leader first (untilReady): after a
+ * restart the info request times out until the stream's Raft group has elected one. Only "stream
+ * not found" means absent; every other error is either "not ready" (retried) or real (thrown).
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  opts: UntilReadyOptions = {},
+): Promise<void> {
+  await untilReady(`stream ${config.name}`, () => putStream(jsm, config), opts);
+}
+
+async function putStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const info = await jsm.streams.info(config.name).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
+    throw err;
+  });
+  if (info) {
+    // An R3 stream whose info came from a server without a leader is not usable yet.
+    if (info.cluster && !info.cluster.leader) throw new LeaderMissingError(`stream ${config.name} has no leader`);
+    await jsm.streams.update(config.name, config);
+    return;
+  }
+  await jsm.streams.add(config).catch(async (err: unknown) => {
+    // Another instance created it between our info and our add: update it instead.
+    if (err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE) await jsm.streams.update(config.name, config);
+    else throw err;
+  });
+}
+
+/** JSStreamNameExistErr (nats-server errors.json): the name is taken, with another config. */
+const STREAM_NAME_IN_USE = 10058;

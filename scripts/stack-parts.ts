@@ -1,12 +1,22 @@
 // The parts of the local stack after the broker, started in this order and stopped in reverse.
 // Each returns the lines it adds to the banner. Data flows one way: schemas → build → edge, and
 // edge → broker → bridge → receiver.
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Broker } from "../broker/index.ts";
 import { buildRegistry, DEFAULT_OUT } from "../registry/index.ts";
 import { startEdgeWorkerd, devApiKeys, DEV_API_KEY } from "../worker/index.ts";
-import { startBridge, startDemoReceiver, applySubscriptionsFile, loadBridgeConfig } from "../bridge/index.ts";
+import {
+  startBridge,
+  startDemoReceiver,
+  applySubscriptions,
+  applySubscriptionsFile,
+  loadBridgeConfig,
+  parseSubscriptionsYaml,
+  ssrfPolicy,
+  SubscriptionStore,
+} from "../bridge/index.ts";
 
 export interface StackContext {
   root: string;
@@ -28,6 +38,8 @@ const DEV_WEBHOOK_SECRET = "whsec_amV0Z2F0ZS1kZXYtb25seS1zZWNyZXQtZG8tbm90LXVzZS
 const DEV_ADMIN_TOKEN = "dev-admin-token";
 /** The only private address the dev subscriptions may reach through the bridge's SSRF guard. */
 const LOOPBACK_ALLOW = ["127.0.0.1"];
+/** The receiver's port in DEV_SUBSCRIPTIONS (STACK_PORTS.receiver). */
+const DEFAULT_RECEIVER_PORT = 8791;
 
 const SAMPLE_EVENT = {
   orderId: "o-1001",
@@ -88,7 +100,8 @@ const receiver: StackStep = {
 const bridge: StackStep = {
   name: "bridge",
   async start(ctx) {
-    const applied = await applySubscriptionsFile(ctx.nc, join(ctx.root, DEV_SUBSCRIPTIONS), { ssrfAllow: LOOPBACK_ALLOW });
+    // After an abrupt stop the subscriptions bucket elects its leader only now: wait, and say so.
+    const applied = await applyDevSubscriptions(ctx);
     ctx.log(`subscriptions from ${DEV_SUBSCRIPTIONS}: ${JSON.stringify(applied)}`);
     const config = loadBridgeConfig(process.env, {
       servers: ctx.broker.servers,
@@ -104,5 +117,21 @@ const bridge: StackStep = {
     };
   },
 };
+
+/**
+ * The dev subscriptions file names the receiver's default port; on other ports (--port-base) the
+ * stack points the demo subscription at its own receiver instead.
+ */
+async function applyDevSubscriptions(ctx: StackContext) {
+  const file = join(ctx.root, DEV_SUBSCRIPTIONS);
+  const wait = { onWait: ctx.log };
+  if (ctx.ports.receiver === DEFAULT_RECEIVER_PORT) return applySubscriptionsFile(ctx.nc, file, { ssrfAllow: LOOPBACK_ALLOW, wait });
+  const from = `//127.0.0.1:${DEFAULT_RECEIVER_PORT}/`;
+  const inputs = parseSubscriptionsYaml(await readFile(file, "utf8"), file).map((input) => {
+    const url = (input as { url?: unknown }).url;
+    return typeof url === "string" ? { ...(input as object), url: url.replace(from, `//127.0.0.1:${ctx.ports.receiver}/`) } : input;
+  });
+  return applySubscriptions(await SubscriptionStore.open(ctx.nc, wait), inputs, ssrfPolicy({ ssrfAllow: LOOPBACK_ALLOW }));
+}
 
 export const STACK: StackStep[] = [registry, receiver, bridge, edge];

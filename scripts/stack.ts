@@ -7,14 +7,14 @@ import { createServer } from "node:net";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { startBroker, ensureStreamsReady, ensureNatsServer, type Broker, type NodeSpec } from "../broker/index.ts";
+import { startBroker, ensureStreamsReady, ensureNatsServer, stopStaleNodes, type Broker, type NodeSpec } from "../broker/index.ts";
 
 import { STACK, type StackStep } from "./stack-parts.ts";
 
 export const ROOT = join(import.meta.dirname, "..");
 
 /** The fixed ports of the local stack (DESIGN.md, Contracts). Tests never use these. */
-export const STACK_PORTS = {
+export const STACK_PORTS: StackPorts = {
   edge: 8787,
   bridge: 8790,
   receiver: 8791,
@@ -22,11 +22,40 @@ export const STACK_PORTS = {
   websocket: [9222, 9223, 9224],
   routes: [6222, 6223, 6224],
   monitor: [8222, 8223, 8224],
-} as const;
+};
+
+export interface StackPorts {
+  edge: number;
+  bridge: number;
+  receiver: number;
+  nats: readonly number[];
+  websocket: readonly number[];
+  routes: readonly number[];
+  monitor: readonly number[];
+}
+
+/** Environment variable that moves every port of the stack to a block starting at its value. */
+export const PORT_BASE_ENV = "JETGATE_STACK_PORT_BASE";
+
+/**
+ * The stack's ports: STACK_PORTS, or with a base B (--port-base / JETGATE_STACK_PORT_BASE) the
+ * block B..B+42: edge B, bridge B+3, receiver B+4, nats B+10.., websocket B+20.., routes B+30..,
+ * monitoring B+40... Lets a second stack (or a test) run beside the default one.
+ */
+export function stackPorts(base?: number): StackPorts {
+  if (base === undefined) return STACK_PORTS;
+  if (!Number.isInteger(base) || base < 1024 || base > 65535 - 42) {
+    throw new Error(`port base must be an integer from 1024 to ${65535 - 42}, got ${base}`);
+  }
+  const three = (offset: number) => [0, 1, 2].map((i) => base + offset + i);
+  return { edge: base, bridge: base + 3, receiver: base + 4, nats: three(10), websocket: three(20), routes: three(30), monitor: three(40) };
+}
 
 export interface StackOptions {
   single: boolean;
   dataDir: string;
+  /** Defaults to STACK_PORTS. */
+  ports?: StackPorts;
 }
 
 function log(line: string): void {
@@ -41,16 +70,16 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function checkPorts(opts: StackOptions): Promise<void> {
+async function checkPorts(opts: StackOptions, ports: StackPorts): Promise<void> {
   const count = opts.single ? 1 : 3;
   const wanted = [
-    STACK_PORTS.edge,
-    STACK_PORTS.bridge,
-    STACK_PORTS.receiver,
-    ...STACK_PORTS.nats.slice(0, count),
-    ...STACK_PORTS.websocket.slice(0, count),
-    ...STACK_PORTS.monitor.slice(0, count),
-    ...(opts.single ? [] : STACK_PORTS.routes),
+    ports.edge,
+    ports.bridge,
+    ports.receiver,
+    ...ports.nats.slice(0, count),
+    ...ports.websocket.slice(0, count),
+    ...ports.monitor.slice(0, count),
+    ...(opts.single ? [] : ports.routes),
   ];
   const taken: number[] = [];
   for (const port of wanted) if (!(await portFree(port))) taken.push(port);
@@ -59,35 +88,40 @@ async function checkPorts(opts: StackOptions): Promise<void> {
   }
 }
 
-function nodeSpecs(opts: StackOptions): NodeSpec[] {
-  const natsDir = join(opts.dataDir, opts.single ? "single" : "cluster");
-  if (opts.single) {
-    return [
-      {
-        name: "n1",
-        dir: join(natsDir, "n1"),
-        configFile: join(ROOT, "deploy/nats/dev/single.conf"),
-        ports: { client: 4222, websocket: 9222, cluster: 6222, monitor: 8222 },
-      },
-    ];
+/** The dev configs read their ports from these variables (deploy/nats/dev/*.conf). */
+function nodeEnv(ports: StackPorts, i: number, single: boolean): Record<string, string> {
+  const env: Record<string, string> = {
+    JETGATE_NATS_PORT: String(ports.nats[i]),
+    JETGATE_NATS_WEBSOCKET_PORT: String(ports.websocket[i]),
+    JETGATE_NATS_MONITOR_PORT: String(ports.monitor[i]),
+  };
+  if (!single) {
+    env.JETGATE_NATS_CLUSTER_PORT = String(ports.routes[i]);
+    ports.routes.forEach((port, r) => (env[`JETGATE_NATS_ROUTE_${r + 1}`] = `nats-route://127.0.0.1:${port}`));
   }
-  return [0, 1, 2].map((i) => ({
+  return env;
+}
+
+function nodeSpecs(opts: StackOptions, ports: StackPorts): NodeSpec[] {
+  const natsDir = join(opts.dataDir, opts.single ? "single" : "cluster");
+  const count = opts.single ? 1 : 3;
+  return Array.from({ length: count }, (_, i) => ({
     name: `n${i + 1}`,
     dir: join(natsDir, `n${i + 1}`),
-    configFile: join(ROOT, `deploy/nats/dev/n${i + 1}.conf`),
-    ports: {
-      client: STACK_PORTS.nats[i]!,
-      websocket: STACK_PORTS.websocket[i]!,
-      cluster: STACK_PORTS.routes[i]!,
-      monitor: STACK_PORTS.monitor[i]!,
-    },
+    configFile: join(ROOT, opts.single ? "deploy/nats/dev/single.conf" : `deploy/nats/dev/n${i + 1}.conf`),
+    env: nodeEnv(ports, i, opts.single),
+    ports: { client: ports.nats[i]!, websocket: ports.websocket[i]!, cluster: ports.routes[i]!, monitor: ports.monitor[i]! },
   }));
 }
 
 export async function runStack(opts: StackOptions): Promise<void> {
   const t0 = Date.now();
   const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
-  await checkPorts(opts);
+  const ports = opts.ports ?? STACK_PORTS;
+  // A stack that was SIGKILLed leaves its detached nats-server nodes behind: stop those first.
+  const specs = nodeSpecs(opts, ports);
+  await stopStaleNodes(specs, log);
+  await checkPorts(opts, ports);
   const nats = ensureNatsServer(log);
   log(`nats-server ${nats.version} (${nats.path})`);
 
@@ -109,17 +143,17 @@ export async function runStack(opts: StackOptions): Promise<void> {
 
   try {
     log(`starting ${opts.single ? "one nats-server node" : "a 3-node nats-server cluster"} (data in ${opts.dataDir})`);
-    const broker: Broker = await startBroker({ nodes: nodeSpecs(opts), detached: true });
+    const broker: Broker = await startBroker({ nodes: specs, detached: true });
     stops.push({ name: "nats-server", stop: () => broker.stop() });
     const nc: NatsConnection = await connect({ servers: broker.servers, name: "jetgate-stack" });
     stops.push({ name: "stack connection", stop: () => nc.close() });
     await ensureStreamsReady(nc, {
       replicas: broker.replicas,
-      onWait: (reason) => log(`waiting for JetStream to elect stream leaders from the stored data (${reason})`),
+      onWait: log,
     });
     log(`JetStream ready, streams EVENTS and DLQ at R${broker.replicas} (${elapsed()})`);
 
-    const ctx = { root: ROOT, broker, nc, log, ports: STACK_PORTS, dataDir: opts.dataDir };
+    const ctx = { root: ROOT, broker, nc, log, ports, dataDir: opts.dataDir };
     const banner: string[] = [];
     for (const step of STACK as StackStep[]) {
       const started = await step.start(ctx);
@@ -171,7 +205,9 @@ export function registerStackCommands(program: Command): void {
     .description("run the whole local stack in the foreground (npm start)")
     .option("--single", "one nats-server node with R1 streams, for small laptops", false)
     .option("--data-dir <dir>", "where nats-server keeps its data", join(ROOT, ".jetgate"))
-    .action(async (o: { single: boolean; dataDir: string }) => {
-      await runStack({ single: o.single, dataDir: o.dataDir });
+    .option("--port-base <port>", `move every port to a block from this one (also ${PORT_BASE_ENV}); default: the fixed ports`)
+    .action(async (o: { single: boolean; dataDir: string; portBase?: string }) => {
+      const base = o.portBase ?? process.env[PORT_BASE_ENV];
+      await runStack({ single: o.single, dataDir: o.dataDir, ports: stackPorts(base === undefined || base === "" ? undefined : Number(base)) });
     });
 }

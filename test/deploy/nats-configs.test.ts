@@ -20,7 +20,17 @@ test("the dev cluster and single-node configs are valid nats-server configs", (t
   const files = readdirSync(join(root, "deploy/nats/dev")).filter((f) => f.endsWith(".conf"));
   assert.deepEqual(files.sort(), ["n1.conf", "n2.conf", "n3.conf", "single.conf"]);
   for (const f of files) {
-    const result = checkConfig(join(root, "deploy/nats/dev", f), { JETGATE_NATS_STORE: dir });
+    // The stack passes every port through the environment (scripts/stack.ts, nodeEnv).
+    const result = checkConfig(join(root, "deploy/nats/dev", f), {
+      JETGATE_NATS_STORE: dir,
+      JETGATE_NATS_PORT: "4222",
+      JETGATE_NATS_WEBSOCKET_PORT: "9222",
+      JETGATE_NATS_MONITOR_PORT: "8222",
+      JETGATE_NATS_CLUSTER_PORT: "6222",
+      JETGATE_NATS_ROUTE_1: "nats-route://127.0.0.1:6222",
+      JETGATE_NATS_ROUTE_2: "nats-route://127.0.0.1:6223",
+      JETGATE_NATS_ROUTE_3: "nats-route://127.0.0.1:6224",
+    });
     assert.equal(result.status, 0, `${f}: ${result.stderr}`);
   }
 });

@@ -61,12 +61,12 @@ async function restartAndDeliver(t: TestContext, signal: NodeJS.Signals): Promis
   assert.deepEqual(second.manager.running(), ["restart"]);
   // The EVENTS leader is back (the bridge waited for it), but a publish may still race a
   // re-election on a loaded box: retry only "not ready" errors, bounded.
-  const { id } = await untilReady("stream EVENTS for the test's publish", () => publishEvent(again, "order.created", { n: 2 }), {
+  const { id, webhookId } = await untilReady("stream EVENTS for the test's publish", () => publishEvent(again, "order.created", { n: 2 }), {
     deadlineMs: 30_000,
   });
   const requests = await rx.waitFor(2, 60_000);
   assert.ok(
-    requests.some((r) => r.headers["webhook-id"] === id),
+    requests.some((r) => r.headers["webhook-id"] === webhookId),
     `the event published after the restart (${id}) reached the receiver`,
   );
 }

@@ -11,9 +11,11 @@ import { startTestBroker } from "../harness/nats.ts";
 test("a start-up wait gives up after its deadline with NOT_READY naming the resource, and logs while it waits", { timeout: 120_000 }, async (t) => {
   const broker = await startTestBroker({ nodes: 3 });
   t.after(() => broker.stop());
-  // Two of three nodes gone: no quorum, so the stream can have no leader.
-  await broker.stopNode(1);
-  await broker.stopNode(2);
+  // One node of three restarted alone: no quorum from its first moment, so neither the meta group
+  // nor the stream can have a leader. (Stopping two of three live nodes is not enough: a leader
+  // that has not yet noticed it lost quorum may still answer an info request.)
+  for (const i of [0, 1, 2]) await broker.stopNode(i);
+  await broker.startNode(0);
   const nc = await connect({ servers: broker.nodes[0]!.clientUrl });
   t.after(() => nc.close());
   const jsm = await jetstreamManager(nc, { timeout: 1_000, checkAPI: false });

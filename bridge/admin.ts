@@ -1,7 +1,7 @@
 // The admin API (Hono on Node): subscriptions, secrets, test-send, attempts, DLQ and replay behind
 // a bearer token, plus /healthz, /readyz and /metrics for operations. The app is built apart from
 // the server that listens, so it can be exercised with app.request() too.
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { listAttempts } from "./attempts.ts";
@@ -42,10 +42,14 @@ function problem(c: Context, status: number, code: string, detail: string, extra
   });
 }
 
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Compares SHA-256 digests, not the tokens: timingSafeEqual needs equal lengths, and checking the
+ * lengths first (as this did) told a caller the token's length. Digests are always 32 bytes, so
+ * the time depends on nothing but the length of what the caller sent.
+ */
+export function tokenMatches(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 async function jsonBody(c: Context): Promise<Record<string, unknown>> {
@@ -90,9 +94,9 @@ export function adminApp(deps: AdminDeps): Hono {
 
   app.use("/v1/*", async (c, next) => {
     if (!deps.config.adminToken) throw new BridgeError("ADMIN_DISABLED", "the admin API is off: set JETGATE_BRIDGE_ADMIN_TOKEN");
-    const header = c.req.header("authorization") ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
-    if (!tokenMatches(token, deps.config.adminToken)) {
+    // RFC 6750 §2.1: the scheme is case-insensitive. No token at all is refused like a wrong one.
+    const token = /^Bearer +(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (token === undefined || !tokenMatches(token, deps.config.adminToken)) {
       c.header("www-authenticate", 'Bearer realm="jetgate-bridge"');
       throw new BridgeError("UNAUTHORIZED", "a valid bearer token is required");
     }

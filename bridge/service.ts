@@ -11,7 +11,7 @@ import { AttemptLog, ensureAttemptsStream } from "./attempts.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
 import { durableName, streamOf } from "./consumer-config.ts";
 import { ConsumerManager } from "./consumers.ts";
-import { Deliverer } from "./deliver.ts";
+import { Deliverer, type DelivererNet } from "./deliver.ts";
 import { dlqDepths } from "./dlq.ts";
 import { HealthTracker } from "./health.ts";
 import { BridgeMetrics } from "./metrics.ts";
@@ -35,6 +35,8 @@ export interface StartOptions {
   /** Use this connection instead of connecting to config.servers (it is not closed on stop). */
   nc?: NatsConnection;
   logger?: Logger;
+  /** Name resolution and connect for deliveries (tests keep every connection on loopback). */
+  net?: DelivererNet;
 }
 
 export async function startBridge(input: BridgeConfig, opts: StartOptions = {}): Promise<RunningBridge> {
@@ -52,7 +54,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     await ensureRedriveStream(nc, replicas, config.redriveMaxAgeMs);
     const store = await SubscriptionStore.open(nc);
     const policy = ssrfPolicy(config);
-    const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin);
+    const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin, opts.net);
     cleanups.unshift(() => deliverer.close());
     const attempts = new AttemptLog(nc, config.attemptLog);
     const health = new HealthTracker(store, config, log);

@@ -3,7 +3,7 @@
 import { nuid, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type Subscription } from "../../bridge/index.ts";
+import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type StartOptions, type Subscription } from "../../bridge/index.ts";
 import type { TestBroker } from "../harness/nats.ts";
 import { edgeStyleHeaders } from "../harness/events.ts";
 
@@ -17,7 +17,7 @@ export async function publishEvent(nc: NatsConnection, type: string, data: unkno
   return { id, seq: ack.seq };
 }
 
-export async function startTestBridge(broker: TestBroker, overrides: Partial<BridgeConfig> = {}): Promise<RunningBridge> {
+export async function startTestBridge(broker: TestBroker, overrides: Partial<BridgeConfig> = {}, opts: StartOptions = {}): Promise<RunningBridge> {
   const config = loadBridgeConfig(
     {},
     {
@@ -30,7 +30,7 @@ export async function startTestBridge(broker: TestBroker, overrides: Partial<Bri
       ...overrides,
     },
   );
-  return startBridge(config);
+  return startBridge(config, opts);
 }
 
 export async function addSubscription(nc: NatsConnection, input: Record<string, unknown>): Promise<Subscription> {

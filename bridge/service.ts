@@ -1,12 +1,13 @@
 // Wires the bridge: NATS connection, its own streams and buckets (created idempotently with the
 // EVENTS stream's replicas), the consumer manager, the admin API server, and graceful shutdown.
-import { serve, type ServerType } from "@hono/node-server";
+import { createServer, type Server } from "node:http";
+import type { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { pino, type Logger } from "pino";
-import { adminApp } from "./admin.ts";
+import { adminApp, adminListener } from "./admin.ts";
 import { AttemptLog, ensureAttemptsStream } from "./attempts.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
 import { durableName, streamOf } from "./consumer-config.ts";
@@ -78,7 +79,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle }, log);
     let ready = false;
     const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready });
-    const server = await listen(app.fetch, config.host, config.port);
+    const server = await listen(app, config.host, config.port);
     cleanups.unshift(() => new Promise<void>((resolve) => {
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       server.close(() => resolve());
@@ -111,9 +112,10 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
   }
 }
 
-function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<ServerType> {
+function listen(app: Hono, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname: host, port }, () => resolve(server));
+    const server = createServer(adminListener(app));
     server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
   });
 }

@@ -44,7 +44,8 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
   const config = checkBridgeConfig({ ...input });
   const log = opts.logger ?? pino({ level: config.logLevel, base: { service: "jetgate-bridge", instance: config.instance } });
   const ownConnection = !opts.nc;
-  const nc = opts.nc ?? (await connect({ servers: config.servers, name: `jetgate-bridge ${config.instance}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+  const login = config.natsUser ? { user: config.natsUser, pass: config.natsPass } : config.natsToken ? { token: config.natsToken } : {};
+  const nc = opts.nc ?? (await connect({ servers: config.servers, name: `jetgate-bridge ${config.instance}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...login }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownConnection) cleanups.push(() => nc.drain().catch(() => nc.close()));
   try {

@@ -62,6 +62,13 @@ export function constantTimeEqual(given: Uint8Array, expected: Uint8Array): bool
   return diff === 0;
 }
 
+/**
+ * Text shaped like an API key: the `jg_` prefix and a long base64url tail. Keys carry a prefix so
+ * they can be recognised where they do not belong (a log line, a pasted URL), as GitHub and
+ * Stripe tokens are.
+ */
+export const API_KEY_SHAPE = /jg_[A-Za-z0-9_-]{16,}/g;
+
 /** A fresh random key (`jg_` + 32 bytes base64url) — what `jetgate edge key` prints. */
 export function generateApiKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));

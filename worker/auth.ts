@@ -2,7 +2,7 @@
 // scopes, and a per-key token bucket. The bucket lives in memory, so on workerd it limits per
 // isolate (Cloudflare runs several): it stops a runaway client, it is not an exact quota.
 import { EdgeError } from "./problems.ts";
-import { constantTimeEqual, digestBytes, sha256, typeMatches, type ApiKeyEntry, type RateLimit } from "./keys.ts";
+import { constantTimeEqual, constantTimeEqualText, digestBytes, sha256, typeMatches, type ApiKeyEntry, type RateLimit } from "./keys.ts";
 
 interface Known {
   entry: ApiKeyEntry;
@@ -10,11 +10,9 @@ interface Known {
 }
 
 interface Remembered {
-  token: Uint8Array;
+  token: string;
   entry: ApiKeyEntry;
 }
-
-const encoder = new TextEncoder();
 
 export class KeyStore {
   private readonly known: Known[];
@@ -38,11 +36,11 @@ export class KeyStore {
       throw new EdgeError("unauthorized", "send an API key as `Authorization: Bearer <key>`", {}, { "www-authenticate": "Bearer" });
     }
     const token = match[1]!;
-    const entry = this.recall(encoder.encode(token)) ?? this.find(await sha256(token));
+    const entry = this.recall(token) ?? this.find(await sha256(token));
     if (!entry) {
       throw new EdgeError("unauthorized", "the API key is not known", {}, { "www-authenticate": 'Bearer error="invalid_token"' });
     }
-    if (!this.recent.some((r) => r.entry === entry)) this.recent.push({ token: encoder.encode(token), entry });
+    if (!this.recent.some((r) => r.entry === entry)) this.recent.push({ token, entry });
     return entry;
   }
 
@@ -50,9 +48,9 @@ export class KeyStore {
    * Every remembered key is compared, every time (no early exit on a match), and each comparison
    * takes a time set by the presented token's length alone.
    */
-  private recall(token: Uint8Array): ApiKeyEntry | undefined {
+  private recall(token: string): ApiKeyEntry | undefined {
     let found: ApiKeyEntry | undefined;
-    for (const r of this.recent) if (constantTimeEqual(token, r.token)) found = r.entry;
+    for (const r of this.recent) if (constantTimeEqualText(token, r.token)) found = r.entry;
     return found;
   }
 

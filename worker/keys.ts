@@ -62,6 +62,14 @@ export function constantTimeEqual(given: Uint8Array, expected: Uint8Array): bool
   return diff === 0;
 }
 
+/** constantTimeEqual over the UTF-16 code units of two strings (no encoding step on the hot path). */
+export function constantTimeEqualText(given: string, expected: string): boolean {
+  let diff = given.length ^ expected.length;
+  const n = expected.length;
+  for (let i = 0; i < given.length; i++) diff |= given.charCodeAt(i) ^ (n === 0 ? 0 : expected.charCodeAt(i % n));
+  return diff === 0;
+}
+
 /**
  * Text shaped like an API key: the `jg_` prefix and a long base64url tail. Keys carry a prefix so
  * they can be recognised where they do not belong (a log line, a pasted URL), as GitHub and

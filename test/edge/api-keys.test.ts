@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { constantTimeEqual, hashApiKey, digestBytes } from "../../worker/keys.ts";
+import { constantTimeEqual, constantTimeEqualText, hashApiKey, digestBytes } from "../../worker/keys.ts";
 import { KeyStore } from "../../worker/auth.ts";
 import { EdgeError } from "../../worker/problems.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
@@ -48,6 +48,14 @@ describe("the constant-time equality helper", () => {
     assert.equal(constantTimeEqual(bytes("abab"), bytes("ab")), false, "a repetition");
     assert.equal(constantTimeEqual(bytes("\0"), new Uint8Array(0)), false, "a zero byte against nothing");
     assert.equal(constantTimeEqual(bytes("é"), bytes("e")), false, "non-ASCII");
+  });
+
+  test("the string form agrees with the byte form on ASCII and tells apart what differs in any code unit", () => {
+    const cases: Array<[string, string]> = [[RIGHT, RIGHT], [RIGHT.slice(0, -1) + "x", RIGHT], [RIGHT + "x", RIGHT], ["", RIGHT], [RIGHT, ""], ["", ""], ["abab", "ab"]];
+    for (const [a, b] of cases) assert.equal(constantTimeEqualText(a, b), constantTimeEqual(bytes(a), bytes(b)), `${a} vs ${b}`);
+    assert.equal(constantTimeEqualText("é", "e"), false);
+    assert.equal(constantTimeEqualText("😀", "😀"), true);
+    assert.equal(constantTimeEqualText("😀", "😁"), false);
   });
 
   test("digestBytes reads back the hex that hashApiKey writes", async () => {

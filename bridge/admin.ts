@@ -38,10 +38,12 @@ export function redact(sub: Subscription): Record<string, unknown> {
 }
 
 /** RFC 9457 problem details. */
+function problemJson(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ type: `https://jetgate.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`, title: code, status, detail, code, ...extra });
+}
+
 function problem(c: Context, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
-  return c.body(JSON.stringify({ type: `https://jetgate.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`, title: code, status, detail, code, ...extra }), status as 400, {
-    "content-type": "application/problem+json",
-  });
+  return c.body(problemJson(status, code, detail, extra), status as 400, { "content-type": "application/problem+json" });
 }
 
 /**
@@ -237,8 +239,7 @@ export function adminListener(app: Hono) {
       const status = requestError ? 400 : 500;
       const code = requestError ? "REQUEST_INVALID" : "INTERNAL";
       const detail = requestError ? `the request could not be read: ${err.message}` : "the request failed";
-      const body = { type: `https://jetgate.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`, title: code, status, detail, code };
-      return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/problem+json" } });
+      return new Response(problemJson(status, code, detail), { status, headers: { "content-type": "application/problem+json" } });
     },
   });
 }

@@ -311,7 +311,8 @@ test("NATS wildcards and other non-ids in a subscription path or selector are re
     assert.equal(res.headers.get("content-type"), "application/problem+json", `${method} ${path}`);
     return { status: res.status, code: ((await res.json()) as { code: string }).code };
   };
-  // Before the fix: 500 (the KV bucket refused the key), and `subscription=*` purged every subscription's dead letters.
+  // Before the fix: 500 (the KV bucket refused the key), and `DELETE /v1/dlq?subscription=*` answered
+  // {"purged":2}: the id became a subject wildcard and took every subscription's dead letters.
   for (const id of ["*", ">", "$JS", "...", "a.b", "a%20b", "%C0%AE"]) {
     assert.deepEqual(await call("GET", `/v1/subscriptions/${id}`), { status: 404, code: "SUBSCRIPTION_NOT_FOUND" }, id);
     assert.deepEqual(await call("DELETE", `/v1/subscriptions/${id}`), { status: 404, code: "SUBSCRIPTION_NOT_FOUND" }, id);
@@ -321,4 +322,10 @@ test("NATS wildcards and other non-ids in a subscription path or selector are re
   }
   assert.equal((await listDeadLetters(nc)).length, 2, "both dead letters are still there");
   assert.deepEqual(await call("POST", "/v1/subscriptions/one/test", { data: "x".repeat(ADMIN_BODY_LIMIT_BYTES) }), { status: 413, code: "BODY_TOO_LARGE" });
+  // A path @hono/node-server cannot read (a backslash) was an empty 400; now it is a problem too.
+  const unreadable = await rawExchange(bridge.url, { method: "GET", target: "/v1/subscriptions\\one", headers: [["authorization", `Bearer ${TOKEN}`]] });
+  assert.ok(unreadable.kind === "answer", "answered, not reset");
+  assert.equal(unreadable.status, 400);
+  assert.equal(unreadable.headers["content-type"], "application/problem+json");
+  assert.equal((JSON.parse(unreadable.body.toString("utf8")) as { code: string }).code, "REQUEST_INVALID");
 });

@@ -91,14 +91,18 @@ async function jsonBody(c: Context): Promise<Record<string, unknown>> {
 function optionalDate(value: unknown, field: string): Date | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const date = new Date(String(value));
-  if (Number.isNaN(date.getTime())) throw new BridgeError("REQUEST_INVALID", `${field} must be an ISO time`, { field });
+  // RFC 3339 has four-digit years; JetStream (Go) refuses the six-digit ones JavaScript can make.
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 0 || date.getUTCFullYear() > 9999) {
+    throw new BridgeError("REQUEST_INVALID", `${field} must be an ISO time`, { field });
+  }
   return date;
 }
 
 function optionalInt(value: unknown, field: string): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new BridgeError("REQUEST_INVALID", `${field} must be a non-negative integer`, { field });
+  // Past 2^53 a number is no longer exact, and past 1e21 JSON writes it as 1e+21, which JetStream refuses.
+  if (!Number.isSafeInteger(n) || n < 0) throw new BridgeError("REQUEST_INVALID", `${field} must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`, { field });
   return n;
 }
 

@@ -195,7 +195,7 @@ function judge(req: RawRequest, authorized: boolean, outcome: RawOutcome): Verdi
   if (outcome.kind === "reset") return { status: "reset", problems: [`connection reset: ${outcome.error} (${outcome.partial})`] };
   const problems: string[] = [];
   const { status, headers } = outcome;
-  if (status >= 500) problems.push(`answered ${status}`);
+  if (status >= 500) problems.push(`answered ${status}: ${outcome.body.toString("utf8").slice(0, 200)}`);
   // Judged on the path as the server resolves it: `/v1/subscriptions/../../metrics` is /metrics.
   const path = new URL(`http://bridge${req.target}`).pathname;
   const admin = path.startsWith("/v1/") || path === "/v1";
@@ -321,6 +321,13 @@ test("NATS wildcards and other non-ids in a subscription path or selector are re
     assert.deepEqual(await call("POST", "/v1/dlq/redrive", { subscription: id }), { status: 400, code: "REQUEST_INVALID" }, id);
   }
   assert.equal((await listDeadLetters(nc)).length, 2, "both dead letters are still there");
+  // Found by the long fuzz run: numbers and times JetStream cannot parse were a 500 ("invalid JSON").
+  await addSubscription(nc, { id: "one", url: "http://127.0.0.1:9/never-called", filter: "events.none.*", secret: SECRET_A });
+  for (const body of [{ fromSeq: 1e21 }, { fromSeq: 1, toSeq: 2 ** 64 }, { fromTime: "+275760-09-13T00:00:00.000Z" }, { fromTime: "-000001-01-01T00:00:00Z" }]) {
+    assert.deepEqual(await call("POST", "/v1/subscriptions/one/replay", body), { status: 400, code: "REQUEST_INVALID" }, JSON.stringify(body));
+  }
+  assert.deepEqual(await call("GET", "/v1/dlq?since=%2B275760-09-13T00:00:00.000Z"), { status: 400, code: "REQUEST_INVALID" });
+  assert.deepEqual(await call("GET", "/v1/events/e1/attempts?limit=1e21"), { status: 400, code: "REQUEST_INVALID" });
   assert.deepEqual(await call("POST", "/v1/subscriptions/one/test", { data: "x".repeat(ADMIN_BODY_LIMIT_BYTES) }), { status: 413, code: "BODY_TOO_LARGE" });
   // A path @hono/node-server cannot read (a backslash) was an empty 400; now it is a problem too.
   const unreadable = await rawExchange(bridge.url, { method: "GET", target: "/v1/subscriptions\\one", headers: [["authorization", `Bearer ${TOKEN}`]] });

@@ -34,7 +34,8 @@ const NASTY = [
   "*", ">", "$JS", "$JS.API.STREAM.DELETE.EVENTS", "$KV.jetgate_subscriptions.>", "_INBOX.x", "..", ".", "...", "a..b", "a.b", "a.*", "events.>",
   "a b", " ", "", "%2e%2e", "%2E%2E%2F%2E%2E", "..%2f..%2fetc%2fpasswd", "%2F", "%00", "%zz", "%", "%E0%A4%A", "%C0%AE%C0%AE", "%F0%9F%98%80",
   "\u00e9", "😀", "\u202e", "\ufeff", "\u0000", "\ud800", "x".repeat(300), "__proto__", "constructor", "toString", "null", "undefined",
-  "0", "-1", "1.5", "1e309", "NaN", "Infinity", "9007199254740993", "0x10", BASE, ...POOL,
+  "0", "-1", "1.5", "1e21", "1e309", "NaN", "Infinity", "9007199254740993", "18446744073709551616", "0x10",
+  "+275760-09-13T00:00:00.000Z", "-000001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", BASE, ...POOL,
 ];
 
 /** Percent-encodes what would break the HTTP request line; keeps `..`, `*`, `>`, `$` and stray `%` raw. */
@@ -113,14 +114,15 @@ const subscriptionBody = (receiverUrl: string) =>
       reason: fc.anything(),
       overlap: fc.oneof(fc.constantFrom("24h", "0s", "-1h", "forever"), fc.anything()),
       data: fc.anything(),
-      fromSeq: fc.oneof(fc.integer(), fc.constantFrom("1", "x", -1, 1.5, 1e21)),
-      toSeq: fc.oneof(fc.integer(), fc.constantFrom("9", -1)),
-      fromTime: fc.constantFrom("2026-01-01T00:00:00Z", "garbage", 0),
+      fromSeq: fc.oneof(fc.integer(), fc.constantFrom("1", "x", -1, 1.5, 1e21, 2 ** 53, 2 ** 64), fc.double()),
+      toSeq: fc.oneof(fc.integer(), fc.constantFrom("9", -1, 1e21, 2 ** 64)),
+      fromTime: fc.oneof(fc.constantFrom("2026-01-01T00:00:00Z", "garbage", 0, "+275760-09-13T00:00:00.000Z", "-000001-01-01T00:00:00Z"), fc.date({ noInvalidDate: false }).map((d) => (Number.isNaN(d.getTime()) ? "Invalid Date" : d.toISOString()))),
+      toTime: fc.oneof(fc.constantFrom("2026-01-01T00:00:00Z", "x"), fc.integer().map(String)),
       seq: fc.oneof(fc.integer(), fc.constantFrom("1", 0, -1, 1e21, 2 ** 53)),
       all: fc.anything(),
       subscription: fc.oneof(fc.constantFrom(BASE, ...POOL), segment),
       type: segment,
-      since: fc.constantFrom("2026-01-01T00:00:00Z", "garbage"),
+      since: fc.oneof(fc.constantFrom("2026-01-01T00:00:00Z", "garbage", "+275760-09-13T00:00:00.000Z"), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
     },
     { requiredKeys: [] },
   )

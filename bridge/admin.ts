@@ -1,8 +1,10 @@
 // The admin API (Hono on Node): subscriptions, secrets, test-send, attempts, DLQ and replay behind
 // a bearer token, plus /healthz, /readyz and /metrics for operations. The app is built apart from
 // the server that listens, so it can be exercised with app.request() too.
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getRequestListener } from "@hono/node-server";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { listAttempts } from "./attempts.ts";
 import type { AttemptLog } from "./attempts.ts";
@@ -16,7 +18,7 @@ import { createSubscription, patchSubscription, replaceSubscription, rotateSecre
 import { replayToSubscription } from "./redrive.ts";
 import type { SsrfPolicy } from "./ssrf.ts";
 import type { SubscriptionStore } from "./store.ts";
-import type { Subscription } from "./subscriptions.ts";
+import { SUBSCRIPTION_ID, type Subscription } from "./subscriptions.ts";
 import { testSend } from "./test-send.ts";
 
 export interface AdminDeps {
@@ -36,16 +38,42 @@ export function redact(sub: Subscription): Record<string, unknown> {
 }
 
 /** RFC 9457 problem details. */
-function problem(c: Context, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
-  return c.body(JSON.stringify({ type: `https://jetgate.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`, title: code, status, detail, code, ...extra }), status as 400, {
-    "content-type": "application/problem+json",
-  });
+function problemJson(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ type: `https://jetgate.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`, title: code, status, detail, code, ...extra });
 }
 
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+function problem(c: Context, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  return c.body(problemJson(status, code, detail, extra), status as 400, { "content-type": "application/problem+json" });
+}
+
+/**
+ * Compares SHA-256 digests, not the tokens: timingSafeEqual needs equal lengths, and checking the
+ * lengths first (as this did) told a caller the token's length. Digests are always 32 bytes, so
+ * the time depends on nothing but the length of what the caller sent.
+ */
+export function tokenMatches(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** Largest admin request body: a subscription or a test event is a few KiB; this is a bound, not a knob. */
+export const ADMIN_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * The subscription id in the path. An id outside the grammar cannot exist, and it must not reach
+ * the KV bucket or a subject (`*`, `>`, `$JS`, `..` are NATS syntax there): it is not found.
+ */
+function pathId(c: Context): string {
+  const id = c.req.param("id") ?? "";
+  if (!SUBSCRIPTION_ID.test(id)) throw new BridgeError("SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`, { id });
+  return id;
+}
+
+/** A subscription id given as a selector (query or body): it becomes part of a subject filter, so wildcards are refused. */
+function selectorId(value: string | undefined, field: string): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!SUBSCRIPTION_ID.test(value)) throw new BridgeError("REQUEST_INVALID", `${field} must be a subscription id`, { field });
+  return value;
 }
 
 async function jsonBody(c: Context): Promise<Record<string, unknown>> {
@@ -63,14 +91,18 @@ async function jsonBody(c: Context): Promise<Record<string, unknown>> {
 function optionalDate(value: unknown, field: string): Date | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const date = new Date(String(value));
-  if (Number.isNaN(date.getTime())) throw new BridgeError("REQUEST_INVALID", `${field} must be an ISO time`, { field });
+  // RFC 3339 has four-digit years; JetStream (Go) refuses the six-digit ones JavaScript can make.
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 0 || date.getUTCFullYear() > 9999) {
+    throw new BridgeError("REQUEST_INVALID", `${field} must be an ISO time`, { field });
+  }
   return date;
 }
 
 function optionalInt(value: unknown, field: string): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new BridgeError("REQUEST_INVALID", `${field} must be a non-negative integer`, { field });
+  // Past 2^53 a number is no longer exact, and past 1e21 JSON writes it as 1e+21, which JetStream refuses.
+  if (!Number.isSafeInteger(n) || n < 0) throw new BridgeError("REQUEST_INVALID", `${field} must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`, { field });
   return n;
 }
 
@@ -90,32 +122,42 @@ export function adminApp(deps: AdminDeps): Hono {
 
   app.use("/v1/*", async (c, next) => {
     if (!deps.config.adminToken) throw new BridgeError("ADMIN_DISABLED", "the admin API is off: set JETGATE_BRIDGE_ADMIN_TOKEN");
-    const header = c.req.header("authorization") ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
-    if (!tokenMatches(token, deps.config.adminToken)) {
+    // RFC 6750 §2.1: the scheme is case-insensitive. No token at all is refused like a wrong one.
+    const token = /^Bearer +(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (token === undefined || !tokenMatches(token, deps.config.adminToken)) {
       c.header("www-authenticate", 'Bearer realm="jetgate-bridge"');
       throw new BridgeError("UNAUTHORIZED", "a valid bearer token is required");
     }
     await next();
   });
+  // After the token check, so a caller without it never gets the body read.
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: ADMIN_BODY_LIMIT_BYTES,
+      onError: () => {
+        throw new BridgeError("BODY_TOO_LARGE", `the request body is larger than ${ADMIN_BODY_LIMIT_BYTES} bytes`, { limit: ADMIN_BODY_LIMIT_BYTES });
+      },
+    }),
+  );
 
   app.get("/v1/subscriptions", async (c) => c.json({ subscriptions: (await store.list()).map(redact) }));
   app.post("/v1/subscriptions", async (c) => {
     const sub = await createSubscription(store, await jsonBody(c), policy);
     return c.json({ subscription: redact(sub), secret: sub.secrets[0]?.secret }, 201);
   });
-  app.get("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact((await store.require(c.req.param("id"))).sub) }));
-  app.put("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await replaceSubscription(store, c.req.param("id"), await jsonBody(c), policy)) }));
-  app.patch("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await patchSubscription(store, c.req.param("id"), await jsonBody(c), policy)) }));
+  app.get("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact((await store.require(pathId(c))).sub) }));
+  app.put("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await replaceSubscription(store, pathId(c), await jsonBody(c), policy)) }));
+  app.patch("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await patchSubscription(store, pathId(c), await jsonBody(c), policy)) }));
   app.delete("/v1/subscriptions/:id", async (c) => {
-    await store.delete(c.req.param("id"));
+    await store.delete(pathId(c));
     return c.body(null, 204);
   });
-  app.post("/v1/subscriptions/:id/enable", async (c) => c.json({ subscription: redact(await setEnabled(store, c.req.param("id"), true)) }));
+  app.post("/v1/subscriptions/:id/enable", async (c) => c.json({ subscription: redact(await setEnabled(store, pathId(c), true)) }));
   app.post("/v1/subscriptions/:id/disable", async (c) => {
     const body = await jsonBody(c);
     const reason = typeof body.reason === "string" ? body.reason : undefined;
-    return c.json({ subscription: redact(await setEnabled(store, c.req.param("id"), false, reason)) });
+    return c.json({ subscription: redact(await setEnabled(store, pathId(c), false, reason)) });
   });
   app.post("/v1/subscriptions/:id/secrets/rotate", async (c) => {
     const body = await jsonBody(c);
@@ -124,17 +166,17 @@ export function adminApp(deps: AdminDeps): Hono {
     const opts: { secret?: string; overlapMs?: number } = {};
     if (typeof body.secret === "string") opts.secret = body.secret;
     if (overlapMs !== undefined) opts.overlapMs = overlapMs;
-    const { subscription, secret } = await rotateSecret(store, c.req.param("id"), opts);
+    const { subscription, secret } = await rotateSecret(store, pathId(c), opts);
     return c.json({ subscription: redact(subscription), secret });
   });
   app.post("/v1/subscriptions/:id/test", async (c) => {
-    const { sub } = await store.require(c.req.param("id"));
+    const { sub } = await store.require(pathId(c));
     const body = await jsonBody(c);
     const sent = await testSend(sub, { deliverer: deps.deliverer, attempts: deps.attempts, instance: deps.config.instance }, body.data ?? undefined);
     return c.json(sent, sent.result.ok ? 200 : 502);
   });
   app.get("/v1/subscriptions/:id/attempts", async (c) => {
-    const id = c.req.param("id");
+    const id = pathId(c);
     await store.require(id);
     const since = optionalDate(c.req.query("since"), "since");
     const limit = optionalInt(c.req.query("limit"), "limit");
@@ -157,11 +199,11 @@ export function adminApp(deps: AdminDeps): Hono {
       toTime: optionalDate(body.toTime, "toTime"),
     };
     const clean = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== undefined));
-    return c.json(await replayToSubscription(nc, store, c.req.param("id"), clean), 202);
+    return c.json(await replayToSubscription(nc, store, pathId(c), clean), 202);
   });
 
   app.get("/v1/dlq", async (c) => {
-    const subscription = c.req.query("subscription");
+    const subscription = selectorId(c.req.query("subscription"), "subscription");
     const type = c.req.query("type");
     const since = optionalDate(c.req.query("since"), "since");
     const limit = optionalInt(c.req.query("limit"), "limit");
@@ -175,7 +217,7 @@ export function adminApp(deps: AdminDeps): Hono {
   app.post("/v1/dlq/redrive", async (c) => {
     const body = await jsonBody(c);
     const seq = optionalInt(body.seq, "seq");
-    const subscription = typeof body.subscription === "string" ? body.subscription : undefined;
+    const subscription = selectorId(typeof body.subscription === "string" ? body.subscription : undefined, "subscription");
     const type = typeof body.type === "string" ? body.type : undefined;
     const since = optionalDate(body.since, "since");
     if (seq === undefined && !subscription && !type && body.all !== true) {
@@ -185,9 +227,26 @@ export function adminApp(deps: AdminDeps): Hono {
     return c.json(await redriveDeadLetters(nc, sel));
   });
   app.delete("/v1/dlq", async (c) => {
-    const subscription = c.req.query("subscription");
+    const subscription = selectorId(c.req.query("subscription"), "subscription");
     if (!subscription && c.req.query("all") !== "true") throw new BridgeError("REQUEST_INVALID", "purge needs ?subscription=ID or ?all=true");
     return c.json(await purgeDeadLetters(nc, subscription || undefined));
   });
   return app;
+}
+
+/**
+ * The Node request listener for the admin app. A request @hono/node-server cannot even turn into a
+ * Request (a backslash in the path, a bad Host) would get an empty 400 from it; it gets a
+ * problem+json like every other refusal instead.
+ */
+export function adminListener(app: Hono) {
+  return getRequestListener(app.fetch, {
+    errorHandler: (err) => {
+      const requestError = err instanceof Error && err.name === "RequestError";
+      const status = requestError ? 400 : 500;
+      const code = requestError ? "REQUEST_INVALID" : "INTERNAL";
+      const detail = requestError ? `the request could not be read: ${err.message}` : "the request failed";
+      return new Response(problemJson(status, code, detail), { status, headers: { "content-type": "application/problem+json" } });
+    },
+  });
 }

@@ -9,6 +9,13 @@ import { parseAllowList } from "./ssrf.ts";
 export interface BridgeConfig {
   /** NATS servers to connect to (JETGATE_BRIDGE_NATS_SERVERS, comma separated). */
   servers: string[];
+  /**
+   * NATS login: JETGATE_BRIDGE_NATS_USER + JETGATE_BRIDGE_NATS_PASS, or JETGATE_BRIDGE_NATS_TOKEN;
+   * unset for a broker without auth. (The NATS client ignores user:pass in a server URL.)
+   */
+  natsUser: string | undefined;
+  natsPass: string | undefined;
+  natsToken: string | undefined;
   /** Admin API / metrics listen address (JETGATE_BRIDGE_HOST, JETGATE_BRIDGE_PORT; port 0 = any free port). */
   host: string;
   port: number;
@@ -49,6 +56,9 @@ export interface BridgeConfig {
 
 export const BRIDGE_DEFAULTS: BridgeConfig = {
   servers: ["nats://127.0.0.1:4222"],
+  natsUser: undefined,
+  natsPass: undefined,
+  natsToken: undefined,
   host: "127.0.0.1",
   port: 8790,
   adminToken: undefined,
@@ -107,6 +117,9 @@ export function configFromEnv(env: Record<string, string | undefined>): Partial<
   const get = (name: string) => envValue(env, name);
   let v: string | undefined;
   if ((v = get("NATS_SERVERS"))) out.servers = list(v);
+  if ((v = get("NATS_USER"))) out.natsUser = v;
+  if ((v = get("NATS_PASS"))) out.natsPass = v;
+  if ((v = get("NATS_TOKEN"))) out.natsToken = v;
   if ((v = get("HOST"))) out.host = v;
   if ((v = get("PORT"))) out.port = integer("port", v);
   if ((v = get("ADMIN_TOKEN"))) out.adminToken = v;
@@ -127,9 +140,24 @@ export function configFromEnv(env: Record<string, string | undefined>): Partial<
   return out;
 }
 
+function hasCredentials(server: string): boolean {
+  try {
+    const url = new URL(server.includes("://") ? server : `nats://${server}`);
+    return url.username !== "" || url.password !== "";
+  } catch {
+    return false;
+  }
+}
+
 /** Checks a complete config; throws CONFIG_INVALID naming the first bad field. */
 export function checkBridgeConfig(config: BridgeConfig): BridgeConfig {
   if (config.servers.length === 0) fail("servers", "at least one NATS server is needed");
+  // Named by position only: the URL itself may carry a password, and this message is printed.
+  config.servers.forEach((server, i) => {
+    if (hasCredentials(server)) fail("servers", `server ${i + 1} has credentials in its URL, which the NATS client ignores; set JETGATE_BRIDGE_NATS_USER and JETGATE_BRIDGE_NATS_PASS`);
+  });
+  if (Boolean(config.natsUser) !== Boolean(config.natsPass)) fail("natsUser", "JETGATE_BRIDGE_NATS_USER and JETGATE_BRIDGE_NATS_PASS go together");
+  if (config.natsToken && config.natsUser) fail("natsToken", "set JETGATE_BRIDGE_NATS_TOKEN or JETGATE_BRIDGE_NATS_USER + _PASS, not both");
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail("port", "must be 0..65535");
   if (config.adminToken !== undefined && config.adminToken.length < 8) fail("adminToken", "must be at least 8 characters");
   try {

@@ -1,9 +1,9 @@
 // One HTTP attempt: POST the rendered event with Standard Webhooks headers through a shared undici
 // Agent (keep-alive pools per origin), under the subscription's timeout, and report what happened
-// as data. Connections go through the SSRF guard's DNS lookup.
-import { Agent } from "undici";
+// as data. Connections go through the SSRF guard's connector (bridge/ssrf.ts).
+import { Agent, buildConnector } from "undici";
 import { BridgeError } from "./errors.ts";
-import { checkUrl, guardedLookup, type SsrfPolicy } from "./ssrf.ts";
+import { checkUrl, guardedConnector, systemResolver, type Resolver, type SsrfPolicy } from "./ssrf.ts";
 
 /** Response bodies are kept only this far, for the attempt log and the DLQ history. */
 export const EXCERPT_BYTES = 1024;
@@ -35,6 +35,14 @@ export interface DeliveryRequest {
   signal?: AbortSignal;
 }
 
+/** How the Deliverer reaches the network; tests inject both so no traffic leaves loopback. */
+export interface DelivererNet {
+  /** Name resolution (default: node:dns lookup). */
+  resolve?: Resolver;
+  /** Wraps the connector that opens sockets, which only ever sees checked IP addresses. */
+  wrapConnect?: (connect: buildConnector.connector) => buildConnector.connector;
+}
+
 export class Deliverer {
   readonly agent: Agent;
   private readonly checked = new Map<string, Target>();
@@ -45,12 +53,14 @@ export class Deliverer {
     private readonly policy: SsrfPolicy,
     private readonly userAgent: string,
     connectionsPerOrigin: number,
+    net: DelivererNet = {},
   ) {
+    const connect = buildConnector({ timeout: 10_000 });
     this.agent = new Agent({
       connections: connectionsPerOrigin,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
-      connect: { lookup: guardedLookup(policy) as never, timeout: 10_000 },
+      connect: guardedConnector(policy, net.resolve ?? systemResolver, net.wrapConnect ? net.wrapConnect(connect) : connect),
     });
   }
 

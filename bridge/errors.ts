@@ -8,6 +8,7 @@ export type BridgeErrorCode =
   | "SSRF_REFUSED"
   | "DLQ_NOT_FOUND"
   | "REQUEST_INVALID"
+  | "BODY_TOO_LARGE"
   | "UNAUTHORIZED"
   | "ADMIN_DISABLED"
   | "FILE_INVALID"
@@ -22,6 +23,7 @@ export const ERROR_STATUS: Record<BridgeErrorCode, number> = {
   SSRF_REFUSED: 422,
   DLQ_NOT_FOUND: 404,
   REQUEST_INVALID: 400,
+  BODY_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
   ADMIN_DISABLED: 503,
   FILE_INVALID: 422,

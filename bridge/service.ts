@@ -1,18 +1,19 @@
 // Wires the bridge: NATS connection, its own streams and buckets (created idempotently with the
 // EVENTS stream's replicas), the consumer manager, the admin API server, and graceful shutdown.
-import { serve, type ServerType } from "@hono/node-server";
+import { createServer, type Server } from "node:http";
+import type { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { jetstreamManagerReady } from "../broker/index.ts";
 import { pino, type Logger } from "pino";
-import { adminApp } from "./admin.ts";
+import { adminApp, adminListener } from "./admin.ts";
 import { AttemptLog, ensureAttemptsStream } from "./attempts.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
 import { durableName, streamOf } from "./consumer-config.ts";
 import { ConsumerManager } from "./consumers.ts";
-import { Deliverer } from "./deliver.ts";
+import { Deliverer, type DelivererNet } from "./deliver.ts";
 import { dlqDepths } from "./dlq.ts";
 import { HealthTracker } from "./health.ts";
 import { BridgeMetrics } from "./metrics.ts";
@@ -36,13 +37,16 @@ export interface StartOptions {
   /** Use this connection instead of connecting to config.servers (it is not closed on stop). */
   nc?: NatsConnection;
   logger?: Logger;
+  /** Name resolution and connect for deliveries (tests keep every connection on loopback). */
+  net?: DelivererNet;
 }
 
 export async function startBridge(input: BridgeConfig, opts: StartOptions = {}): Promise<RunningBridge> {
   const config = checkBridgeConfig({ ...input });
   const log = opts.logger ?? pino({ level: config.logLevel, base: { service: "jetgate-bridge", instance: config.instance } });
   const ownConnection = !opts.nc;
-  const nc = opts.nc ?? (await connect({ servers: config.servers, name: `jetgate-bridge ${config.instance}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+  const login = config.natsUser ? { user: config.natsUser, pass: config.natsPass } : config.natsToken ? { token: config.natsToken } : {};
+  const nc = opts.nc ?? (await connect({ servers: config.servers, name: `jetgate-bridge ${config.instance}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...login }));
   const cleanups: Array<() => Promise<unknown>> = [];
   if (ownConnection) cleanups.push(() => nc.drain().catch(() => nc.close()));
   try {
@@ -56,7 +60,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     await ensureRedriveStream(nc, replicas, config.redriveMaxAgeMs, wait);
     const store = await SubscriptionStore.open(nc, wait);
     const policy = ssrfPolicy(config);
-    const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin);
+    const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin, opts.net);
     cleanups.unshift(() => deliverer.close());
     const attempts = new AttemptLog(nc, config.attemptLog);
     const health = new HealthTracker(store, config, log);
@@ -80,7 +84,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle }, log);
     let ready = false;
     const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready });
-    const server = await listen(app.fetch, config.host, config.port);
+    const server = await listen(app, config.host, config.port);
     cleanups.unshift(() => new Promise<void>((resolve) => {
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       server.close(() => resolve());
@@ -113,9 +117,10 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
   }
 }
 
-function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<ServerType> {
+function listen(app: Hono, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname: host, port }, () => resolve(server));
+    const server = createServer(adminListener(app));
     server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
   });
 }

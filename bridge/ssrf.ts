@@ -1,9 +1,11 @@
 // SSRF guard: a webhook URL is chosen by whoever manages subscriptions, and the bridge runs inside
 // the operator's network, so it must not become a way to reach loopback, private, link-local or
 // cloud-metadata addresses. Checked twice: on the URL when a subscription is saved, and on every
-// address DNS returns when a connection is opened (so a name that later resolves inward is caught).
+// address DNS returns when a connection is opened (so a name that later resolves inward is caught),
+// and the connection goes to the very address that was checked.
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import ipaddr from "ipaddr.js";
+import type { buildConnector } from "undici";
 import { BridgeError } from "./errors.ts";
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
@@ -94,28 +96,62 @@ export function checkUrl(raw: string, policy: SsrfPolicy): URL {
   return url;
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+/** Name resolution in the shape of node:dns `lookup` with `all: true`; injectable so tests never query DNS. */
+export type Resolver = (hostname: string, options: LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+export const systemResolver: Resolver = (hostname, options, callback) => dnsLookup(hostname, options, callback);
 
 /**
- * A `lookup` for net/tls.connect that resolves as usual and then refuses the connection if any
- * returned address is refused: checking every address (not just the first) defeats a name that
- * answers with one public and one private address.
+ * Resolves a name and refuses it if any returned address is refused: checking every address (not
+ * just the first) defeats a name that answers with one public and one private address.
  */
-export function guardedLookup(policy: SsrfPolicy) {
+export function resolveChecked(hostname: string, policy: SsrfPolicy, resolve: Resolver, callback: (err: Error | null, addresses: LookupAddress[]) => void): void {
+  resolve(hostname, { all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    if (addresses.length === 0) return callback(new BridgeError("SSRF_REFUSED", `${hostname} resolved to no address`, { hostname }), []);
+    for (const { address } of addresses) {
+      const reason = addressRefusal(address, policy);
+      if (reason) return callback(new BridgeError("SSRF_REFUSED", `refused connection to ${hostname}: ${reason}`, { hostname, address }), []);
+    }
+    callback(null, addresses);
+  });
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** resolveChecked as a `lookup` for net/tls.connect. */
+export function guardedLookup(policy: SsrfPolicy, resolve: Resolver = systemResolver) {
   return (hostname: string, options: LookupAllOptions | number | object, callback: LookupCallback): void => {
     const opts = typeof options === "number" ? { family: options } : (options as Record<string, unknown>);
-    dnsLookup(hostname, { ...opts, all: true } as LookupAllOptions, (err, addresses) => {
-      if (err) return callback(err, []);
-      for (const { address } of addresses) {
-        const reason = addressRefusal(address, policy);
-        if (reason) {
-          const refused = new BridgeError("SSRF_REFUSED", `refused connection to ${hostname}: ${reason}`, { hostname, address });
-          return callback(refused as unknown as NodeJS.ErrnoException, []);
-        }
-      }
+    resolveChecked(hostname, policy, resolve, (err, addresses) => {
+      if (err) return callback(err as NodeJS.ErrnoException, []);
       if ((opts as { all?: boolean }).all) return callback(null, addresses);
       const first = addresses[0]!;
       callback(null, first.address, first.family);
+    });
+  };
+}
+
+/**
+ * An undici connector that only ever opens a socket to an address the guard checked: an IP
+ * literal is checked as it is; a name is resolved once, here, every address checked, and the
+ * socket opened to the first of them (the connection is pinned to it). A name that answers
+ * differently on the next lookup (DNS rebinding) gets that answer checked again on the next
+ * connection. `host` stays the name, so TLS still sends it as SNI and verifies the certificate
+ * for it, and the Host header is unchanged. Redirects are never followed: undici's dispatch has
+ * no redirect handler, and a 3xx is reported as the attempt's (failed) status.
+ */
+export function guardedConnector(policy: SsrfPolicy, resolve: Resolver, connect: buildConnector.connector): buildConnector.connector {
+  return (options, callback) => {
+    const host = stripBrackets(options.hostname);
+    if (ipaddr.isValid(host)) {
+      const reason = addressRefusal(host, policy);
+      if (reason) return callback(new BridgeError("SSRF_REFUSED", `refused connection to ${host}: ${reason}`, { address: host }), null);
+      return connect(options, callback);
+    }
+    resolveChecked(host, policy, resolve, (err, addresses) => {
+      if (err) return callback(err, null);
+      connect({ ...options, hostname: addresses[0]!.address }, callback);
     });
   };
 }

@@ -2,26 +2,31 @@
 // scopes, and a per-key token bucket. The bucket lives in memory, so on workerd it limits per
 // isolate (Cloudflare runs several): it stops a runaway client, it is not an exact quota.
 import { EdgeError } from "./problems.ts";
-import { hashApiKey, typeMatches, type ApiKeyEntry, type RateLimit } from "./keys.ts";
+import { constantTimeEqual, constantTimeEqualText, digestBytes, sha256, typeMatches, type ApiKeyEntry, type RateLimit } from "./keys.ts";
 
-const RECENT_KEYS = 1024;
+interface Known {
+  entry: ApiKeyEntry;
+  digest: Uint8Array;
+}
+
+interface Remembered {
+  token: string;
+  entry: ApiKeyEntry;
+}
 
 export class KeyStore {
-  private readonly byHash = new Map<string, ApiKeyEntry>();
+  private readonly known: Known[];
 
   /**
-   * Tokens seen recently and their entries: hashing is async (crypto.subtle) and cost a large
-   * share of a small request. Only known keys are remembered, and only a bounded number.
+   * Keys presented and found valid, in clear: hashing is async (crypto.subtle) and cost a large
+   * share of a small request. Only valid keys are remembered, so there is at most one per entry.
+   * Looked up by a constant-time scan, not a Map keyed by the token: a Map's lookup time depends
+   * on the token's bytes (its hash bucket, then an early-exit string compare).
    */
-  private readonly recent = new Map<string, ApiKeyEntry>();
-
-  private remember(token: string, entry: ApiKeyEntry): void {
-    if (this.recent.size >= RECENT_KEYS) this.recent.delete(this.recent.keys().next().value!);
-    this.recent.set(token, entry);
-  }
+  private readonly recent: Remembered[] = [];
 
   constructor(entries: ApiKeyEntry[]) {
-    for (const entry of entries) this.byHash.set(entry.sha256, entry);
+    this.known = entries.map((entry) => ({ entry, digest: digestBytes(entry.sha256) }));
   }
 
   /** The key named by `Authorization: Bearer <key>` (RFC 6750 §2.1), or a 401. */
@@ -31,15 +36,29 @@ export class KeyStore {
       throw new EdgeError("unauthorized", "send an API key as `Authorization: Bearer <key>`", {}, { "www-authenticate": "Bearer" });
     }
     const token = match[1]!;
-    let entry = this.recent.get(token);
-    if (!entry) {
-      entry = this.byHash.get(await hashApiKey(token));
-      if (entry) this.remember(token, entry);
-    }
+    const entry = this.recall(token) ?? this.find(await sha256(token));
     if (!entry) {
       throw new EdgeError("unauthorized", "the API key is not known", {}, { "www-authenticate": 'Bearer error="invalid_token"' });
     }
+    if (!this.recent.some((r) => r.entry === entry)) this.recent.push({ token, entry });
     return entry;
+  }
+
+  /**
+   * Every remembered key is compared, every time (no early exit on a match), and each comparison
+   * takes a time set by the presented token's length alone.
+   */
+  private recall(token: string): ApiKeyEntry | undefined {
+    let found: ApiKeyEntry | undefined;
+    for (const r of this.recent) if (constantTimeEqualText(token, r.token)) found = r.entry;
+    return found;
+  }
+
+  /** The entry whose SHA-256 equals `digest`: fixed-size digests, all compared in constant time. */
+  private find(digest: Uint8Array): ApiKeyEntry | undefined {
+    let found: ApiKeyEntry | undefined;
+    for (const k of this.known) if (constantTimeEqual(digest, k.digest)) found = k.entry;
+    return found;
   }
 }
 

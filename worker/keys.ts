@@ -25,9 +25,57 @@ export interface ApiKeyEntry {
 export const DEV_API_KEY = "jg_dev_local_only_not_secret";
 
 export async function hashApiKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(await sha256(key));
 }
+
+/** SHA-256 of the UTF-8 bytes of `text`, with Web Crypto (workerd has no node:crypto). */
+export async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The 32 bytes a lower-case hex SHA-256 (as parseApiKeys checked it) stands for. */
+export function digestBytes(sha256Hex: string): Uint8Array {
+  const out = new Uint8Array(sha256Hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(sha256Hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/**
+ * Byte equality whose running time depends only on the length of `given` (the caller's input),
+ * never on where `given` and `expected` first differ nor on `expected`'s length: every byte of
+ * `given` is compared, and a length difference is folded into the same accumulator instead of
+ * returning early. The same idea as Node's crypto.timingSafeEqual and standard-webhooks'
+ * timingSafeEqual, written with plain typed arrays because workerd has no node:crypto. (Compare
+ * fixed-size digests where you can, so even the length of `given` says nothing.)
+ */
+export function constantTimeEqual(given: Uint8Array, expected: Uint8Array): boolean {
+  let diff = given.length ^ expected.length;
+  const n = expected.length;
+  for (let i = 0; i < given.length; i++) {
+    // With an empty `expected` the length difference already decides; index 0 keeps the loop uniform.
+    diff |= given[i]! ^ (n === 0 ? 0 : expected[i % n]!);
+  }
+  return diff === 0;
+}
+
+/** constantTimeEqual over the UTF-16 code units of two strings (no encoding step on the hot path). */
+export function constantTimeEqualText(given: string, expected: string): boolean {
+  let diff = given.length ^ expected.length;
+  const n = expected.length;
+  for (let i = 0; i < given.length; i++) diff |= given.charCodeAt(i) ^ (n === 0 ? 0 : expected.charCodeAt(i % n));
+  return diff === 0;
+}
+
+/**
+ * Text shaped like an API key: the `jg_` prefix and a long base64url tail. Keys carry a prefix so
+ * they can be recognised where they do not belong (a log line, a pasted URL), as GitHub and
+ * Stripe tokens are.
+ */
+export const API_KEY_SHAPE = /jg_[A-Za-z0-9_-]{16,}/g;
 
 /** A fresh random key (`jg_` + 32 bytes base64url) — what `jetgate edge key` prints. */
 export function generateApiKey(): string {

@@ -2,6 +2,7 @@
 // it took. The sink is injected (console.log by default; workerd ships it to Workers Logs).
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./context.ts";
+import { API_KEY_SHAPE } from "./keys.ts";
 
 export type LogSink = (line: string) => void;
 
@@ -12,8 +13,10 @@ export function requestLog(enabled: boolean, sink: LogSink): MiddlewareHandler<A
     c.set("facts", facts);
     await next();
     if (!enabled) return;
+    // The path and the event type are the client's text: a client that put its API key there
+    // (instead of the Authorization header) must not get it written to the logs.
     sink(
-      JSON.stringify({
+      redactKeys(JSON.stringify({
         msg: "request",
         time: new Date().toISOString(),
         ...facts,
@@ -21,7 +24,11 @@ export function requestLog(enabled: boolean, sink: LogSink): MiddlewareHandler<A
         path: c.req.path,
         status: c.res.status,
         latencyMs: Math.round((performance.now() - started) * 100) / 100,
-      }),
+      })),
     );
   };
+}
+
+function redactKeys(line: string): string {
+  return line.replace(API_KEY_SHAPE, "jg_[redacted]");
 }

@@ -3,7 +3,7 @@
 import { nuid, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type Subscription } from "../../bridge/index.ts";
+import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type StartOptions, type Subscription } from "../../bridge/index.ts";
 import type { TestBroker } from "../harness/nats.ts";
 import { edgeStylePublishOptions } from "../harness/events.ts";
 import { webhookIdOf } from "../../broker/event-identity.ts";
@@ -23,7 +23,7 @@ export async function publishEvent(
   return { id, seq: ack.seq, duplicate: ack.duplicate, webhookId: webhookIdOf(source, id) };
 }
 
-export async function startTestBridge(broker: TestBroker, overrides: Partial<BridgeConfig> = {}): Promise<RunningBridge> {
+export async function startTestBridge(broker: TestBroker, overrides: Partial<BridgeConfig> = {}, opts: StartOptions = {}): Promise<RunningBridge> {
   const config = loadBridgeConfig(
     {},
     {
@@ -36,7 +36,7 @@ export async function startTestBridge(broker: TestBroker, overrides: Partial<Bri
       ...overrides,
     },
   );
-  return startBridge(config);
+  return startBridge(config, opts);
 }
 
 export async function addSubscription(nc: NatsConnection, input: Record<string, unknown>): Promise<Subscription> {

@@ -47,7 +47,17 @@ function flatten(headers: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-export async function startReceiver(opts: { script?: Script; path?: string; record?: boolean } = {}): Promise<Receiver> {
+export interface ReceiverOptions {
+  script?: Script;
+  path?: string;
+  record?: boolean;
+  /** A loopback address to listen on (default 127.0.0.1; any of 127.0.0.0/8 works on Linux). */
+  host?: string;
+  /** A fixed port (default: a free one). */
+  port?: number;
+}
+
+export async function startReceiver(opts: ReceiverOptions = {}): Promise<Receiver> {
   let script = opts.script ?? alwaysOk;
   const record = opts.record ?? true;
   const requests: RecordedRequest[] = [];
@@ -79,10 +89,14 @@ export async function startReceiver(opts: { script?: Script; path?: string; reco
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const host = opts.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${opts.path ?? "/webhooks"}`,
+    url: `http://${host}:${port}${opts.path ?? "/webhooks"}`,
     requests,
     setScript(next) {
       script = next;

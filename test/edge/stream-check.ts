@@ -2,9 +2,8 @@
 // exactly those (by the ce-id header each message carries), so nothing from a refused request
 // got in and nothing accepted is missing.
 import assert from "node:assert/strict";
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { EVENTS_STREAM } from "../../broker/index.ts";
+import { streamEvents } from "./helpers.ts";
 import type { WireAnswer } from "./wire.ts";
 
 export type AcceptedIds = Set<string>;
@@ -18,19 +17,8 @@ export function noteAccepted(accepted: AcceptedIds, answer: WireAnswer): void {
   } else accepted.add(body.id);
 }
 
-export async function streamEventIds(nc: NatsConnection): Promise<string[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(EVENTS_STREAM);
-  const ids: string[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && seq > 0; seq++) {
-    const msg = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
-    if (msg) ids.push(decodeURIComponent(msg.header?.get("ce-id") ?? ""));
-  }
-  return ids;
-}
-
 export async function assertStreamHoldsOnlyAccepted(nc: NatsConnection, accepted: AcceptedIds): Promise<{ inStream: number }> {
-  const ids = await streamEventIds(nc);
+  const ids = (await streamEvents(nc)).map((event) => event.id);
   const seen = new Map<string, number>();
   for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
   const strays = [...seen.keys()].filter((id) => !accepted.has(id));

@@ -3,8 +3,8 @@
 // connection reuse is where an early close shows); raw cases are written byte for byte on a TCP
 // socket, because node:http and fetch refuse to send malformed heads.
 import http from "node:http";
-import net from "node:net";
 import type { WireRequest } from "./arbitraries.ts";
+import { exchangeBytes } from "../harness/raw-http.ts";
 
 export interface WireAnswer {
   /** 0 when no answer arrived. */
@@ -47,57 +47,11 @@ function codeOf(err: unknown): string {
   return e.code ?? e.message ?? String(err);
 }
 
-/** One request on its own socket (Connection: close); the answer is read until the server closes. */
-function sendRaw(baseUrl: string, req: WireRequest): Promise<WireAnswer> {
-  const url = new URL(baseUrl);
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let settled = false;
-    const finish = (answer: WireAnswer) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    const socket = net.connect(Number(url.port), url.hostname, () => socket.end(Buffer.concat([req.rawHead!, req.body])));
-    const timer = setTimeout(() => finish({ status: 0, contentType: "", body: "", networkError: "TIMEOUT" }), TIMEOUT_MS);
-    socket.on("data", (c: Buffer) => chunks.push(c));
-    socket.on("error", (err) => {
-      // A reset after a complete answer (the server closing with our body unread) still counts.
-      const parsed = parseResponse(Buffer.concat(chunks));
-      finish(parsed ? { ...parsed, networkError: codeOf(err) } : { status: 0, contentType: "", body: "", networkError: codeOf(err) });
-    });
-    socket.on("close", () => finish(parseResponse(Buffer.concat(chunks)) ?? { status: 0, contentType: "", body: "", networkError: "closed without an answer" }));
-  });
-}
-
-function parseResponse(bytes: Buffer): WireAnswer | null {
-  const end = bytes.indexOf("\r\n\r\n");
-  if (end < 0) return null;
-  const [statusLine, ...headerLines] = bytes.subarray(0, end).toString("latin1").split("\r\n");
-  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? "")?.[1] ?? 0);
-  if (!status) return null;
-  const headers = new Map<string, string>();
-  for (const line of headerLines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  let body = bytes.subarray(end + 4);
-  if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") body = dechunk(body);
-  return { status, contentType: headers.get("content-type") ?? "", body: body.toString("utf8") };
-}
-
-function dechunk(bytes: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const lineEnd = bytes.indexOf("\r\n", at);
-    if (lineEnd < 0) break;
-    const size = parseInt(bytes.subarray(at, lineEnd).toString("latin1"), 16);
-    if (!size) break;
-    parts.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size));
-    at = lineEnd + 2 + size + 2;
-  }
-  return Buffer.concat(parts);
+/** One request on its own socket, written byte for byte; the answer is read until the server closes. */
+async function sendRaw(baseUrl: string, req: WireRequest): Promise<WireAnswer> {
+  const outcome = await exchangeBytes(baseUrl, Buffer.concat([req.rawHead!, req.body]), { timeoutMs: TIMEOUT_MS, halfClose: true });
+  if (outcome.kind === "reset") return { status: 0, contentType: "", body: "", networkError: outcome.error };
+  const answer = { status: outcome.status, contentType: outcome.headers["content-type"] ?? "", body: outcome.body.toString("utf8") };
+  // A reset after a complete answer still counts as a reset: the issue asks for none at all.
+  return outcome.error ? { ...answer, networkError: outcome.error } : answer;
 }

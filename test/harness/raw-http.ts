@@ -12,7 +12,8 @@ export interface RawRequest {
 }
 
 export type RawOutcome =
-  | { kind: "answer"; status: number; headers: Record<string, string>; body: Buffer }
+  /** `error`: the socket failed after the complete answer arrived (e.g. reset with our body unread). */
+  | { kind: "answer"; status: number; headers: Record<string, string>; body: Buffer; error?: string }
   /** The connection was reset or closed before a complete answer arrived. */
   | { kind: "reset"; error: string; partial: string };
 
@@ -24,6 +25,17 @@ export function rawExchange(url: string, req: RawRequest, timeoutMs = 30_000): P
   for (const [name, value] of req.headers) parts.push(Buffer.from(`${name}: `), Buffer.isBuffer(value) ? value : Buffer.from(value, "utf8"), Buffer.from("\r\n"));
   if (req.body !== undefined) parts.push(Buffer.from(`content-length: ${req.body.length}\r\n`));
   const bytes = Buffer.concat([Buffer.from(head.join("\r\n") + "\r\n"), ...parts, Buffer.from("\r\n"), req.body ?? Buffer.alloc(0)]);
+  return exchangeBytes(url, bytes, { timeoutMs, headOnly: req.method === "HEAD" });
+}
+
+/**
+ * Writes `bytes` as they are on a new socket, then half-closes it when `halfClose` is set (for a
+ * head that does not ask the server to close), and reads the answer until the server closes;
+ * never throws.
+ */
+export function exchangeBytes(url: string, bytes: Buffer, opts: { timeoutMs?: number; headOnly?: boolean; halfClose?: boolean } = {}): Promise<RawOutcome> {
+  const { hostname, port } = new URL(url);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   return new Promise((resolve) => {
     const socket = connect({ host: hostname, port: Number(port) });
     const chunks: Buffer[] = [];
@@ -38,20 +50,22 @@ export function rawExchange(url: string, req: RawRequest, timeoutMs = 30_000): P
     };
     const timer = setTimeout(() => settle({ kind: "reset", error: `no complete answer within ${timeoutMs} ms`, partial: Buffer.concat(chunks).toString("latin1").slice(0, 200) }), timeoutMs);
     socket.on("data", (c: Buffer) => chunks.push(c));
-    // A write error after the answer arrived (the server answered early and closed) is not a
-    // reset of the exchange; it is judged by whether the answer is complete.
+    // A write error after the answer arrived (the server answered early and closed) does not make
+    // the exchange a reset: it is judged by whether the answer is complete, and reported beside it.
     socket.on("error", (err: NodeJS.ErrnoException) => {
       error = err.code ?? err.message;
     });
     socket.on("close", () => {
-      const parsed = parseAnswer(Buffer.concat(chunks), req.method === "HEAD");
-      settle(parsed ?? { kind: "reset", error: error ?? "closed before a complete answer", partial: Buffer.concat(chunks).toString("latin1").slice(0, 200) });
+      const parsed = parseAnswer(Buffer.concat(chunks), opts.headOnly ?? false);
+      if (parsed) settle(error ? { ...parsed, error } : parsed);
+      else settle({ kind: "reset", error: error ?? "closed before a complete answer", partial: Buffer.concat(chunks).toString("latin1").slice(0, 200) });
     });
-    socket.write(bytes);
+    if (opts.halfClose) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 
-function parseAnswer(raw: Buffer, head: boolean): RawOutcome | null {
+function parseAnswer(raw: Buffer, head: boolean): Extract<RawOutcome, { kind: "answer" }> | null {
   const end = raw.indexOf("\r\n\r\n");
   if (end < 0) return null;
   const lines = raw.subarray(0, end).toString("latin1").split("\r\n");

@@ -35,6 +35,8 @@ const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
 const DLQ_RETRY_DELAY_MS = 1_000;
 /** At most this many earlier attempts travel with a dead letter. */
 const HISTORY_LIMIT = 50;
+/** Deliveries past the last attempt spent waiting for a readable attempt log before dead-lettering without it. */
+const HISTORY_RETRIES = 10;
 
 export interface RunnerDeps {
   nc: NatsConnection;
@@ -247,12 +249,32 @@ export class SubscriptionRunner {
     counter.inc();
   }
 
+  /**
+   * The attempt history a dead letter carries, or null when the log cannot be read right now (the
+   * message is then nak'ed to try again). While a cluster re-elects leaders the read fails, or
+   * finds nothing of a message delivered before; sending the letter then would leave the
+   * operator an empty history although the log holds the attempts (seen in test/faults). After
+   * HISTORY_RETRIES more deliveries it goes out with what there is, so a broken log never
+   * holds a dead letter back for good.
+   */
+  private async history(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<AttemptRecord[] | null> {
+    if (!this.deps.config.attemptLog) return [];
+    const lastChance = m.info.deliveryCount > maxAttempts(sub) + HISTORY_RETRIES;
+    try {
+      const history = await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, limit: HISTORY_LIMIT });
+      if (history.length > 0 || m.info.deliveryCount === 1 || lastChance) return history;
+    } catch (err) {
+      if (lastChance) return [];
+      this.deps.log.warn({ subscription: sub.id, seq: m.seq, err }, "attempt history unreadable; dead-lettering later");
+    }
+    m.nak(DLQ_RETRY_DELAY_MS);
+    return null;
+  }
+
   /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
   private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord): Promise<void> {
-    let history: AttemptRecord[] = [];
-    if (this.deps.config.attemptLog) {
-      history = await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, limit: HISTORY_LIMIT }).catch(() => []);
-    }
+    const history = await this.history(m, sub, event);
+    if (history === null) return;
     if (last && !history.some((a) => a.attempt === last.attempt && a.at === last.at)) history.push(last);
     try {
       await publishDeadLetter(this.deps.js, {

@@ -251,24 +251,22 @@ export class SubscriptionRunner {
 
   /**
    * The attempt history a dead letter carries, or null when the log cannot be read right now (the
-   * message is then nak'ed to try again). While a cluster re-elects leaders the read fails, or
-   * finds nothing of a message delivered before; sending the letter then would leave the
-   * operator an empty history although the log holds the attempts (seen in test/faults). After
-   * HISTORY_RETRIES more deliveries it goes out with what there is, so a broken log never
-   * holds a dead letter back for good.
+   * message is then nak'ed to try again; the attempts it holds were recorded, see AttemptLog).
+   * While a cluster re-elects leaders the read fails, and `.catch(() => [])` here used to send the
+   * letter with an empty history although the log held the attempts (seen in test/faults). After
+   * HISTORY_RETRIES more deliveries it goes out with what there is, so a broken log never holds a
+   * dead letter back for good.
    */
   private async history(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<AttemptRecord[] | null> {
     if (!this.deps.config.attemptLog) return [];
-    const lastChance = m.info.deliveryCount > maxAttempts(sub) + HISTORY_RETRIES;
     try {
-      const history = await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, limit: HISTORY_LIMIT });
-      if (history.length > 0 || m.info.deliveryCount === 1 || lastChance) return history;
+      return await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, limit: HISTORY_LIMIT });
     } catch (err) {
-      if (lastChance) return [];
+      if (m.info.deliveryCount > maxAttempts(sub) + HISTORY_RETRIES) return [];
       this.deps.log.warn({ subscription: sub.id, seq: m.seq, err }, "attempt history unreadable; dead-lettering later");
+      m.nak(DLQ_RETRY_DELAY_MS);
+      return null;
     }
-    m.nak(DLQ_RETRY_DELAY_MS);
-    return null;
   }
 
   /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */

@@ -170,9 +170,16 @@ export class SubscriptionRunner {
     const subject = source === "redrive" ? (m.headers?.get(H_ORIGINAL_SUBJECT) || m.subject) : m.subject;
     const event = envelopeOf(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
     if (count > maxAttempts(sub)) {
-      // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now.
-      await this.deadLetter(m, source, event, sub, "attempts exhausted");
-      return;
+      // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now,
+      // if attempts were made at all. Deliveries also count when they never reached a bridge (a
+      // pull request that died with its NATS node takes a batch with it); with none on record the
+      // event was never tried, so it gets one real attempt, which dead-letters it if it fails.
+      const history = await this.history(m, sub, event);
+      if (history === null) return;
+      if (history.length > 0) {
+        await this.deadLetter(m, source, event, sub, "attempts exhausted", undefined, history);
+        return;
+      }
     }
     const { body, headers } = renderEvent(event, sub.format);
     const signed = signHeaders(event.webhookId, body, liveSecrets(sub));
@@ -270,8 +277,8 @@ export class SubscriptionRunner {
   }
 
   /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
-  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord): Promise<void> {
-    const history = await this.history(m, sub, event);
+  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord, known?: AttemptRecord[]): Promise<void> {
+    const history = known ?? (await this.history(m, sub, event));
     if (history === null) return;
     if (last && !history.some((a) => a.attempt === last.attempt && a.at === last.at)) history.push(last);
     try {

@@ -46,11 +46,11 @@ function log(file: string, line: string): void {
 }
 
 /** Starts the child and waits for its "ready" line; a child that exits first is a ChildStartError. */
-export async function startChild(spec: ChildSpec, lastLines: string[] = []): Promise<ChildService> {
+export async function startChild(spec: ChildSpec): Promise<ChildService> {
   const child = spawn(process.execPath, ["--import", "tsx", spec.script, JSON.stringify(spec.options)], { stdio: ["ignore", "pipe", "pipe"] });
   if (child.pid === undefined) throw new ChildStartError(`${spec.name}: spawn failed`, null, "");
   started.add(child.pid);
-  const tail: string[] = lastLines;
+  const tail: string[] = [];
   const keep = (line: string) => {
     log(spec.logFile, `[${spec.name} ${child.pid}] ${line}`);
     tail.push(line);

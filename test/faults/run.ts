@@ -48,16 +48,19 @@ export class RunResources {
   broker: TestBroker | undefined;
   receivers: FaultReceiver[] = [];
   load: LoadDriver | undefined;
+  /** The children's logs (bridges.log, edge.log); kept when the run did not pass. */
   dir = mkdtempSync(join(tmpdir(), "jetgate-faults-"));
+  passed = false;
   readonly abort = new AbortController();
 
-  async cleanup(): Promise<void> {
+  async cleanup(log: (line: string) => void = () => undefined): Promise<void> {
     this.abort.abort();
     await this.load?.stop().catch(() => undefined);
     await stopAllChildren();
     await Promise.allSettled(this.receivers.map((r) => r.receiver.stop()));
     await this.broker?.stop().catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.passed) rmSync(this.dir, { recursive: true, force: true });
+    else log(`logs of the bridges and the edge kept in ${this.dir}`);
   }
 }
 

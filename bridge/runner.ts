@@ -176,6 +176,12 @@ export class SubscriptionRunner {
       // event was never tried, so it gets one real attempt, which dead-letters it if it fails.
       const history = await this.history(m, sub, event);
       if (history === null) return;
+      if (history.some((a) => a.outcome === "delivered" && a.source === source && a.streamSeq === m.seq)) {
+        // This very message got a 2xx and only its ack was lost (a bridge or node died): it is
+        // delivered. A dead letter would invite a redrive, and a second delivery.
+        m.ack();
+        return;
+      }
       if (history.length > 0) {
         await this.deadLetter(m, source, event, sub, "attempts exhausted", undefined, history);
         return;

@@ -149,11 +149,13 @@ export function compare(load: LoadDriver, source: string, stored: Stored, subscr
   for (const { id, rx } of subscribers) {
     let delivered = 0;
     let dead = 0;
+    let both = 0;
     const missing: string[] = [];
     for (const key of byStanding.accepted) {
       if (rx.delivered.has(key)) delivered++;
       const letters = (stored.dlq.get(key) ?? []).filter((d) => d.subscription === id);
       if (letters.length) dead++;
+      if (letters.length && rx.delivered.has(key)) both++;
       const bare = letters.find((d) => d.attempts === 0);
       if (bare) bareDeadLetters.push({ subscription: id, eventId: (JSON.parse(key) as string[])[1]! });
       if (bare) failures.push(`${id}: dead letter without attempt history for ${key} (DLQ seq ${bare.seq}, reason ${JSON.stringify(bare.reason)}, history ${JSON.stringify(bare.rawHistory)})`);
@@ -166,6 +168,8 @@ export function compare(load: LoadDriver, source: string, stored: Stored, subscr
     counts[`${id}.delivered`] = delivered;
     counts[`${id}.inDlq`] = dead;
     counts[`${id}.deliveredTwice+`] = redelivered;
+    // Delivered (2xx) and yet dead-lettered: not a loss, but a dead letter an operator may redrive.
+    counts[`${id}.deliveredAndInDlq`] = both;
     counts[`${id}.requests`] = rx.requests();
     counts[`${id}.lost`] = missing.length;
     lost += missing.length;

@@ -4,6 +4,7 @@
 // subscription (jetgate.attempts.<sub>.>), per event id (…*.<id>.*) or per event (…*.<id>.<source>).
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ensureStream, jetstreamManagerReady, type UntilReadyOptions } from "../broker/index.ts";
 import { scanStream } from "./scan.ts";
 
@@ -61,6 +62,8 @@ export async function ensureAttemptsStream(nc: NatsConnection, replicas: number,
 }
 
 const encoder = new TextEncoder();
+/** How long a failure record is retried before it is given up (a leader election takes seconds). */
+export const FAILURE_RECORD_DEADLINE_MS = 15_000;
 
 export class AttemptLog {
   private readonly js: JetStreamClient;
@@ -84,7 +87,28 @@ export class AttemptLog {
       this.nc.publish(subject, data);
       return;
     }
-    await this.js.publish(subject, data, { timeout: 5000 }).catch(() => undefined);
+    await this.publishFailure(subject, data, rec);
+  }
+
+  /**
+   * A failure record is retried until JetStream acks it or FAILURE_RECORD_DEADLINE_MS passes: while
+   * the log's stream re-elects its leader (seconds, after a node dies) a single publish times out,
+   * and with a short schedule every attempt of an event falls inside that window — the fault run
+   * found dead letters whose history was empty because all their records were dropped here. The
+   * msgID makes a retry of a publish that did land harmless (the stream's duplicate window).
+   */
+  private async publishFailure(subject: string, data: Uint8Array, rec: AttemptRecord): Promise<void> {
+    const msgID = `${rec.subscription}:${rec.source}:${rec.streamSeq}:${rec.attempt}:${rec.at}`;
+    const deadline = Date.now() + FAILURE_RECORD_DEADLINE_MS;
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.js.publish(subject, data, { timeout: 5000, msgID });
+        return;
+      } catch {
+        if (this.nc.isClosed() || Date.now() >= deadline) return;
+        await sleep(Math.min(250 * tries, 1000));
+      }
+    }
   }
 }
 

@@ -35,6 +35,8 @@ const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
 const DLQ_RETRY_DELAY_MS = 1_000;
 /** At most this many earlier attempts travel with a dead letter. */
 const HISTORY_LIMIT = 50;
+/** Deliveries past the last attempt spent waiting for a readable attempt log before dead-lettering without it. */
+const HISTORY_RETRIES = 10;
 
 export interface RunnerDeps {
   nc: NatsConnection;
@@ -171,9 +173,22 @@ export class SubscriptionRunner {
     const subject = source === "redrive" ? (m.headers?.get(H_ORIGINAL_SUBJECT) || m.subject) : m.subject;
     const event = envelopeOf(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
     if (count > maxAttempts(sub)) {
-      // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now.
-      await this.deadLetter(m, source, event, sub, "attempts exhausted");
-      return;
+      // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now,
+      // if attempts were made at all. Deliveries also count when they never reached a bridge (a
+      // pull request that died with its NATS node takes a batch with it); with none on record the
+      // event was never tried, so it gets one real attempt, which dead-letters it if it fails.
+      const history = await this.history(m, sub, event);
+      if (history === null) return;
+      if (history.some((a) => a.outcome === "delivered" && a.source === source && a.streamSeq === m.seq)) {
+        // This very message got a 2xx and only its ack was lost (a bridge or node died): it is
+        // delivered. A dead letter would invite a redrive, and a second delivery.
+        m.ack();
+        return;
+      }
+      if (history.length > 0) {
+        await this.deadLetter(m, source, event, sub, "attempts exhausted", undefined, history);
+        return;
+      }
     }
     const { body, headers } = renderEvent(event, sub.format);
     const signed = signHeaders(event.webhookId, body, liveSecrets(sub));
@@ -251,12 +266,30 @@ export class SubscriptionRunner {
     counter.inc();
   }
 
-  /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
-  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord): Promise<void> {
-    let history: AttemptRecord[] = [];
-    if (this.deps.config.attemptLog) {
-      history = await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, eventSource: event.source, limit: HISTORY_LIMIT }).catch(() => []);
+  /**
+   * The attempt history a dead letter carries, or null when the log cannot be read right now (the
+   * message is then nak'ed to try again; the attempts it holds were recorded, see AttemptLog).
+   * While a cluster re-elects leaders the read fails, and `.catch(() => [])` here used to send the
+   * letter with an empty history although the log held the attempts (seen in test/faults). After
+   * HISTORY_RETRIES more deliveries it goes out with what there is, so a broken log never holds a
+   * dead letter back for good.
+   */
+  private async history(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<AttemptRecord[] | null> {
+    if (!this.deps.config.attemptLog) return [];
+    try {
+      return await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, eventSource: event.source, limit: HISTORY_LIMIT });
+    } catch (err) {
+      if (m.info.deliveryCount > maxAttempts(sub) + HISTORY_RETRIES) return [];
+      this.deps.log.warn({ subscription: sub.id, seq: m.seq, err }, "attempt history unreadable; dead-lettering later");
+      m.nak(DLQ_RETRY_DELAY_MS);
+      return null;
     }
+  }
+
+  /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
+  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord, known?: AttemptRecord[]): Promise<void> {
+    const history = known ?? (await this.history(m, sub, event));
+    if (history === null) return;
     if (last && !history.some((a) => a.attempt === last.attempt && a.at === last.at)) history.push(last);
     try {
       await publishDeadLetter(this.deps.js, {

@@ -3,6 +3,7 @@
 // loopback; stop() closes it and every keep-alive connection.
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface RecordedRequest {
@@ -65,6 +66,8 @@ export async function startReceiver(opts: ReceiverOptions = {}): Promise<Receive
   const waiters = new Set<() => void>();
   // Slow answers are cut short by stop(), so a held request never keeps the process alive.
   const stopped = new AbortController();
+  // Every held answer listens on it; a receiver that hangs on many requests is not a leak.
+  setMaxListeners(0, stopped.signal);
   const answer = async (res: ServerResponse, reply: ScriptedResponse) => {
     if (reply.delayMs) await sleep(reply.delayMs, undefined, { signal: stopped.signal }).catch(() => undefined);
     if (stopped.signal.aborted) return;

@@ -26,6 +26,7 @@ import { childPids, cpuMeter, rssMb } from "./proc.ts";
 import { startServer, stopChild } from "./servers.ts";
 import { waitPulling } from "../test/bridge/helpers.ts";
 import { edgeStylePublishOptions } from "../test/harness/events.ts";
+import { webhookIdOf } from "../broker/event-identity.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -140,8 +141,10 @@ async function publishBacklog(broker: TestBroker, type: string, count: number): 
   await Promise.all(pending);
 }
 
+const BENCH_SOURCE = "/bench";
+
 function edgeLike(id: string, type: string) {
-  return edgeStylePublishOptions(id, type, "/bench");
+  return edgeStylePublishOptions(id, type, BENCH_SOURCE);
 }
 
 /** Waits for `n` deliveries; the rate is measured from the first to the last arrival. */
@@ -245,7 +248,7 @@ async function paceToWebhook(
   rate: number,
   seconds: number,
   cpuGroups: Record<string, number[]>,
-  send: (id: string) => Promise<unknown>,
+  send: { source: string; event: (id: string) => Promise<unknown> },
 ): Promise<{ lat: number[]; sent: number; failures: number; cpu: PhaseCpu }> {
   sink.reset();
   const sent = new Map<string, number>();
@@ -253,8 +256,9 @@ async function paceToWebhook(
   const started = performance.now();
   const run = await paced(rate, seconds, (_i, due) => {
     const id = `evt_${nuid.next()}`;
-    sent.set(id, due);
-    return send(id);
+    // The receiver stamps arrivals by webhook-id, which is derived from the event's source + id.
+    sent.set(webhookIdOf(send.source, id), due);
+    return send.event(id);
   });
   await sink.waitFor(sent.size - run.failures, 30_000).catch(() => undefined);
   const cpu = { msByGroup: meter.stop(), wallMs: performance.now() - started, events: sent.size };
@@ -295,7 +299,7 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
     await waitPulling(nc, "latency", 1, 30_000);
     const js = jetstream(nc);
     const body = new TextEncoder().encode(JSON.stringify(DATA));
-    const publish = (id: string) => js.publish("events.order.created", body, edgeLike(id, "order.created"));
+    const publish = { source: BENCH_SOURCE, event: (id: string) => js.publish("events.order.created", body, edgeLike(id, "order.created")) };
     const groups: Record<string, number[]> = { "nats-server ×3": broker.nodes.map((n) => n.pid), bridge: [bridge.child.pid!], "bench (load + receiver)": [process.pid] };
     sink.stamp = true;
     ctx.progress(`delivery: publish → webhook at 1k/s for ${s}s after 1 s of warm-up (3-node cluster, R3)`);
@@ -311,7 +315,8 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
     const { startEdgeWorkerd } = await import("../worker/launch.ts");
     const { writeTestRegistry } = await import("../test/edge/fixtures.ts");
     const { DEV_API_KEY, devApiKeys } = await import("../worker/keys.ts");
-    const edgeOptions = { registryDir: writeTestRegistry(), apiKeys: await devApiKeys(), vars: { LOG_REQUESTS: "false", RATE_LIMIT_PER_SECOND: "0", PUBLISHER_SHARDS: "4" } };
+    const apiKeys = await devApiKeys();
+    const edgeOptions = { registryDir: writeTestRegistry(), apiKeys, vars: { LOG_REQUESTS: "false", RATE_LIMIT_PER_SECOND: "0", PUBLISHER_SHARDS: "4" } };
     for (const runtime of ["workerd", "node"] as const) {
       ctx.progress(`delivery: edge POST → webhook at 200/s and 1k/s (${runtime} edge, 3-node cluster)`);
       let url: string;
@@ -327,7 +332,7 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
         groups.edge = [running.proc.pid!];
       }
       const agent = new Agent({ connections: 64 });
-      const post = async (id: string) => {
+      const postEvent = async (id: string) => {
         const res = await agent.request({
           origin: url,
           path: "/v1/events/order.created",
@@ -339,6 +344,8 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
         await res.body.dump();
         if (res.statusCode !== 202) throw new Error(`edge answered ${res.statusCode}`);
       };
+      // On POST /v1/events/{type} the event's source is the API key's name.
+      const post = { source: apiKeys[0]!.name, event: postEvent };
       try {
         await paceToWebhook(sink, 200, 1, groups, post);
         for (const rate of [200, 1000]) {

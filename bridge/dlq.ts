@@ -9,10 +9,9 @@ import { BridgeError } from "./errors.ts";
 import type { AttemptRecord } from "./attempts.ts";
 import { headersToObject } from "./event.ts";
 import { scanStream } from "./scan.ts";
-import { publishRedrive, type Progress } from "./redrive.ts";
+import { H_SOURCE_SUBJECT, publishRedrive, type Progress } from "./redrive.ts";
 
 export const H_SUBSCRIPTION = "Jetgate-Subscription";
-export const H_SOURCE_SUBJECT = "Jetgate-Source-Subject";
 export const H_SOURCE_STREAM = "Jetgate-Source-Stream";
 export const H_SOURCE_SEQ = "Jetgate-Source-Seq";
 export const H_REASON = "Jetgate-Reason";

@@ -13,7 +13,8 @@ import type { SubscriptionStore } from "./store.ts";
 
 export const REDRIVE_STREAM = "JETGATE_REDRIVE";
 export const REDRIVE_PREFIX = "jetgate.redrive";
-export const H_ORIGINAL_SUBJECT = "Jetgate-Source-Subject";
+/** The subject an event was first published on, carried by its redrive copies and dead letters. */
+export const H_SOURCE_SUBJECT = "Jetgate-Source-Subject";
 
 export interface Progress {
   start(total: number): void;
@@ -94,7 +95,7 @@ export async function replayToSubscription(
         if (key.toLowerCase().startsWith("nats-")) continue;
         for (const value of values) h.append(key, value);
       }
-      h.set(H_ORIGINAL_SUBJECT, m.subject);
+      h.set(H_SOURCE_SUBJECT, m.subject);
       pending.push(publishRedrive(js, subscription, m.data, h, `replay:${replayId}:${m.seq}`));
       replayed++;
       // Keep a bounded number of publishes in flight: fast, and memory stays flat for big ranges.

@@ -14,7 +14,7 @@ import { envelopeOf, renderEvent, type EventEnvelope } from "./event.ts";
 import type { HealthTracker } from "./health.ts";
 import { RateLimiter, Semaphore } from "./limits.ts";
 import type { BridgeMetrics } from "./metrics.ts";
-import { H_ORIGINAL_SUBJECT } from "./redrive.ts";
+import { H_SOURCE_SUBJECT } from "./redrive.ts";
 import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry.ts";
 import { signHeaders } from "./sign.ts";
 import { liveSecrets, maxAttempts, type Subscription } from "./subscriptions.ts";
@@ -170,7 +170,7 @@ export class SubscriptionRunner {
 
   private async attempt(m: JsMsg, source: Source, sub: Subscription): Promise<void> {
     const count = m.info.deliveryCount;
-    const subject = source === "redrive" ? (m.headers?.get(H_ORIGINAL_SUBJECT) || m.subject) : m.subject;
+    const subject = source === "redrive" ? (m.headers?.get(H_SOURCE_SUBJECT) || m.subject) : m.subject;
     const event = envelopeOf(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
     if (count > maxAttempts(sub)) {
       // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now,

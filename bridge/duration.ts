@@ -10,12 +10,3 @@ export function parseDuration(value: unknown): number | null {
   if (!match) return null;
   return Math.round(Number(match[1]) * UNITS[match[2] ?? "ms"]!);
 }
-
-/** The shortest exact spelling of a duration, for listings and YAML output. */
-export function formatDuration(ms: number): string {
-  for (const unit of ["d", "h", "m", "s"] as const) {
-    const size = UNITS[unit]!;
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

@@ -34,23 +34,6 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-export class PublishError extends Error {
-  override readonly name = "PublishError";
-  constructor(
-    readonly code: PublishErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export async function publishOne(publisher: Publisher, request: PublishRequest): Promise<PublishAck> {
-  const [outcome] = await publisher.publishMany([request]);
-  if (!outcome) throw new PublishError("UNAVAILABLE", "the publisher returned no outcome");
-  if (!outcome.ok) throw new PublishError(outcome.code, outcome.message);
-  return outcome.ack;
-}
-
 /** FNV-1a over the subject: stable across runtimes, so one type always lands on one shard. */
 export function shardOf(subject: string, shards: number): number {
   let hash = 0x811c9dc5;

@@ -156,8 +156,12 @@ export async function listDeadLetters(nc: NatsConnection, sel: DlqSelection = {}
 }
 
 export async function getDeadLetter(nc: NatsConnection, seq: number): Promise<DeadLetter> {
+  // Stream sequences start at 1; the server refuses 0 as a bad request rather than "not found".
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new BridgeError("DLQ_NOT_FOUND", `no dead letter at DLQ sequence ${seq}`, { seq });
   const jsm = await jetstreamManager(nc);
-  const m = await jsm.streams.getMessage(DLQ_STREAM, { seq }).catch(() => null);
+  // getMessage answers null for a sequence that holds nothing; a failure (timeout, permission) is
+  // thrown as it is, never reported as "not found".
+  const m = await jsm.streams.getMessage(DLQ_STREAM, { seq });
   if (!m) throw new BridgeError("DLQ_NOT_FOUND", `no dead letter at DLQ sequence ${seq}`, { seq });
   return toDeadLetter(m.seq, m.subject, m.header, m.data);
 }
@@ -182,8 +186,10 @@ async function removeDeadLetter(jsm: Awaited<ReturnType<typeof jetstreamManager>
       await jsm.streams.deleteMessage(DLQ_STREAM, seq, false);
       return;
     } catch (err) {
-      // Already gone (a concurrent redrive or purge) is success.
-      if (/no message found|not found/i.test(err instanceof Error ? err.message : String(err))) return;
+      // Already gone (a concurrent redrive or purge) is success. The server reports that under the
+      // generic delete-failed code (10057) with varying text, so ask the stream instead of reading
+      // the message; a failed look-up counts as a failed try.
+      if ((await jsm.streams.getMessage(DLQ_STREAM, { seq }).catch(() => undefined)) === null) return;
       if (attempt >= 3) throw err;
     }
   }

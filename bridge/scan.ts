@@ -3,10 +3,11 @@
 // reading never disturbs the durable consumers that deliver.
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { DeliverPolicy } from "@nats-io/jetstream";
+import { BridgeError } from "./errors.ts";
 
 export interface ScanOptions {
   stream: string;
-  /** One subject filter (nats-server 2.9: one per consumer). */
+  /** One subject filter. */
   filter: string;
   startSeq?: number;
   startTime?: Date;
@@ -20,7 +21,20 @@ export interface ScanOptions {
   idleMs?: number;
 }
 
-/** Calls `each` for every matching message in order; returns how many it saw. */
+/** Rounds of consuming before a scan that keeps stopping short gives up (see scanStream). */
+const SCAN_ROUNDS = 3;
+
+/**
+ * Calls `each` for every matching message in order; returns how many it saw.
+ *
+ * A scan ends when the server says nothing more is pending, a bound is reached, or no message came
+ * for `idleMs`. The last one is ambiguous: in a cluster the first pull of a new ordered consumer
+ * can be lost while its consumer starts, and a scan that took that silence for "no more" would
+ * list a DLQ as empty or replay nothing. So when the silence falls where messages are known to be
+ * left (the first match was found up front, or the last message said more were pending), the scan
+ * resumes from where it stopped with a fresh consumer, and after SCAN_ROUNDS such stops it throws
+ * instead of answering short.
+ */
 export async function scanStream(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -34,14 +48,46 @@ export async function scanStream(
     if (!first || (opts.endSeq !== undefined && first.seq > opts.endSeq)) return 0;
     startSeq = first.seq;
   }
+  let seen = 0;
+  for (let round = 1; ; round++) {
+    const from = round === 1 && opts.startTime ? { startTime: opts.startTime } : { startSeq };
+    const pass = await scanOnce(js, opts, from, seen, each);
+    seen = pass.seen;
+    if (pass.done) return seen;
+    // Stopped by silence: an empty start-time scan has nothing known to be left, so it is done.
+    if (opts.startTime && pass.lastSeq === undefined && round === 1) return seen;
+    if (pass.lastSeq !== undefined) startSeq = pass.lastSeq + 1;
+    if (round >= SCAN_ROUNDS) {
+      throw new BridgeError("NOT_READY", `reading ${opts.stream} (${opts.filter}) stopped short ${SCAN_ROUNDS} times at sequence ${startSeq}; try again`, {
+        stream: opts.stream,
+        seq: startSeq,
+      });
+    }
+  }
+}
+
+interface ScanPass {
+  seen: number;
+  /** True when the scan ended for a reason other than silence. */
+  done: boolean;
+  lastSeq?: number;
+}
+
+async function scanOnce(
+  js: JetStreamClient,
+  opts: ScanOptions,
+  from: { startSeq: number } | { startTime: Date },
+  seenBefore: number,
+  each: (m: JsMsg) => void | Promise<void>,
+): Promise<ScanPass> {
   const consumer = await js.consumers.get(opts.stream, {
     filter_subjects: opts.filter,
-    ...(opts.startTime
-      ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: opts.startTime.toISOString() }
-      : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
+    ...("startTime" in from
+      ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.startTime.toISOString() }
+      : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.startSeq }),
   });
   const idleMs = opts.idleMs ?? 2000;
-  let seen = 0;
+  const pass: ScanPass = { seen: seenBefore, done: false };
   const messages = await consumer.consume({ max_messages: 256, expires: Math.max(1000, idleMs) });
   let idle: NodeJS.Timeout | undefined;
   const arm = () => {
@@ -52,16 +98,21 @@ export async function scanStream(
   try {
     for await (const m of messages) {
       arm();
-      if (opts.endSeq !== undefined && m.seq > opts.endSeq) break;
-      if (opts.endTime && m.time.getTime() > opts.endTime.getTime()) break;
+      if ((opts.endSeq !== undefined && m.seq > opts.endSeq) || (opts.endTime && m.time.getTime() > opts.endTime.getTime())) {
+        pass.done = true;
+        break;
+      }
       await each(m);
-      seen++;
-      if (opts.limit !== undefined && seen >= opts.limit) break;
-      if (m.info.pending === 0) break;
+      pass.seen++;
+      pass.lastSeq = m.seq;
+      if ((opts.limit !== undefined && pass.seen >= opts.limit) || m.info.pending === 0) {
+        pass.done = true;
+        break;
+      }
     }
   } finally {
     clearTimeout(idle);
     await messages.close().catch(() => undefined);
   }
-  return seen;
+  return pass;
 }

@@ -73,6 +73,12 @@ test("the admin API manages subscriptions behind a bearer token and answers erro
   });
   const perSub = (await (await api(bridge, "GET", "/v1/subscriptions/api/attempts")).json()) as { attempts: Array<{ eventId: string }> };
   assert.deepEqual(perSub.attempts.map((a) => a.eventId), [sent.eventId, id]);
+  // A receiver's failure is the answer's data, not an error of the admin API (never a 5xx).
+  rx.setScript(() => ({ status: 500 }));
+  const failed = await api(bridge, "POST", "/v1/subscriptions/api/test");
+  assert.equal(failed.status, 200);
+  assert.equal(((await failed.json()) as { result: { ok: boolean } }).result.ok, false);
+  rx.setScript(() => ({ status: 200 }));
 
   const metrics = await (await fetch(`${bridge.url}/metrics`)).text();
   for (const name of ["jetgate_deliveries_total", "jetgate_delivery_attempt_seconds", "jetgate_consumer_lag", "jetgate_dlq_depth", "jetgate_deliveries_in_flight"]) {

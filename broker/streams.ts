@@ -1,7 +1,6 @@
 // The streams every part relies on (DESIGN.md, Contracts), created or updated idempotently.
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
-  jetstreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
   RetentionPolicy,
@@ -58,8 +57,10 @@ export function streamConfigs(opts: StreamOptions): Array<Partial<StreamConfig> 
 export const DEFAULT_STREAMS_READY_TIMEOUT_MS = DEFAULT_READY_DEADLINE_MS;
 
 /**
- * Like ensureStreams, but waits (untilReady) while JetStream is not ready yet: a cluster restarted
- * on its old data answers for a stream only once that stream has a leader again (~15 s here).
+ * Creates each stream, or updates it to the wanted config when it exists already, waiting
+ * (untilReady) while JetStream is not ready yet: a cluster restarted on its old data answers for a
+ * stream only once that stream has a leader again (~15 s here), and a fresh one places R3 streams
+ * only once every peer has reported in.
  */
 export async function ensureStreamsReady(
   nc: NatsConnection,
@@ -69,12 +70,6 @@ export async function ensureStreamsReady(
   for (const config of streamConfigs(opts)) {
     await ensureStream(jsm, config, { deadlineMs: opts.timeoutMs, onWait: opts.onWait });
   }
-}
-
-/** Creates each stream, or updates it to the wanted config when it exists already (no waiting). */
-export async function ensureStreams(nc: NatsConnection, opts: StreamOptions): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  for (const config of streamConfigs(opts)) await putStream(jsm, config);
 }
 
 /**

@@ -2,13 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startTestBroker } from "../harness/nats.ts";
-import { EVENTS_STREAM, DLQ_STREAM, ensureStreams } from "../../broker/index.ts";
+import { EVENTS_STREAM, DLQ_STREAM, ensureStreamsReady } from "../../broker/index.ts";
 
-test("a 3-node cluster comes up with R3 EVENTS and DLQ streams, and ensureStreams is idempotent", async (t) => {
+test("a 3-node cluster comes up with R3 EVENTS and DLQ streams, and ensureStreamsReady is idempotent", async (t) => {
   const broker = await startTestBroker({ nodes: 3 });
   t.after(() => broker.stop());
   const nc = await broker.connect();
-  await ensureStreams(nc, { replicas: 3 });
+  await ensureStreamsReady(nc, { replicas: 3 });
   const jsm = await jetstreamManager(nc);
   const events = await jsm.streams.info(EVENTS_STREAM);
   assert.equal(events.config.num_replicas, 3);

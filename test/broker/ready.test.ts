@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
-import { BrokerError, EVENTS_STREAM, untilReady } from "../../broker/index.ts";
+import { BrokerError, EVENTS_STREAM, isNotReady, untilReady } from "../../broker/index.ts";
 import { startTestBroker } from "../harness/nats.ts";
 
 test("a start-up wait gives up after its deadline with NOT_READY naming the resource, and logs while it waits", { timeout: 120_000 }, async (t) => {
@@ -31,6 +31,14 @@ test("a start-up wait gives up after its deadline with NOT_READY naming the reso
   assert.equal(err.code, "NOT_READY");
   assert.match(err.message, /stream EVENTS had no leader after [\d.]+ s \(deadline 4 s/);
   assert.ok(waits.length >= 1 && waits.every((l) => l.startsWith("waiting for stream EVENTS to elect a leader")), waits.join("\n"));
+});
+
+test("a fresh cluster's \"no suitable peers for placement\" is waited out; \"stream not found\" is not", () => {
+  // 10005 comes when a meta leader is elected before every peer reported in (seen in CI).
+  const noPeers = new JetStreamApiError({ code: 400, err_code: 10005, description: "no suitable peers for placement" });
+  const notFound = new JetStreamApiError({ code: 404, err_code: 10059, description: "stream not found" });
+  assert.equal(isNotReady(noPeers), true);
+  assert.equal(isNotReady(notFound), false);
 });
 
 test("a real error is thrown at once, not waited out: stream not found, and permission denied", { timeout: 60_000 }, async (t) => {

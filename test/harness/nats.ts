@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { startBroker, ensureStreams, type Broker, type NodeSpec } from "../../broker/index.ts";
+import { startBroker, ensureStreamsReady, type Broker, type NodeSpec } from "../../broker/index.ts";
 import { nodeConfig } from "../../broker/launcher.ts";
 import { freePorts } from "./ports.ts";
 
@@ -62,7 +62,7 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
   try {
     if (opts.streams ?? true) {
       const nc = await open();
-      await ensureStreams(nc, { replicas: broker.replicas });
+      await ensureStreamsReady(nc, { replicas: broker.replicas, timeoutMs: 60_000 });
     }
   } catch (err) {
     await stop();

@@ -1,4 +1,4 @@
-// Every part runs nats-server through broker/nats-binary.ts, which refuses anything older than
+// Every part runs nats-server through broker/server/nats-binary.ts, which refuses anything older than
 // 2.10.23 (2.10.20–22 lost streams on crashes; 2.9 lacks what the bridge builds on).
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { startBroker, ensureStreamsReady, type Broker, type NodeSpec } from "../../broker/index.ts";
-import { nodeConfig } from "../../broker/launcher.ts";
+import { nodeConfig } from "../../broker/server/launcher.ts";
 import { freePorts } from "./ports.ts";
 
 export interface TestBroker extends Broker {

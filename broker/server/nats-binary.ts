@@ -8,12 +8,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BrokerError } from "./errors.ts";
+import { BrokerError } from "../errors.ts";
 
 export const MIN_NATS_VERSION = "2.10.23";
 
 /** Where the fetched package is unpacked; `JETGATE_TOOLS_DIR` moves it. */
-export const TOOLS_DIR = process.env.JETGATE_TOOLS_DIR ?? join(import.meta.dirname, "..", ".jetgate", "tools");
+export const TOOLS_DIR = process.env.JETGATE_TOOLS_DIR ?? join(import.meta.dirname, "..", "..", ".jetgate", "tools");
 const LOCAL_DIR = join(TOOLS_DIR, "nats-server");
 const LOCAL_BIN = join(LOCAL_DIR, "usr", "sbin", "nats-server");
 

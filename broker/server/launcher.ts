@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BrokerError } from "./errors.ts";
+import { BrokerError } from "../errors.ts";
 import { ensureNatsServer } from "./nats-binary.ts";
 
 /** How long a node may take to accept clients, and the cluster to elect a JetStream meta leader. */

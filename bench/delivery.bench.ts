@@ -312,9 +312,9 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
     );
 
     // The edge both ways it runs: workerd (Miniflare, in this process's child) and Node (a child).
-    const { startEdgeWorkerd } = await import("../worker/launch.ts");
+    const { startEdgeWorkerd } = await import("../worker/dev/miniflare.ts");
     const { writeTestRegistry } = await import("../test/edge/fixtures.ts");
-    const { DEV_API_KEY, devApiKeys } = await import("../worker/keys.ts");
+    const { DEV_API_KEY, devApiKeys } = await import("../worker/auth/keys.ts");
     const apiKeys = await devApiKeys();
     const edgeOptions = { registryDir: writeTestRegistry(), apiKeys, vars: { LOG_REQUESTS: "false", RATE_LIMIT_PER_SECOND: "0", PUBLISHER_SHARDS: "4" } };
     for (const runtime of ["workerd", "node"] as const) {

@@ -11,8 +11,8 @@ import { headers as natsHeaders } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { eventMsgId } from "../broker/event-identity.ts";
 import { freePort } from "../test/harness/ports.ts";
-import { DEV_API_KEY, type ApiKeyEntry } from "../worker/keys.ts";
-import { loadRegistry } from "../worker/registry-node.ts";
+import { DEV_API_KEY, type ApiKeyEntry } from "../worker/auth/keys.ts";
+import { loadRegistry } from "../worker/node/registry-loader.ts";
 
 export interface EdgeServerArgs {
   servers: string[];
@@ -67,7 +67,7 @@ export function stopChild(proc: ChildProcess | undefined): Promise<void> {
 }
 
 async function serveEdge(args: EdgeServerArgs) {
-  const { startNodeEdge } = await import("../worker/entry-node.ts");
+  const { startNodeEdge } = await import("../worker/node/entry.ts");
   const running = await startNodeEdge({ port: await freePort(), natsServers: args.servers, registryDir: args.registryDir, apiKeys: args.apiKeys, vars: args.vars });
   process.once("SIGTERM", () => void running.stop().finally(() => process.exit(0)));
   console.log(`READY ${running.url}`);

@@ -3,7 +3,7 @@
 // only wires them together and maps errors to exit codes (0 ok, 1 findings/failure, 2 usage).
 import { Command, CommanderError } from "commander";
 import { registerBridgeCommands } from "../bridge/index.ts";
-import { registerEdgeCommands } from "../worker/cli.ts";
+import { registerEdgeCommands } from "../worker/node/cli.ts";
 import { registerRegistryCommands } from "../registry/cli.ts";
 import { registerStackCommands } from "../scripts/stack.ts";
 

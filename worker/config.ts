@@ -1,7 +1,7 @@
 // The edge's settings, parsed and checked once at start from string vars (wrangler.toml `[vars]`
 // and secrets on workerd; options or environment on Node). Every default is named here and only
 // here; the README's limits table lists the same names.
-import { parseApiKeys, type ApiKeyEntry } from "./keys.ts";
+import { parseApiKeys, type ApiKeyEntry } from "./auth/keys.ts";
 
 export const DEFAULTS = {
   /** Publisher Durable Objects; subjects are spread over them by hash (per-type order kept). */

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { hashApiKey } from "../../worker/keys.ts";
+import { hashApiKey } from "../../worker/auth/keys.ts";
 import { startBridge, loadBridgeConfig, listDeadLetters, type RunningBridge } from "../../bridge/index.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";

@@ -1,13 +1,13 @@
-// API keys are compared in constant time (worker/keys.ts constantTimeEqual, worker/auth.ts
+// API keys are compared in constant time (worker/auth/keys.ts constantTimeEqual, worker/auth/authenticate.ts
 // KeyStore). Timing itself is never asserted here (it would be flaky and prove little); what is
 // tested is the behaviour: the right key is accepted and every near miss is refused with a 401
 // problem+json, on both runtimes, and the equality helper is right for every kind of difference.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { constantTimeEqual, constantTimeEqualText, hashApiKey, digestBytes } from "../../worker/keys.ts";
-import { KeyStore } from "../../worker/auth.ts";
-import { EdgeError } from "../../worker/problems.ts";
+import { constantTimeEqual, constantTimeEqualText, hashApiKey, digestBytes } from "../../worker/auth/keys.ts";
+import { KeyStore } from "../../worker/auth/authenticate.ts";
+import { EdgeError } from "../../worker/http/problems.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { EDGE_RUNTIMES, startTestEdge, type TestEdge } from "../harness/worker.ts";
 import { VALID_ORDER_V2, writeTestRegistry } from "./fixtures.ts";

@@ -2,13 +2,13 @@
 // that misbehaves on purpose, the access log, and the small pure parts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createApp } from "../../worker/app.ts";
+import { createApp } from "../../worker/http/app.ts";
 import { parseConfig, ConfigError } from "../../worker/config.ts";
-import { typeMatches, hashApiKey } from "../../worker/keys.ts";
-import { percentEncode } from "../../worker/cloudevents.ts";
-import { jsonDepth } from "../../worker/limits.ts";
-import { loadRegistry } from "../../worker/registry-node.ts";
-import type { Publisher, PublishOutcome } from "../../worker/publisher.ts";
+import { typeMatches, hashApiKey } from "../../worker/auth/keys.ts";
+import { percentEncode } from "../../worker/events/cloudevents.ts";
+import { jsonDepth } from "../../worker/http/request-limits.ts";
+import { loadRegistry } from "../../worker/node/registry-loader.ts";
+import type { Publisher, PublishOutcome } from "../../worker/publish/publisher.ts";
 import { writeTestRegistry, VALID_ORDER_V2 } from "./fixtures.ts";
 
 const KEY = "jg_unit";

@@ -1,10 +1,10 @@
-// The publish link both publishers share (worker/broker-link.ts), against a real nats-server:
+// The publish link both publishers share (worker/publish/broker-link.ts), against a real nats-server:
 // acks on one inbox, duplicates, and a message nats-core refuses failing alone.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
-import { BrokerLink } from "../../worker/broker-link.ts";
-import type { PublishRequest } from "../../worker/publisher.ts";
+import { BrokerLink } from "../../worker/publish/broker-link.ts";
+import type { PublishRequest } from "../../worker/publish/publisher.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 
 let broker: TestBroker;

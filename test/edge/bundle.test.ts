@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { WRANGLER_TOML } from "../../worker/paths.ts";
+import { WRANGLER_TOML } from "../../worker/node/paths.ts";
 import { buildRegistry, DEFAULT_OUT } from "../../registry/index.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -25,7 +25,7 @@ test("wrangler deploy --dry-run bundles the Worker without nodejs_compat, under 
   );
   assert.equal(run.status, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /Total Upload: [\d.]+ KiB \/ gzip: [\d.]+ KiB/);
-  const bundle = readFileSync(join(outdir, "entry-workerd.js"));
+  const bundle = readFileSync(join(outdir, "entry.js"));
   assert.ok(gzipSync(bundle).byteLength < 1024 * 1024, "gzip size under 1 MiB");
   assert.doesNotMatch(bundle.toString("utf8"), /from\s*"node:/, "nothing in the bundle needs node: modules");
 });

@@ -2,7 +2,7 @@
 // travels together, what each caller gets back, and what happens on failure and on a stuck ship.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GroupCommit, WaitTimeout } from "../../worker/group-commit.ts";
+import { GroupCommit, WaitTimeout } from "../../worker/publish/group-commit.ts";
 
 /** A ship function whose shipments the test settles by hand; answers item × 10. */
 function manualShip() {

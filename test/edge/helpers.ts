@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { hashApiKey, type ApiKeyEntry } from "../../worker/keys.ts";
+import { hashApiKey, type ApiKeyEntry } from "../../worker/auth/keys.ts";
 import { EVENTS_STREAM } from "../../broker/index.ts";
 
 export const KEYS = {

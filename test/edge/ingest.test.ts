@@ -10,7 +10,7 @@ import { eventMsgId } from "../../broker/event-identity.ts";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { schemaId, VALID_ORDER_V1, VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger, bearer, KEYS, send } from "./helpers.ts";
-import { problemType } from "../../worker/problems.ts";
+import { problemType } from "../../worker/http/problems.ts";
 import { assertResponsesMatchOpenApi } from "./openapi-check.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
@@ -281,7 +281,7 @@ test("the stream holds exactly the events that got a 202, once each", async () =
 
 test("every answer of this suite matches the OpenAPI document served at /v1/openapi.json", async () => {
   const served = await (await fetch(`${suite.edges.get("workerd")!.url}/v1/openapi.json`)).json();
-  const { openapi } = await import("../../worker/openapi.ts");
+  const { openapi } = await import("../../worker/http/openapi.ts");
   assert.deepEqual(served, JSON.parse(JSON.stringify(openapi)), "the served document is the one checked here");
   const checked = assertResponsesMatchOpenApi(suite.ledger.responses);
   assert.ok(checked >= 30, `only ${checked} responses checked`);

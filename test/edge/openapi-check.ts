@@ -2,7 +2,7 @@
 // must be documented for its route, and every JSON body must match the documented schema.
 import assert from "node:assert/strict";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { openapi } from "../../worker/openapi.ts";
+import { openapi } from "../../worker/http/openapi.ts";
 import type { Recorded } from "./helpers.ts";
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> };

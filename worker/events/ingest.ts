@@ -2,13 +2,13 @@
 // every content mode: scope check, schema resolution, validation, the NATS message (subject,
 // Nats-Msg-Id = the event's identity, source + id; ce-* headers, traceparent) and the mapping of
 // publish failures to 503.
-import { eventMsgId } from "../broker/event-identity.ts";
-import { assertTypeAllowed } from "./auth.ts";
+import { eventMsgId } from "../../broker/event-identity.ts";
+import { assertTypeAllowed } from "../auth/authenticate.ts";
 import { percentEncode, TYPE_MAX_LENGTH, TYPE_PATTERN, type CloudEvent } from "./cloudevents.ts";
-import { EdgeError, makeProblem, type Problem } from "./problems.ts";
-import type { ApiKeyEntry } from "./keys.ts";
-import type { RegistryView } from "./registry.ts";
-import type { PublishOutcome, PublishRequest } from "./publisher.ts";
+import { EdgeError, makeProblem, type Problem } from "../http/problems.ts";
+import type { ApiKeyEntry } from "../auth/keys.ts";
+import type { RegistryView } from "./schema-registry.ts";
+import type { PublishOutcome, PublishRequest } from "../publish/publisher.ts";
 
 export const SUBJECT_PREFIX = "events.";
 

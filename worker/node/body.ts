@@ -4,7 +4,7 @@
 // request's work together.
 import type { IncomingMessage } from "node:http";
 import type { HttpBindings } from "@hono/node-server";
-import { concat, DISCARD_LIMIT_BYTES, discardWebBody, readWebBody, type BodyDiscarder, type BodyReader } from "./limits.ts";
+import { concat, DISCARD_LIMIT_BYTES, discardWebBody, readWebBody, type BodyDiscarder, type BodyReader } from "../http/request-limits.ts";
 
 function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
@@ -19,7 +19,7 @@ function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint
       total += chunk.byteLength;
       if (total > maxBytes) {
         cleanup();
-        // Drop the rest before answering, as on workerd (limits.ts DISCARD_LIMIT_BYTES): answered
+        // Drop the rest before answering, as on workerd (http/request-limits.ts DISCARD_LIMIT_BYTES): answered
         // early, @hono/node-server drains for only 500 ms, then closes a socket still receiving.
         dropRest(incoming, total).then(() => resolve(null));
         return;

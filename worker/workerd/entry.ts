@@ -3,11 +3,11 @@
 // because bindings (env) arrive with requests.
 import type { ExecutionContext, Hono } from "hono";
 import * as registry from "jetgate-registry";
-import { createApp } from "./app.ts";
-import { parseConfig } from "./config.ts";
+import { createApp } from "../http/app.ts";
+import { parseConfig } from "../config.ts";
 import { DurablePublisher, PublisherShard, varsOf, type WorkerEnv } from "./publisher-do.ts";
-import { errorToResponse, makeProblem, problemResponse } from "./problems.ts";
-import type { AppEnv } from "./context.ts";
+import { errorToResponse, makeProblem, problemResponse } from "../http/problems.ts";
+import type { AppEnv } from "../http/context.ts";
 
 export { PublisherShard };
 

@@ -3,16 +3,16 @@
 // (scope, schema) → publish → 202 only after the JetStream ack.
 import type { Context, Hono } from "hono";
 import type { AppEnv } from "./context.ts";
-import type { EdgeConfig } from "./config.ts";
-import type { KeyStore, RateLimiter } from "./auth.ts";
-import { assertTypeAllowed } from "./auth.ts";
-import { contentMode, fromBinary, fromStructured, isJsonMediaType, requestContentType, SPEC_VERSION, type CloudEvent } from "./cloudevents.ts";
-import { parseJson, readBody, type BodyReader } from "./limits.ts";
+import type { EdgeConfig } from "../config.ts";
+import type { KeyStore, RateLimiter } from "../auth/authenticate.ts";
+import { assertTypeAllowed } from "../auth/authenticate.ts";
+import { contentMode, fromBinary, fromStructured, isJsonMediaType, requestContentType, SPEC_VERSION, type CloudEvent } from "../events/cloudevents.ts";
+import { parseJson, readBody, type BodyReader } from "./request-limits.ts";
 import { EdgeError, makeProblem, problemResponse } from "./problems.ts";
-import { accepted, checkType, prepareEvent, publishFailure, rejected, type BatchResult, type PreparedEvent, type TraceContext } from "./ingest.ts";
-import type { RegistryView } from "./registry.ts";
-import type { Publisher } from "./publisher.ts";
-import type { ApiKeyEntry } from "./keys.ts";
+import { accepted, checkType, prepareEvent, publishFailure, rejected, type BatchResult, type PreparedEvent, type TraceContext } from "../events/ingest.ts";
+import type { RegistryView } from "../events/schema-registry.ts";
+import type { Publisher } from "../publish/publisher.ts";
+import type { ApiKeyEntry } from "../auth/keys.ts";
 
 export interface EventRouteDeps {
   config: EdgeConfig;

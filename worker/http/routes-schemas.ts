@@ -4,8 +4,8 @@
 import type { Context, Hono } from "hono";
 import type { AppEnv } from "./context.ts";
 import { EdgeError } from "./problems.ts";
-import type { RegistryView } from "./registry.ts";
-import { versionKey, type ManifestType } from "../registry/compiled.ts";
+import type { RegistryView } from "../events/schema-registry.ts";
+import { versionKey, type ManifestType } from "../../registry/compiled.ts";
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

@@ -1,9 +1,9 @@
 // `jetgate edge` — serve the edge on Node (self-hosting without Cloudflare) — and
 // `jetgate edge key` — make an API key and the API_KEYS entry that holds its hash.
 import type { Command } from "commander";
-import { DEFAULTS, NATS_SECRET_VARS } from "./config.ts";
+import { DEFAULTS, NATS_SECRET_VARS } from "../config.ts";
 import { DEFAULT_REGISTRY_DIR } from "./paths.ts";
-import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys } from "./keys.ts";
+import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys } from "../auth/keys.ts";
 
 const DEFAULT_NATS = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224";
 
@@ -30,7 +30,7 @@ export function registerEdgeCommands(program: Command): void {
     .action(async (opts: { port: string; host: string; nats: string; registry: string; devKey: boolean }) => {
       const apiKeys = [...parseApiKeys(process.env.API_KEYS ?? "[]"), ...(opts.devKey ? await devApiKeys() : [])];
       if (apiKeys.length === 0) console.error("warning: no API keys configured (API_KEYS or --dev-key); every POST will be 401");
-      const { startNodeEdge } = await import("./entry-node.ts");
+      const { startNodeEdge } = await import("./entry.ts");
       const running = await startNodeEdge({
         port: Number(opts.port),
         host: opts.host,

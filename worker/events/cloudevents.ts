@@ -3,7 +3,7 @@
 // The `cloudevents` npm package imports node:util and node:http, so in workerd it would need
 // `nodejs_compat` and a much larger bundle; the edge needs only the three content modes and the
 // attribute rules, which fit here.
-import { EdgeError } from "./problems.ts";
+import { EdgeError } from "../http/problems.ts";
 
 export const SPEC_VERSION = "1.0";
 export const STRUCTURED_TYPE = "application/cloudevents+json";
@@ -74,7 +74,7 @@ function percentDecode(name: string, value: string): string {
 
 // §3.1.3.2 the other way lives with the event identity, which joins two encoded values with the
 // one character the encoding never emits.
-export { percentEncode } from "../broker/event-identity.ts";
+export { percentEncode } from "../../broker/event-identity.ts";
 
 /** A lone UTF-16 surrogate: with the `u` flag a proper pair is one code point and does not match. */
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -3,7 +3,7 @@
 // or 431 with no body; the edge's contract is a problem+json for every refusal, so this writes
 // one, then closes the connection (the parser cannot find the next request after a bad one).
 import type { Socket } from "node:net";
-import { makeProblem, PROBLEM_CONTENT_TYPE, type ProblemKind } from "./problems.ts";
+import { makeProblem, PROBLEM_CONTENT_TYPE, type ProblemKind } from "../http/problems.ts";
 
 /** Node's parser error codes (llhttp) that mean "your headers are too large". */
 const HEADER_OVERFLOW = new Set(["HPE_HEADER_OVERFLOW"]);

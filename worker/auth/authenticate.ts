@@ -1,7 +1,7 @@
 // Who is calling, what they may publish, and how fast: bearer API keys looked up by hash, type
 // scopes, and a per-key token bucket. The bucket lives in memory, so on workerd it limits per
 // isolate (Cloudflare runs several): it stops a runaway client, it is not an exact quota.
-import { EdgeError } from "./problems.ts";
+import { EdgeError } from "../http/problems.ts";
 import { constantTimeEqual, constantTimeEqualText, digestBytes, sha256, typeMatches, type ApiKeyEntry, type RateLimit } from "./keys.ts";
 
 interface Known {

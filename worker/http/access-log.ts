@@ -2,7 +2,7 @@
 // it took. The sink is injected (console.log by default; workerd ships it to Workers Logs).
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./context.ts";
-import { API_KEY_SHAPE } from "./keys.ts";
+import { API_KEY_SHAPE } from "../auth/keys.ts";
 
 export type LogSink = (line: string) => void;
 

@@ -20,7 +20,7 @@ function tooLarge(limit: number, what: string): EdgeError {
 /**
  * Reads a request's whole body, or answers null as soon as it passes `maxBytes`. The app reads
  * through this seam so each runtime can use its cheapest path: the web Request's stream here
- * (workerd), the IncomingMessage itself on Node (body-node.ts).
+ * (workerd), the IncomingMessage itself on Node (node/body.ts).
  */
 export type BodyReader = (request: Request, env: unknown, maxBytes: number) => Promise<Uint8Array | null>;
 

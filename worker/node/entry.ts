@@ -2,15 +2,15 @@
 // @hono/node-server, publishing over one shared @nats-io/transport-node connection.
 import { serve, type ServerType } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
-import type { CompiledRegistry } from "../registry/compiled.ts";
-import { createApp } from "./app.ts";
-import { parseConfig } from "./config.ts";
-import type { ApiKeyEntry } from "./keys.ts";
-import type { LogSink } from "./log.ts";
-import { discardNodeBody, readNodeBody } from "./body-node.ts";
-import { answerClientError } from "./client-error-node.ts";
-import { NodePublisher } from "./publisher-node.ts";
-import { loadRegistry } from "./registry-node.ts";
+import type { CompiledRegistry } from "../../registry/compiled.ts";
+import { createApp } from "../http/app.ts";
+import { parseConfig } from "../config.ts";
+import type { ApiKeyEntry } from "../auth/keys.ts";
+import type { LogSink } from "../http/access-log.ts";
+import { discardNodeBody, readNodeBody } from "./body.ts";
+import { answerClientError } from "./client-error.ts";
+import { NodePublisher } from "./publisher.ts";
+import { loadRegistry } from "./registry-loader.ts";
 
 export interface NodeEdgeOptions {
   port?: number;

@@ -9,9 +9,9 @@ import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
-import type { ApiKeyEntry } from "./keys.ts";
+import type { ApiKeyEntry } from "../auth/keys.ts";
 
-import { DEFAULT_REGISTRY_DIR, ROOT, WRANGLER_TOML } from "./paths.ts";
+import { DEFAULT_REGISTRY_DIR, ROOT, WRANGLER_TOML } from "../node/paths.ts";
 
 export { DEFAULT_REGISTRY_DIR, WRANGLER_TOML };
 
@@ -51,11 +51,11 @@ async function readWranglerConfig(): Promise<WranglerConfig> {
   return unstable_readConfig({ config: WRANGLER_TOML }) as unknown as WranglerConfig;
 }
 
-/** Bundles worker/entry-workerd.ts with the given registry; returns the bundle's path. */
+/** Bundles worker/workerd/entry.ts with the given registry; returns the bundle's path. */
 export async function bundleWorker(registryDir: string, outdir: string, { minify = true } = {}): Promise<string> {
   const outfile = join(outdir, "worker.js");
   await build({
-    entryPoints: [join(ROOT, "worker/entry-workerd.ts")],
+    entryPoints: [join(ROOT, "worker/workerd/entry.ts")],
     outfile,
     bundle: true,
     format: "esm",

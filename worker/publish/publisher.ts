@@ -1,6 +1,6 @@
 // The one seam between the runtime-neutral app and the broker. Two implementations: a Durable
 // Object per shard holding a wsconnect connection (publisher-do.ts, workerd) and one shared
-// transport-node connection (publisher-node.ts, Node). Both publish through broker-link.ts.
+// transport-node connection (node/publisher.ts, Node). Both publish through broker-link.ts.
 
 export interface PublishAck {
   stream: string;

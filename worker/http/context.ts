@@ -1,4 +1,4 @@
-// What handlers record on the request for the access log (log.ts).
+// What handlers record on the request for the access log (access-log.ts).
 export interface RequestFacts {
   reqId: string;
   keyName?: string;

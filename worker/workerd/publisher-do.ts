@@ -5,10 +5,10 @@
 // hash — one type always lands on one shard, which keeps per-type order.
 import { DurableObject, type DurableObjectId, type DurableObjectNamespace, type DurableObjectState } from "cloudflare:workers";
 import { wsconnect } from "@nats-io/nats-core";
-import { BrokerLink } from "./broker-link.ts";
-import { GroupCommit, WaitTimeout } from "./group-commit.ts";
-import { parseConfig, type EdgeVars } from "./config.ts";
-import { shardOf, type Publisher, type PublishOutcome, type PublishRequest, type PublisherHealth } from "./publisher.ts";
+import { BrokerLink } from "../publish/broker-link.ts";
+import { GroupCommit, WaitTimeout } from "../publish/group-commit.ts";
+import { parseConfig, type EdgeVars } from "../config.ts";
+import { shardOf, type Publisher, type PublishOutcome, type PublishRequest, type PublisherHealth } from "../publish/publisher.ts";
 
 export interface WorkerEnv {
   PUBLISHER: DurableObjectNamespace<PublisherShard>;

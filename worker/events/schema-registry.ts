@@ -1,8 +1,8 @@
 // The edge's read-only view of the built registry (registry/compiled.ts is the contract): which
 // types exist, which version an event is checked against, and the check itself. Validation
 // failures come back as data; only unknown types and versions are errors.
-import { versionKey, type CompiledRegistry, type CompiledValidator, type ManifestType } from "../registry/compiled.ts";
-import { EdgeError, type ProblemSchemaError } from "./problems.ts";
+import { versionKey, type CompiledRegistry, type CompiledValidator, type ManifestType } from "../../registry/compiled.ts";
+import { EdgeError, type ProblemSchemaError } from "../http/problems.ts";
 
 export interface ResolvedSchema {
   type: ManifestType;

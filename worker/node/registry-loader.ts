@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { CompiledRegistry } from "../registry/compiled.ts";
+import type { CompiledRegistry } from "../../registry/compiled.ts";
 import { ROOT } from "./paths.ts";
 
 export async function loadRegistry(dir: string): Promise<CompiledRegistry> {

@@ -6,8 +6,8 @@
 // this, each request under load cost its own write(2) to nats-server (the largest single item in
 // the edge's CPU profile), and nats-server, too, does less work per message when they come together.
 import { connect } from "@nats-io/transport-node";
-import { BrokerLink } from "./broker-link.ts";
-import type { Publisher, PublishOutcome, PublishRequest, PublisherHealth } from "./publisher.ts";
+import { BrokerLink } from "../publish/broker-link.ts";
+import type { Publisher, PublishOutcome, PublishRequest, PublisherHealth } from "../publish/publisher.ts";
 
 interface Waiting {
   requests: PublishRequest[];

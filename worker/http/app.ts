@@ -1,18 +1,18 @@
 // The edge as one Hono app built from its dependencies. Only web-standard APIs (Request,
-// Response, crypto.subtle, streams), so the same app runs in workerd (entry-workerd.ts) and on
-// Node (entry-node.ts); what differs by runtime is the Publisher handed in.
+// Response, crypto.subtle, streams), so the same app runs in workerd (workerd/entry.ts) and on
+// Node (node/entry.ts); what differs by runtime is the Publisher handed in.
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import type { CompiledRegistry } from "../registry/compiled.ts";
+import type { CompiledRegistry } from "../../registry/compiled.ts";
 import type { AppEnv } from "./context.ts";
-import type { EdgeConfig } from "./config.ts";
-import type { Publisher } from "./publisher.ts";
-import { KeyStore, RateLimiter } from "./auth.ts";
-import { checkHeaderSize, discardWebBody, readWebBody, type BodyDiscarder, type BodyReader } from "./limits.ts";
-import { requestLog, type LogSink } from "./log.ts";
+import type { EdgeConfig } from "../config.ts";
+import type { Publisher } from "../publish/publisher.ts";
+import { KeyStore, RateLimiter } from "../auth/authenticate.ts";
+import { checkHeaderSize, discardWebBody, readWebBody, type BodyDiscarder, type BodyReader } from "./request-limits.ts";
+import { requestLog, type LogSink } from "./access-log.ts";
 import { openapi } from "./openapi.ts";
 import { EdgeError, errorToResponse, makeProblem, problemResponse } from "./problems.ts";
-import { RegistryView } from "./registry.ts";
+import { RegistryView } from "../events/schema-registry.ts";
 import { registerEventRoutes } from "./routes-events.ts";
 import { registerSchemaRoutes } from "./routes-schemas.ts";
 
@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const discardBody = deps.discardBody ?? discardWebBody;
 
   // Outermost, so it runs after every answer, refusals included (onError answers inside it): a
-  // body left unread when the answer goes out gets the connection reset (limits.ts).
+  // body left unread when the answer goes out gets the connection reset (request-limits.ts).
   app.use("*", async (c, next) => {
     await next();
     await discardBody(c.req.raw, c.env);

@@ -6,18 +6,18 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import cliProgress from "cli-progress";
 import { stringify } from "yaml";
-import { listAttempts } from "./attempts.ts";
+import { listAttempts } from "./recovery/attempt-log.ts";
 import { loadBridgeConfig } from "./config.ts";
-import { getDeadLetter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from "./dlq.ts";
+import { getDeadLetter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from "./recovery/dlq.ts";
 import { parseDuration } from "./duration.ts";
 import { BridgeError } from "./errors.ts";
-import { rotateSecret, setEnabled } from "./ops.ts";
-import { replayToSubscription, type Progress } from "./redrive.ts";
+import { rotateSecret, setEnabled } from "./subscriptions/operations.ts";
+import { replayToSubscription, type Progress } from "./recovery/redrive.ts";
 import { bridgeNodeArgs, buildBridgeBundle } from "./build.ts";
 import type { BridgeConfig } from "./config.ts";
-import { SubscriptionStore } from "./store.ts";
-import { applySubscriptionsFile } from "./subscriptions-file.ts";
-import { redact } from "./admin.ts";
+import { SubscriptionStore } from "./subscriptions/store.ts";
+import { applySubscriptionsFile } from "./subscriptions/file.ts";
+import { redact } from "./admin/api.ts";
 
 const DEFAULT_SERVERS = process.env.JETGATE_BRIDGE_NATS_SERVERS ?? "nats://127.0.0.1:4222";
 

@@ -4,7 +4,7 @@
 import { hostname } from "node:os";
 import { BridgeError } from "./errors.ts";
 import { parseDuration } from "./duration.ts";
-import { parseAllowList } from "./ssrf.ts";
+import { parseAllowList } from "./delivery/ssrf.ts";
 
 export interface BridgeConfig {
   /** NATS servers to connect to (JETGATE_BRIDGE_NATS_SERVERS, comma separated). */

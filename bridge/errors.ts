@@ -1,5 +1,5 @@
 // Errors of the bridge room, each with a stable code that the admin API, the CLI and tests match
-// on. Admin API responses map them to RFC 9457 problem+json in admin.ts (the one place).
+// on. Admin API responses map them to RFC 9457 problem+json in admin/api.ts (the one place).
 export type BridgeErrorCode =
   | "CONFIG_INVALID"
   | "SUBSCRIPTION_INVALID"

@@ -1,15 +1,15 @@
 // The bridge room's public face: what the local stack, the CLI, tests and benchmarks import.
 export { startBridge, type RunningBridge, type StartOptions } from "./service.ts";
 export { loadBridgeConfig, checkBridgeConfig, BRIDGE_DEFAULTS, type BridgeConfig } from "./config.ts";
-export { startDemoReceiver, type DemoReceiverOptions } from "./demo-receiver.ts";
-export { applySubscriptionsFile, parseSubscriptionsYaml, type ApplyFileOptions } from "./subscriptions-file.ts";
-export { applySubscriptions, createSubscription, patchSubscription, setEnabled, rotateSecret, ssrfPolicy } from "./ops.ts";
-export { SubscriptionStore, SUBSCRIPTIONS_BUCKET } from "./store.ts";
-export { parseSubscription, generateSecret, DEFAULT_SCHEDULE_MS, type Subscription } from "./subscriptions.ts";
-export { listAttempts, ATTEMPTS_STREAM, type AttemptRecord } from "./attempts.ts";
-export { listDeadLetters, getDeadLetter, redriveDeadLetters, purgeDeadLetters, type DeadLetter, type DeadLetterSummary } from "./dlq.ts";
-export { replayToSubscription, REDRIVE_STREAM } from "./redrive.ts";
-export { signHeaders, verifySignature } from "./sign.ts";
+export { startDemoReceiver, type DemoReceiverOptions } from "./dev/demo-receiver.ts";
+export { applySubscriptionsFile, parseSubscriptionsYaml, type ApplyFileOptions } from "./subscriptions/file.ts";
+export { applySubscriptions, createSubscription, patchSubscription, setEnabled, rotateSecret, ssrfPolicy } from "./subscriptions/operations.ts";
+export { SubscriptionStore, SUBSCRIPTIONS_BUCKET } from "./subscriptions/store.ts";
+export { parseSubscription, generateSecret, DEFAULT_SCHEDULE_MS, type Subscription } from "./subscriptions/model.ts";
+export { listAttempts, ATTEMPTS_STREAM, type AttemptRecord } from "./recovery/attempt-log.ts";
+export { listDeadLetters, getDeadLetter, redriveDeadLetters, purgeDeadLetters, type DeadLetter, type DeadLetterSummary } from "./recovery/dlq.ts";
+export { replayToSubscription, REDRIVE_STREAM } from "./recovery/redrive.ts";
+export { signHeaders, verifySignature } from "./delivery/sign.ts";
 export { BridgeError, type BridgeErrorCode } from "./errors.ts";
 export { registerBridgeCommands } from "./cli.ts";
 export { buildBridgeBundle, bridgeNodeArgs, BRIDGE_BUNDLE, BRIDGE_NODE_FLAGS } from "./build.ts";

@@ -8,19 +8,19 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { jetstreamManagerReady } from "../broker/index.ts";
 import { pino, type Logger } from "pino";
-import { adminApp, adminListener } from "./admin.ts";
-import { AttemptLog, ensureAttemptsStream } from "./attempts.ts";
+import { adminApp, adminListener } from "./admin/api.ts";
+import { AttemptLog, ensureAttemptsStream } from "./recovery/attempt-log.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
-import { durableName, streamOf } from "./consumer-config.ts";
-import { ConsumerManager } from "./consumers.ts";
-import { Deliverer, type DelivererNet } from "./deliver.ts";
-import { dlqDepths } from "./dlq.ts";
-import { HealthTracker } from "./health.ts";
+import { durableName, streamOf } from "./delivery/durable-consumers.ts";
+import { ConsumerManager } from "./delivery/supervisor.ts";
+import { Deliverer, type DelivererNet } from "./delivery/webhook-post.ts";
+import { dlqDepths } from "./recovery/dlq.ts";
+import { HealthTracker } from "./delivery/auto-disable.ts";
 import { BridgeMetrics } from "./metrics.ts";
-import { ssrfPolicy } from "./ops.ts";
-import { ensureRedriveStream } from "./redrive.ts";
-import { SubscriptionStore, eventsReplicas } from "./store.ts";
-import { TickBatch } from "./tick-batch.ts";
+import { ssrfPolicy } from "./subscriptions/operations.ts";
+import { ensureRedriveStream } from "./recovery/redrive.ts";
+import { SubscriptionStore, eventsReplicas } from "./subscriptions/store.ts";
+import { TickBatch } from "./delivery/tick-batch.ts";
 
 export interface RunningBridge {
   /** Base URL of the admin API / metrics server. */

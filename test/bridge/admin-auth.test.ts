@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";
-import { tokenMatches } from "../../bridge/admin.ts";
+import { tokenMatches } from "../../bridge/admin/api.ts";
 import { SubscriptionStore, listDeadLetters } from "../../bridge/index.ts";
 import { ADMIN_ROUTES, brokerSnapshot, fillBody, fillPath } from "./admin-routes.ts";
 import { addSubscription, publishEvent, startTestBridge, waitPulling, waitRunning, waitUntil, SECRET_A } from "./helpers.ts";

@@ -1,4 +1,4 @@
-// Fuzz suite for the bridge's admin API (bridge/admin.ts): generated requests over raw sockets —
+// Fuzz suite for the bridge's admin API (bridge/admin/api.ts): generated requests over raw sockets —
 // malformed and truncated JSON, wrong, empty and missing content types, huge and deeply nested
 // bodies, unicode edge cases, path traversal and NATS specials in path parts and queries, invalid
 // tokens. Required: zero crashes, zero 5xx, zero reset connections, every refusal a well-formed
@@ -11,9 +11,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { jetstream } from "@nats-io/jetstream";
-import { ADMIN_BODY_LIMIT_BYTES } from "../../bridge/admin.ts";
+import { ADMIN_BODY_LIMIT_BYTES } from "../../bridge/admin/api.ts";
 import { listDeadLetters } from "../../bridge/index.ts";
-import { publishDeadLetter } from "../../bridge/dlq.ts";
+import { publishDeadLetter } from "../../bridge/recovery/dlq.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";
 import { rawExchange, type RawOutcome, type RawRequest } from "../harness/raw-http.ts";

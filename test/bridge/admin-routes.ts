@@ -1,4 +1,4 @@
-// The bridge admin API's routes (bridge/admin.ts), written once for the tests that must cover every
+// The bridge admin API's routes (bridge/admin/api.ts), written once for the tests that must cover every
 // one of them (the token check, the fuzz suite), and a snapshot of everything a request could
 // change in the broker, to prove a refused request changed nothing.
 import { jetstreamManager } from "@nats-io/jetstream";

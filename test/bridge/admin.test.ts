@@ -6,7 +6,7 @@ import { Webhook } from "standardwebhooks";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver, type Receiver, type Script } from "../harness/receiver.ts";
 import { SubscriptionStore, parseSubscription, listAttempts, type RunningBridge, type BridgeConfig } from "../../bridge/index.ts";
-import { guardedLookup } from "../../bridge/ssrf.ts";
+import { guardedLookup } from "../../bridge/delivery/ssrf.ts";
 import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, SECRET_A } from "./helpers.ts";
 
 const TOKEN = "test-admin-token";

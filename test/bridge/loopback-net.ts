@@ -3,7 +3,7 @@
 // would do. So a broken SSRF guard fails a test instead of reaching out of the machine.
 import ipaddr from "ipaddr.js";
 import type { LookupAddress } from "node:dns";
-import type { DelivererNet } from "../../bridge/deliver.ts";
+import type { DelivererNet } from "../../bridge/delivery/webhook-post.ts";
 
 export interface LoopbackNet {
   net: DelivererNet;

@@ -3,14 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "standardwebhooks";
-import { addressRefusal, checkUrl, parseAllowList } from "../../bridge/ssrf.ts";
+import { addressRefusal, checkUrl, parseAllowList } from "../../bridge/delivery/ssrf.ts";
 import { loadBridgeConfig, BRIDGE_DEFAULTS } from "../../bridge/config.ts";
-import { nextDelay, parseRetryAfter, scheduledDelay } from "../../bridge/retry.ts";
-import { parseSubscription, DEFAULT_SCHEDULE_MS } from "../../bridge/subscriptions.ts";
-import { signHeaders } from "../../bridge/sign.ts";
+import { nextDelay, parseRetryAfter, scheduledDelay } from "../../bridge/delivery/retry-schedule.ts";
+import { parseSubscription, DEFAULT_SCHEDULE_MS } from "../../bridge/subscriptions/model.ts";
+import { signHeaders } from "../../bridge/delivery/sign.ts";
 import { BridgeError } from "../../bridge/errors.ts";
 import { webhookIdOf } from "../../broker/event-identity.ts";
-import { envelopeOf, renderEvent } from "../../bridge/event.ts";
+import { envelopeOf, renderEvent } from "../../bridge/delivery/event.ts";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { SECRET_A, SECRET_B } from "./helpers.ts";
 

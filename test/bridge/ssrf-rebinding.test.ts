@@ -5,9 +5,9 @@
 // 127.0.0.2 stands for "an allowed outside address" and one on 127.0.0.1 for "the inside".
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { Deliverer } from "../../bridge/deliver.ts";
+import { Deliverer } from "../../bridge/delivery/webhook-post.ts";
 import { SubscriptionStore, createSubscription, listAttempts, listDeadLetters } from "../../bridge/index.ts";
-import { ssrfPolicy } from "../../bridge/ops.ts";
+import { ssrfPolicy } from "../../bridge/subscriptions/operations.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver, type Receiver, type Script } from "../harness/receiver.ts";
 import { loopbackNet } from "./loopback-net.ts";

@@ -2,9 +2,9 @@
 // and a long run of failures disables too (Svix: an endpoint failing for 5 days). The start of the
 // run is shared through KV so instances agree; each instance writes only on a transition.
 import type { Logger } from "pino";
-import type { BridgeConfig } from "./config.ts";
-import type { SubscriptionStore } from "./store.ts";
-import type { Subscription } from "./subscriptions.ts";
+import type { BridgeConfig } from "../config.ts";
+import type { SubscriptionStore } from "../subscriptions/store.ts";
+import type { Subscription } from "../subscriptions/model.ts";
 
 type Known = { state: "healthy" } | { state: "failing"; since: number } | { state: "unknown" };
 

@@ -4,9 +4,9 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
-import { EVENTS_STREAM, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../broker/index.ts";
-import { BridgeError } from "./errors.ts";
-import type { Subscription } from "./subscriptions.ts";
+import { EVENTS_STREAM, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/index.ts";
+import { BridgeError } from "../errors.ts";
+import type { Subscription } from "./model.ts";
 
 export const SUBSCRIPTIONS_BUCKET = "jetgate_subscriptions";
 export const HEALTH_BUCKET = "jetgate_subscription_health";

@@ -1,9 +1,9 @@
 // The operations an operator performs on subscriptions, shared by the admin API and the CLI:
 // each validates, checks the URL against the SSRF policy and writes through the store.
-import { BridgeError } from "./errors.ts";
-import { checkUrl, parseAllowList, type SsrfPolicy } from "./ssrf.ts";
+import { BridgeError } from "../errors.ts";
+import { checkUrl, parseAllowList, type SsrfPolicy } from "../delivery/ssrf.ts";
 import type { SubscriptionStore } from "./store.ts";
-import { generateSecret, parseSubscription, sameSpec, secretProblem, type Subscription } from "./subscriptions.ts";
+import { generateSecret, parseSubscription, sameSpec, secretProblem, type Subscription } from "./model.ts";
 
 /** How long the old secret keeps signing after a rotation, unless told otherwise (Svix: 24h). */
 export const DEFAULT_ROTATION_OVERLAP_MS = 24 * 3_600_000;

@@ -2,10 +2,10 @@
 // a new subscription starts one, a change updates it live, disabling stops it (the durable stays,
 // so events wait), and deleting stops it and removes the durables.
 import type { Logger } from "pino";
-import { deleteConsumers } from "./consumer-config.ts";
+import { deleteConsumers } from "./durable-consumers.ts";
 import { SubscriptionRunner, type RunnerDeps } from "./runner.ts";
-import type { SubscriptionChange, SubscriptionStore } from "./store.ts";
-import type { Subscription } from "./subscriptions.ts";
+import type { SubscriptionChange, SubscriptionStore } from "../subscriptions/store.ts";
+import type { Subscription } from "../subscriptions/model.ts";
 
 export class ConsumerManager {
   private readonly runners = new Map<string, SubscriptionRunner>();

@@ -6,10 +6,10 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { nuid } from "@nats-io/nats-core";
-import { ensureStream, jetstreamManagerReady, EVENTS_STREAM, type UntilReadyOptions } from "../broker/index.ts";
-import { BridgeError } from "./errors.ts";
-import { scanStream } from "./scan.ts";
-import type { SubscriptionStore } from "./store.ts";
+import { ensureStream, jetstreamManagerReady, EVENTS_STREAM, type UntilReadyOptions } from "../../broker/index.ts";
+import { BridgeError } from "../errors.ts";
+import { scanStream } from "./stream-scan.ts";
+import type { SubscriptionStore } from "../subscriptions/store.ts";
 
 export const REDRIVE_STREAM = "JETGATE_REDRIVE";
 export const REDRIVE_PREFIX = "jetgate.redrive";

@@ -6,7 +6,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import ipaddr from "ipaddr.js";
 import type { buildConnector } from "undici";
-import { BridgeError } from "./errors.ts";
+import { BridgeError } from "../errors.ts";
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 type Cidr = [Addr, number];

@@ -4,20 +4,20 @@
 // attempts are used up. Nothing is acked before the receiver said 2xx.
 import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import type { AttemptLog, AttemptRecord } from "./attempts.ts";
-import { listAttempts } from "./attempts.ts";
-import type { BridgeConfig } from "./config.ts";
-import { ensureConsumer, durableName, streamOf, type Source } from "./consumer-config.ts";
-import type { Deliverer, AttemptResult } from "./deliver.ts";
-import { publishDeadLetter } from "./dlq.ts";
+import type { AttemptLog, AttemptRecord } from "../recovery/attempt-log.ts";
+import { listAttempts } from "../recovery/attempt-log.ts";
+import type { BridgeConfig } from "../config.ts";
+import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
+import type { Deliverer, AttemptResult } from "./webhook-post.ts";
+import { publishDeadLetter } from "../recovery/dlq.ts";
 import { envelopeOf, renderEvent, type EventEnvelope } from "./event.ts";
-import type { HealthTracker } from "./health.ts";
-import { RateLimiter, Semaphore } from "./limits.ts";
-import type { BridgeMetrics } from "./metrics.ts";
-import { H_SOURCE_SUBJECT } from "./redrive.ts";
-import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry.ts";
+import type { HealthTracker } from "./auto-disable.ts";
+import { RateLimiter, Semaphore } from "./flow-control.ts";
+import type { BridgeMetrics } from "../metrics.ts";
+import { H_SOURCE_SUBJECT } from "../recovery/redrive.ts";
+import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
 import { signHeaders } from "./sign.ts";
-import { liveSecrets, maxAttempts, type Subscription } from "./subscriptions.ts";
+import { liveSecrets, maxAttempts, type Subscription } from "../subscriptions/model.ts";
 import type { TickBatch } from "./tick-batch.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 

@@ -1,12 +1,12 @@
 // Test-send: one signed delivery of a synthetic event to a subscription's URL, right now, without
 // retries, so an operator can see whether the receiver answers and verifies.
 import { nuid } from "@nats-io/nats-core";
-import { webhookIdOf } from "../broker/event-identity.ts";
-import type { AttemptLog } from "./attempts.ts";
-import type { AttemptResult, Deliverer } from "./deliver.ts";
-import { renderEvent, type EventEnvelope } from "./event.ts";
-import { signHeaders } from "./sign.ts";
-import { liveSecrets, type Subscription } from "./subscriptions.ts";
+import { webhookIdOf } from "../../broker/event-identity.ts";
+import type { AttemptLog } from "../recovery/attempt-log.ts";
+import type { AttemptResult, Deliverer } from "../delivery/webhook-post.ts";
+import { renderEvent, type EventEnvelope } from "../delivery/event.ts";
+import { signHeaders } from "../delivery/sign.ts";
+import { liveSecrets, type Subscription } from "../subscriptions/model.ts";
 
 export const TEST_EVENT_TYPE = "jetgate.test";
 export const TEST_EVENT_SOURCE = "/jetgate/bridge";

@@ -1,8 +1,8 @@
 // One HTTP attempt: POST the rendered event with Standard Webhooks headers through a shared undici
 // Agent (keep-alive pools per origin), under the subscription's timeout, and report what happened
-// as data. Connections go through the SSRF guard's connector (bridge/ssrf.ts).
+// as data. Connections go through the SSRF guard's connector (bridge/delivery/ssrf.ts).
 import { Agent, buildConnector } from "undici";
-import { BridgeError } from "./errors.ts";
+import { BridgeError } from "../errors.ts";
 import { checkUrl, guardedConnector, systemResolver, type Resolver, type SsrfPolicy } from "./ssrf.ts";
 
 /** Response bodies are kept only this far, for the attempt log and the DLQ history. */

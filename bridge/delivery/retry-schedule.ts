@@ -1,7 +1,7 @@
 // When to try again. The schedule is indexed by how many attempts have failed (JetStream's
 // delivery count), jitter spreads a burst of failures, and a receiver's Retry-After (RFC 9110
 // §10.2.3) on 429 or 503 is honoured: the next attempt waits at least that long.
-import type { Subscription } from "./subscriptions.ts";
+import type { Subscription } from "../subscriptions/model.ts";
 
 /** Delay before attempt `failed + 1`, or null when the schedule is used up. */
 export function scheduledDelay(retry: Subscription["retry"], failed: number, random: () => number = Math.random): number | null {

@@ -2,7 +2,7 @@
 // ce-* headers — binary mode — and the data as the body) to the HTTP request a subscriber gets:
 // CloudEvents structured JSON by default, or binary mode (CloudEvents HTTP binding §3.1 / §3.2).
 import type { MsgHdrs } from "@nats-io/nats-core";
-import { webhookIdOf } from "../broker/event-identity.ts";
+import { webhookIdOf } from "../../broker/event-identity.ts";
 
 export interface EventEnvelope {
   /** The CloudEvent id as the producer sent it (ce-id, percent-decoded). */

@@ -11,9 +11,9 @@ import {
   type ConsumerInfo,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { EVENTS_STREAM, LeaderMissingError, untilReady, type UntilReadyOptions } from "../broker/index.ts";
-import { REDRIVE_STREAM, redriveSubject } from "./redrive.ts";
-import type { Subscription } from "./subscriptions.ts";
+import { EVENTS_STREAM, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/index.ts";
+import { REDRIVE_STREAM, redriveSubject } from "../recovery/redrive.ts";
+import type { Subscription } from "../subscriptions/model.ts";
 
 export type Source = "events" | "redrive";
 

@@ -4,11 +4,11 @@
 // lists, shows, redrives (to that one subscription) or purges.
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import { DLQ_STREAM, DLQ_SUBJECT_PREFIX } from "../broker/index.ts";
-import { BridgeError } from "./errors.ts";
-import type { AttemptRecord } from "./attempts.ts";
-import { headersToObject } from "./event.ts";
-import { scanStream } from "./scan.ts";
+import { DLQ_STREAM, DLQ_SUBJECT_PREFIX } from "../../broker/index.ts";
+import { BridgeError } from "../errors.ts";
+import type { AttemptRecord } from "./attempt-log.ts";
+import { headersToObject } from "../delivery/event.ts";
+import { scanStream } from "./stream-scan.ts";
 import { H_SOURCE_SUBJECT, publishRedrive, type Progress } from "./redrive.ts";
 
 export const H_SUBSCRIPTION = "Jetgate-Subscription";

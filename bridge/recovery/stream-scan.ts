@@ -3,7 +3,7 @@
 // reading never disturbs the durable consumers that deliver.
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { DeliverPolicy } from "@nats-io/jetstream";
-import { BridgeError } from "./errors.ts";
+import { BridgeError } from "../errors.ts";
 
 export interface ScanOptions {
   stream: string;

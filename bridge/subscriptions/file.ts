@@ -3,9 +3,9 @@
 import { readFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parse } from "yaml";
-import type { UntilReadyOptions } from "../broker/index.ts";
-import { BridgeError } from "./errors.ts";
-import { applySubscriptions, ssrfPolicy, type ApplyResult } from "./ops.ts";
+import type { UntilReadyOptions } from "../../broker/index.ts";
+import { BridgeError } from "../errors.ts";
+import { applySubscriptions, ssrfPolicy, type ApplyResult } from "./operations.ts";
 import { SubscriptionStore } from "./store.ts";
 
 /** The list in a subscriptions file: `subscriptions: [...]` at the top, or a bare list. */

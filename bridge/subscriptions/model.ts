@@ -2,7 +2,7 @@
 // YAML files and the admin API with human durations ("5s"); what is stored in KV is the normalized
 // form in milliseconds. Validation failures are data (a list of {path, message}), not exceptions.
 import { randomBytes } from "node:crypto";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "../duration.ts";
 
 export const SUBSCRIPTION_ID = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 /** One subject token of an event type (DESIGN.md: types are dot-separated tokens). */

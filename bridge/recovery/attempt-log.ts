@@ -5,8 +5,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureStream, jetstreamManagerReady, type UntilReadyOptions } from "../broker/index.ts";
-import { scanStream } from "./scan.ts";
+import { ensureStream, jetstreamManagerReady, type UntilReadyOptions } from "../../broker/index.ts";
+import { scanStream } from "./stream-scan.ts";
 
 export const ATTEMPTS_STREAM = "JETGATE_ATTEMPTS";
 export const ATTEMPTS_PREFIX = "jetgate.attempts";

@@ -4,13 +4,13 @@
 import path from "node:path";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
-import { buildRegistry, DEFAULT_OUT, type BuildProgress } from "./build.ts";
-import { checkRegistry } from "./check.ts";
+import { buildRegistry, DEFAULT_OUT, type BuildProgress } from "./build/build.ts";
+import { checkRegistry } from "./check/check.ts";
 import { CheckFailedError, UsageError } from "./errors.ts";
 import { diffVersions, listTypes, showVersion } from "./inspect.ts";
-import { formatReport, REPORT_FORMATS, type ReportFormat } from "./report.ts";
-import { findRepoRoot } from "./source.ts";
-import type { CheckReport } from "./findings.ts";
+import { formatReport, REPORT_FORMATS, type ReportFormat } from "./check/report.ts";
+import { findRepoRoot } from "./read/source.ts";
+import type { CheckReport } from "./check/findings.ts";
 
 /** Above this many versions, build shows a progress bar (or periodic lines when not on a terminal). */
 const PROGRESS_THRESHOLD = 50;

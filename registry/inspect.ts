@@ -1,12 +1,12 @@
 // The read-only commands: list the types, show one version, diff two versions.
 import { canonicalJson } from "./canonical.ts";
-import { compareSchemas, type Incompatibility } from "./compat.ts";
+import { compareSchemas, type Incompatibility } from "./check/compat.ts";
 import type { CompatibilityMode } from "./compiled.ts";
 import { RegistryError } from "./errors.ts";
-import { parseLayout, schemaId, type RegistryDoc, type TypeDoc } from "./layout.ts";
-import { analyze } from "./analyze.ts";
-import { SchemaResolver } from "./resolve.ts";
-import { findRepoRoot, readSnapshot, type Snapshot } from "./source.ts";
+import { parseLayout, schemaId, type RegistryDoc, type TypeDoc } from "./read/layout.ts";
+import { analyze } from "./check/analyze.ts";
+import { SchemaResolver } from "./read/resolve.ts";
+import { findRepoRoot, readSnapshot, type Snapshot } from "./read/source.ts";
 
 export interface TypeSummary {
   type: string;

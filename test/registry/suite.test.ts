@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createAjv, type Draft } from "../../registry/ajv.ts";
-import { validatorModule } from "../../registry/codegen.ts";
+import { validatorModule } from "../../registry/build/codegen.ts";
 import { repoTempDir } from "./helpers.ts";
 
 const SUITE = path.join(import.meta.dirname, "../../node_modules/json-schema-test-suite/tests/draft4");

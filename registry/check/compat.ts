@@ -1,10 +1,10 @@
 // Rule-based compatibility between two resolved schemas (every `$ref` already replaced by its
-// target, see resolve.ts). The walker answers "does the reader accept everything the writer
+// target, see read/resolve.ts). The walker answers "does the reader accept everything the writer
 // accepts?" keyword by keyword and reports each place where it cannot prove so, with the JSON
 // pointer into the new version and a rule from compat-rules.ts. It errs on the side of reporting:
 // a change it cannot reason about (if/then/else, not, dependentSchemas) is reported as
 // `constraint-changed` rather than passed.
-import { jsonEqual, pointerJoin } from "./canonical.ts";
+import { jsonEqual, pointerJoin } from "../canonical.ts";
 import { RULES, type Direction, type RuleFacts, type RuleKind, type RuleRow } from "./compat-rules.ts";
 
 export interface Incompatibility {

@@ -2,12 +2,12 @@
 // (by compiling with ajv), consecutive version numbers, and every example against its version.
 // Produces the runtime validators the compatibility data check reuses.
 import { MissingRefError } from "ajv";
-import { createAjv, describeAjvError, detectDraft, withoutDialect, type AjvOptions, type Draft, type ValidateFunction } from "./ajv.ts";
+import { createAjv, describeAjvError, detectDraft, withoutDialect, type AjvOptions, type Draft, type ValidateFunction } from "../ajv.ts";
 import type { Ajv } from "ajv";
-import { versionKey } from "./compiled.ts";
+import { versionKey } from "../compiled.ts";
 import { finding, type Finding } from "./findings.ts";
-import { COMMON_DIR, schemaId, type JsonDoc, type RegistryDoc, type VersionDoc } from "./layout.ts";
-import { SCHEMAS_DIR } from "./source.ts";
+import { COMMON_DIR, schemaId, type JsonDoc, type RegistryDoc, type VersionDoc } from "../read/layout.ts";
+import { SCHEMAS_DIR } from "../read/source.ts";
 
 export interface Analysis {
   findings: Finding[];

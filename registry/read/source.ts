@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import git from "isomorphic-git";
-import { NotARepositoryError, RefNotFoundError } from "./errors.ts";
+import { NotARepositoryError, RefNotFoundError } from "../errors.ts";
 
 /** The folder inside the repository that holds the registry. */
 export const SCHEMAS_DIR = "schemas";

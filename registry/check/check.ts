@@ -2,20 +2,20 @@
 // working tree) and optionally a base ref, then reports layout and schema errors, lint findings,
 // immutability of released versions, and compatibility of each new version under its type's mode,
 // by rules (compat.ts on `$ref`-resolved schemas) and by data (examples across versions).
-import { canonicalJson } from "./canonical.ts";
-import type { CompatibilityMode } from "./compiled.ts";
-import { versionKey } from "./compiled.ts";
+import { canonicalJson } from "../canonical.ts";
+import type { CompatibilityMode } from "../compiled.ts";
+import { versionKey } from "../compiled.ts";
 import { analyze, commonId, type Analysis } from "./analyze.ts";
 import { compareSchemas } from "./compat.ts";
 import type { Direction } from "./compat-rules.ts";
-import { describeAjvError } from "./ajv.ts";
-import { refClosure } from "./deps.ts";
+import { describeAjvError } from "../ajv.ts";
+import { refClosure } from "../read/deps.ts";
 import { finding, type CheckReport, type Finding } from "./findings.ts";
-import { lineOfPointer } from "./jsonloc.ts";
+import { lineOfPointer } from "../read/jsonloc.ts";
 import { lintRegistry } from "./lint.ts";
-import { parseLayout, schemaId, type RegistryDoc, type TypeDoc } from "./layout.ts";
-import { SchemaResolver } from "./resolve.ts";
-import { findRepoRoot, readSnapshot, type Snapshot } from "./source.ts";
+import { parseLayout, schemaId, type RegistryDoc, type TypeDoc } from "../read/layout.ts";
+import { SchemaResolver } from "../read/resolve.ts";
+import { findRepoRoot, readSnapshot, type Snapshot } from "../read/source.ts";
 
 export interface CheckOptions {
   /** Any directory inside the repository. */

@@ -5,17 +5,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { canonicalJson, contentHash, sha256 } from "./canonical.ts";
-import { createAjv, type Draft } from "./ajv.ts";
+import { canonicalJson, contentHash, sha256 } from "../canonical.ts";
+import { createAjv, type Draft } from "../ajv.ts";
 import type { Ajv } from "ajv";
-import type { Manifest, ManifestType } from "./compiled.ts";
-import { versionKey } from "./compiled.ts";
-import { commonId } from "./analyze.ts";
-import { runCheck } from "./check.ts";
+import type { Manifest, ManifestType } from "../compiled.ts";
+import { versionKey } from "../compiled.ts";
+import { commonId } from "../check/analyze.ts";
+import { runCheck } from "../check/check.ts";
 import { GENERATED_HEADER, GENERATOR_VERSION, validatorModule } from "./codegen.ts";
-import { refClosure } from "./deps.ts";
-import { CheckFailedError } from "./errors.ts";
-import { schemaId, type RegistryDoc } from "./layout.ts";
+import { refClosure } from "../read/deps.ts";
+import { CheckFailedError } from "../errors.ts";
+import { schemaId, type RegistryDoc } from "../read/layout.ts";
 import { INDEX_DTS } from "./dts.ts";
 
 /** Where the worker imports the build from (gitignored). */

@@ -6,9 +6,9 @@
 //   schemas/<type>/examples/v<N>[-label].json          an example that must validate under vN
 //   schemas/<type>/examples/v<N>[-label].invalid.json  an example that vN must reject
 // Files that fit none of these are reported, not ignored (Markdown files excepted).
-import type { CompatibilityMode } from "./compiled.ts";
+import type { CompatibilityMode } from "../compiled.ts";
 import { SCHEMAS_DIR, type Snapshot } from "./source.ts";
-import { finding, type Finding } from "./findings.ts";
+import { finding, type Finding } from "../check/findings.ts";
 
 export const DEFAULT_ID_BASE = "https://schemas.jetgate.dev/";
 export const DEFAULT_COMPATIBILITY: CompatibilityMode = "BACKWARD";

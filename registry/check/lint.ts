@@ -1,10 +1,10 @@
 // The lint rule set (documented in the README, section "Lint rules"). Lint findings are about
 // style and future evolvability rather than validity. On a version that already exists at the
 // base ref they are downgraded to warnings: a released version cannot be changed to satisfy them.
-import type { CompatibilityMode } from "./compiled.ts";
-import { pointerJoin } from "./canonical.ts";
+import type { CompatibilityMode } from "../compiled.ts";
+import { pointerJoin } from "../canonical.ts";
 import { finding, type Finding, type Severity } from "./findings.ts";
-import type { RegistryDoc, TypeDoc, VersionDoc } from "./layout.ts";
+import type { RegistryDoc, TypeDoc, VersionDoc } from "../read/layout.ts";
 
 export const TYPE_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const TYPE_NAME_MAX = 128;

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Broker } from "../broker/index.ts";
+import type { Broker } from "../broker/server/index.ts";
 import { buildRegistry, DEFAULT_OUT } from "../registry/index.ts";
 import { startEdgeWorkerd, devApiKeys, DEV_API_KEY } from "../worker/index.ts";
 import {

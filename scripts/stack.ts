@@ -7,7 +7,8 @@ import { createServer } from "node:net";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { startBroker, ensureStreamsReady, ensureNatsServer, stopStaleNodes, type Broker, type NodeSpec } from "../broker/index.ts";
+import { ensureStreamsReady } from "../broker/index.ts";
+import { startBroker, ensureNatsServer, stopStaleNodes, type Broker, type NodeSpec } from "../broker/server/index.ts";
 
 import { STACK, type StackStep } from "./stack-parts.ts";
 

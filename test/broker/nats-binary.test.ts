@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BrokerError, MIN_NATS_VERSION, compareVersions, ensureNatsServer, findNatsServer } from "../../broker/index.ts";
+import { BrokerError } from "../../broker/index.ts";
+import { MIN_NATS_VERSION, compareVersions, ensureNatsServer, findNatsServer } from "../../broker/server/index.ts";
 
 /** A stand-in binary that only answers --version, as nats-server does. */
 function fakeNatsServer(dir: string, version: string): string {

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureNatsServer } from "../../broker/index.ts";
+import { ensureNatsServer } from "../../broker/server/index.ts";
 
 const root = join(import.meta.dirname, "../..");
 

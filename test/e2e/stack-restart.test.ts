@@ -12,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { stopStaleNodes, type NodeSpec } from "../../broker/index.ts";
+import { stopStaleNodes, type NodeSpec } from "../../broker/server/index.ts";
 import { DEV_API_KEY } from "../../worker/index.ts";
 
 const ROOT = join(import.meta.dirname, "../..");

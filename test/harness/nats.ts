@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { startBroker, ensureStreamsReady, type Broker, type NodeSpec } from "../../broker/index.ts";
+import { ensureStreamsReady } from "../../broker/index.ts";
+import { startBroker, type Broker, type NodeSpec } from "../../broker/server/index.ts";
 import { nodeConfig } from "../../broker/server/launcher.ts";
 import { freePorts } from "./ports.ts";
 

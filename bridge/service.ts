@@ -17,6 +17,7 @@ import { Deliverer, type DelivererNet } from "./delivery/webhook-post.ts";
 import { dlqDepths } from "./recovery/dlq.ts";
 import { HealthTracker } from "./delivery/auto-disable.ts";
 import { BridgeMetrics } from "./metrics.ts";
+import { isConsumerNotFound } from "./nats-errors.ts";
 import { ssrfPolicy } from "./subscriptions/operations.ts";
 import { ensureRedriveStream } from "./recovery/redrive.ts";
 import { SubscriptionStore, eventsReplicas } from "./subscriptions/store.ts";
@@ -71,7 +72,11 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
         for (const id of manager?.running() ?? []) {
           let lag = 0;
           for (const source of ["events", "redrive"] as const) {
-            const info = await jsm.consumers.info(streamOf(source), durableName(id, source)).catch(() => null);
+            // A runner registers before its durables exist; any other failure fails the scrape (counted).
+            const info = await jsm.consumers.info(streamOf(source), durableName(id, source)).catch((err: unknown) => {
+              if (isConsumerNotFound(err)) return null;
+              throw err;
+            });
             lag += info?.num_pending ?? 0;
           }
           out.set(id, lag);
@@ -105,14 +110,14 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
         stopping ??= (async () => {
           ready = false;
           await manager.stop(config.shutdownDeadlineMs);
-          for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+          for (const cleanup of cleanups) await cleanup().catch((err: unknown) => log.warn({ err }, "a shutdown step failed; going on with the others"));
           log.info("bridge stopped");
         })();
         return stopping;
       },
     };
   } catch (err) {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    for (const cleanup of cleanups) await cleanup().catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, "cleaning up a failed start failed"));
     throw err;
   }
 }

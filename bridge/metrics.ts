@@ -10,6 +10,7 @@ export class BridgeMetrics {
   readonly inFlight: Gauge<"subscription">;
   readonly consumerLag: Gauge<"subscription">;
   readonly dlqDepth: Gauge<"subscription">;
+  readonly attemptRecordsLost: Counter<"subscription" | "outcome">;
   readonly readFailures: Counter<"metric">;
 
   constructor(collect: { lag: () => Promise<Map<string, number>>; dlq: () => Promise<Map<string, number>> }) {
@@ -66,6 +67,12 @@ export class BridgeMetrics {
         this.reset();
         for (const [sub, depth] of await read("jetgate_dlq_depth", collect.dlq)) this.set({ subscription: sub }, depth);
       },
+    });
+    this.attemptRecordsLost = new Counter({
+      name: "jetgate_attempt_records_lost_total",
+      help: "Failed-attempt records the attempt log could not store after retrying (the dead letter counts them as unrecorded deliveries)",
+      labelNames: ["subscription", "outcome"],
+      registers,
     });
   }
 }

@@ -63,7 +63,6 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     const policy = ssrfPolicy(config);
     const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin, opts.net);
     cleanups.unshift(() => deliverer.close());
-    const attempts = new AttemptLog(nc, config.attemptLog);
     const health = new HealthTracker(store, config, log);
     let manager: ConsumerManager | undefined;
     const metrics = new BridgeMetrics({
@@ -85,6 +84,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
       },
       dlq: () => dlqDepths(nc),
     });
+    const attempts = new AttemptLog(nc, config.attemptLog, log, metrics);
     const settle = new TickBatch((err) => log.error({ err }, "settling a delivered message failed"));
     manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle }, log);
     let ready = false;

@@ -116,6 +116,8 @@ test("a DLQ sequence that holds nothing is DLQ_NOT_FOUND; a DLQ the bridge may n
     data: new TextEncoder().encode("{}"),
     reason: "test",
     attempts: [],
+    deliveries: 1,
+    unrecorded: 1,
   });
   assert.equal((await getDeadLetter(nc, seq)).subscription, "perm-dlq");
   await assert.rejects(getDeadLetter(nc, seq + 1000), (err: unknown) => err instanceof BridgeError && err.code === "DLQ_NOT_FOUND");

@@ -1,7 +1,6 @@
 // Wires the bridge: NATS connection, its own streams and buckets (created idempotently with the
 // EVENTS stream's replicas), the consumer manager, the admin API server, and graceful shutdown.
 import { createServer, type Server } from "node:http";
-import type { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -88,8 +87,8 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     const settle = new TickBatch((err) => log.error({ err }, "settling a delivered message failed"));
     manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle }, log);
     let ready = false;
-    const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready });
-    const server = await listen(app, config.host, config.port);
+    const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready, log });
+    const server = await listen(adminListener(app, log), config.host, config.port);
     cleanups.unshift(() => new Promise<void>((resolve) => {
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       server.close(() => resolve());
@@ -122,9 +121,9 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
   }
 }
 
-function listen(app: Hono, host: string, port: number): Promise<Server> {
+function listen(listener: ReturnType<typeof adminListener>, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(adminListener(app));
+    const server = createServer(listener);
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
   });

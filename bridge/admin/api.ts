@@ -4,21 +4,23 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { getRequestListener } from "@hono/node-server";
+import { getRequestListener, RequestError } from "@hono/node-server";
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
 import { listAttempts } from "../recovery/attempt-log.ts";
 import type { AttemptLog } from "../recovery/attempt-log.ts";
 import type { BridgeConfig } from "../config.ts";
 import type { Deliverer } from "../delivery/webhook-post.ts";
 import { getDeadLetter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from "../recovery/dlq.ts";
 import { parseDuration } from "../duration.ts";
-import { BridgeError, ERROR_STATUS } from "../errors.ts";
+import { BridgeError } from "../errors.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { createSubscription, patchSubscription, replaceSubscription, rotateSecret, setEnabled } from "../subscriptions/operations.ts";
 import { replayToSubscription } from "../recovery/redrive.ts";
 import type { SsrfPolicy } from "../delivery/ssrf.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
 import { SUBSCRIPTION_ID, type Subscription } from "../subscriptions/model.ts";
+import { errorToProblem, makeProblem, problemResponse, PROBLEM_CONTENT_TYPE, type Problem } from "./problems.ts";
 import { testSend } from "./test-send.ts";
 
 export interface AdminDeps {
@@ -30,6 +32,8 @@ export interface AdminDeps {
   config: BridgeConfig;
   policy: SsrfPolicy;
   ready: () => boolean;
+  /** Where a 500's error and its cause go (the client gets a generic detail). */
+  log: Logger;
 }
 
 /** Secrets are shown by prefix only; the full value is returned once, on create and rotate. */
@@ -37,13 +41,9 @@ export function redact(sub: Subscription): Record<string, unknown> {
   return { ...sub, secrets: sub.secrets.map((s) => ({ secret: `${s.secret.slice(0, 10)}…`, ...(s.notAfter ? { notAfter: s.notAfter } : {}) })) };
 }
 
-/** RFC 9457 problem details. */
-function problemJson(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ type: `https://jetgate.dev/problems/${code.toLowerCase().replaceAll("_", "-")}`, title: code, status, detail, code, ...extra });
-}
-
-function problem(c: Context, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
-  return c.body(problemJson(status, code, detail, extra), status as 400, { "content-type": "application/problem+json" });
+/** Sends a problem through the context, so headers set before the error (WWW-Authenticate) go with it. */
+function sendProblem(c: Context, problem: Problem) {
+  return c.body(JSON.stringify(problem), problem.status as 400, { "content-type": PROBLEM_CONTENT_TYPE });
 }
 
 /**
@@ -110,14 +110,11 @@ export function adminApp(deps: AdminDeps): Hono {
   const app = new Hono();
   const { nc, store, policy } = deps;
 
-  app.onError((err, c) => {
-    if (err instanceof BridgeError) return problem(c, ERROR_STATUS[err.code], err.code, err.message, err.data);
-    return problem(c, 500, "INTERNAL", err instanceof Error ? err.message : String(err));
-  });
-  app.notFound((c) => problem(c, 404, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => sendProblem(c, errorToProblem(err, deps.log, { method: c.req.method, path: c.req.path })));
+  app.notFound((c) => sendProblem(c, makeProblem("NOT_FOUND", `no route ${c.req.method} ${c.req.path}`)));
 
   app.get("/healthz", (c) => c.json({ ok: true }));
-  app.get("/readyz", (c) => (deps.ready() && !nc.isClosed() ? c.json({ ready: true }) : problem(c, 503, "NOT_READY", "the bridge is starting or lost NATS")));
+  app.get("/readyz", (c) => (deps.ready() && !nc.isClosed() ? c.json({ ready: true }) : sendProblem(c, makeProblem("NOT_READY", "the bridge is starting or lost NATS"))));
   app.get("/metrics", async (c) => c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }));
 
   app.use("/v1/*", async (c, next) => {
@@ -241,14 +238,9 @@ export function adminApp(deps: AdminDeps): Hono {
  * Request (a backslash in the path, a bad Host) would get an empty 400 from it; it gets a
  * problem+json like every other refusal instead.
  */
-export function adminListener(app: Hono) {
+export function adminListener(app: Hono, log: Logger) {
   return getRequestListener(app.fetch, {
-    errorHandler: (err) => {
-      const requestError = err instanceof Error && err.name === "RequestError";
-      const status = requestError ? 400 : 500;
-      const code = requestError ? "REQUEST_INVALID" : "INTERNAL";
-      const detail = requestError ? `the request could not be read: ${err.message}` : "the request failed";
-      return new Response(problemJson(status, code, detail), { status, headers: { "content-type": "application/problem+json" } });
-    },
+    errorHandler: (err) =>
+      problemResponse(err instanceof RequestError ? makeProblem("REQUEST_INVALID", `the request could not be read: ${err.message}`) : errorToProblem(err, log)),
   });
 }

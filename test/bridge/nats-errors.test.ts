@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { PermissionViolationError, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { pino } from "pino";
 import { BridgeError, getDeadLetter, parseSubscription, SubscriptionStore, type Subscription } from "../../bridge/index.ts";
 import { deleteConsumers, durableName, ensureConsumer } from "../../bridge/delivery/durable-consumers.ts";
 import { publishDeadLetter } from "../../bridge/recovery/dlq.ts";
@@ -125,11 +126,20 @@ test("a DLQ sequence that holds nothing is DLQ_NOT_FOUND; a DLQ the bridge may n
   const limited = await connectLimited(t, broker);
   await assert.rejects(getDeadLetter(limited, seq), permissionDenied);
 
-  const bridge = await startTestBridge(broker, { natsUser: LIMITED.user, natsPass: LIMITED.pass });
+  const logs: Array<{ msg?: string; path?: string; err?: { message?: string } }> = [];
+  const logger = pino({ level: "error" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const bridge = await startTestBridge(broker, { natsUser: LIMITED.user, natsPass: LIMITED.pass }, { logger });
   t.after(() => bridge.stop());
   const res = await fetch(`${bridge.url}/v1/dlq/${seq}`, { headers: { authorization: "Bearer test-admin-token" } });
   assert.equal(res.status, 500, "a letter that exists but cannot be read is not 'not found'");
   assert.equal(res.headers.get("content-type"), "application/problem+json");
+  // The client gets a generic detail; the error, with the server's reason as its cause, is logged.
+  const problem = (await res.json()) as { type: string; code: string; detail: string };
+  assert.equal(problem.type, "https://jetgate.dev/problems/bridge/internal");
+  assert.equal(problem.code, "INTERNAL");
+  assert.doesNotMatch(problem.detail, /Permissions|\$JS/);
+  const logged = logs.find((l) => l.msg === "admin request failed" && l.path === `/v1/dlq/${seq}`);
+  assert.match(logged?.err?.message ?? "", /Permissions Violation for Publish to "\$JS\.API\.STREAM\.MSG\.GET\.DLQ"/);
   // The DLQ depth gauge cannot be read either: the scrape leaves it empty and counts the failure,
   // which the next scrape shows (the counter is written out while the gauge is still reading).
   await fetch(`${bridge.url}/metrics`);

@@ -4,6 +4,7 @@
 // base, so no admin type is ever an edge type (worker/http/problems.ts) with another title. The
 // code travels too, as the `code` extension member (RFC 9457 §3.2) that clients and tests match on.
 // Handlers throw BridgeError; nothing else builds an error body.
+import type { Context } from "hono";
 import type { Logger } from "pino";
 import { BridgeError, type BridgeErrorCode } from "../errors.ts";
 
@@ -68,4 +69,9 @@ export function errorToProblem(err: unknown, log: Logger, where: Record<string, 
 
 export function problemResponse(problem: Problem): Response {
   return new Response(JSON.stringify(problem), { status: problem.status, headers: { "content-type": PROBLEM_CONTENT_TYPE } });
+}
+
+/** Sends a problem through Hono's context, so headers set before the error (WWW-Authenticate) go with it. */
+export function sendProblem(c: Context, problem: Problem): Response {
+  return c.body(JSON.stringify(problem), problem.status as 400, { "content-type": PROBLEM_CONTENT_TYPE });
 }

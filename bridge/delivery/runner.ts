@@ -12,7 +12,7 @@ import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
 import { envelopeOf, renderEvent, type EventEnvelope } from "./event.ts";
 import type { HealthTracker } from "./auto-disable.ts";
-import { RateLimiter, Semaphore } from "./flow-control.ts";
+import { Semaphore, TokenBucket } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { H_SOURCE_SUBJECT } from "../recovery/redrive.ts";
 import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
@@ -60,7 +60,7 @@ function pullKey(sub: Subscription): string {
 export class SubscriptionRunner {
   private sub: Subscription;
   private readonly slots: Semaphore;
-  private readonly rate: RateLimiter;
+  private readonly rate: TokenBucket;
   private pulls: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
   private readonly inFlight = new Set<Promise<void>>();
   private abort = new AbortController();
@@ -75,7 +75,7 @@ export class SubscriptionRunner {
   ) {
     this.sub = sub;
     this.slots = new Semaphore(sub.maxConcurrency);
-    this.rate = new RateLimiter(sub.rateLimitPerSecond);
+    this.rate = new TokenBucket(sub.rateLimitPerSecond);
     this.gauges = {
       inFlight: deps.metrics.inFlight.labels({ subscription: sub.id }),
       attemptSeconds: deps.metrics.attemptSeconds.labels({ subscription: sub.id }),

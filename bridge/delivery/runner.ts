@@ -114,7 +114,9 @@ export class SubscriptionRunner {
   /** Stops pulling, lets in-flight attempts finish until the deadline, then aborts and naks the rest. */
   async stop(deadlineMs: number): Promise<void> {
     this.stopping = true;
-    for (const { messages } of this.pulls) await messages.close().catch(() => undefined);
+    for (const { messages } of this.pulls) {
+      await messages.close().catch((err: unknown) => this.deps.log.warn({ subscription: this.sub.id, err }, "closing a pull failed; stopping anyway"));
+    }
     this.slots.releaseWaiters();
     await Promise.allSettled(this.pulls.map((p) => p.done));
     this.pulls = [];

@@ -88,7 +88,7 @@ export class ConsumerManager {
       await fresh.start();
     } catch (err) {
       this.runners.delete(sub.id);
-      await fresh.stop(0).catch(() => undefined);
+      await fresh.stop(0).catch((stopErr: unknown) => this.log.warn({ subscription: sub.id, err: stopErr }, "stopping a runner that failed to start failed"));
       throw err;
     }
     this.log.info({ subscription: sub.id, filter: sub.filter, url: sub.url }, "subscription started");

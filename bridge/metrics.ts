@@ -1,5 +1,6 @@
 // Prometheus metrics of one bridge instance, on its own registry (several bridges can run in one
-// process, as in the tests). Lag and DLQ depth are read from JetStream when scraped.
+// process, as in the tests). Lag and DLQ depth are read from JetStream when scraped; a read that
+// fails leaves that gauge empty for the scrape and is counted, never shown as zero.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class BridgeMetrics {
@@ -9,10 +10,25 @@ export class BridgeMetrics {
   readonly inFlight: Gauge<"subscription">;
   readonly consumerLag: Gauge<"subscription">;
   readonly dlqDepth: Gauge<"subscription">;
+  readonly attemptRecordsLost: Counter<"subscription" | "outcome">;
+  readonly readFailures: Counter<"metric">;
 
   constructor(collect: { lag: () => Promise<Map<string, number>>; dlq: () => Promise<Map<string, number>> }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "jetgate_bridge_" });
+    const readFailures = new Counter({
+      name: "jetgate_metric_read_failures_total",
+      help: "Scrapes in which reading a gauge from JetStream failed (that gauge is empty for the scrape)",
+      labelNames: ["metric"],
+      registers,
+    });
+    this.readFailures = readFailures;
+    /** The gauge's values, or none when JetStream could not be read (counted above). */
+    const read = (metric: string, collectFn: () => Promise<Map<string, number>>) =>
+      collectFn().catch(() => {
+        readFailures.inc({ metric });
+        return new Map<string, number>();
+      });
     this.deliveries = new Counter({
       name: "jetgate_deliveries_total",
       help: "Delivery attempts by outcome: delivered, retrying, dead-lettered, disabled, aborted",
@@ -39,7 +55,7 @@ export class BridgeMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const [sub, lag] of await collect.lag().catch(() => new Map<string, number>())) this.set({ subscription: sub }, lag);
+        for (const [sub, lag] of await read("jetgate_consumer_lag", collect.lag)) this.set({ subscription: sub }, lag);
       },
     });
     this.dlqDepth = new Gauge({
@@ -49,8 +65,14 @@ export class BridgeMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const [sub, depth] of await collect.dlq().catch(() => new Map<string, number>())) this.set({ subscription: sub }, depth);
+        for (const [sub, depth] of await read("jetgate_dlq_depth", collect.dlq)) this.set({ subscription: sub }, depth);
       },
+    });
+    this.attemptRecordsLost = new Counter({
+      name: "jetgate_attempt_records_lost_total",
+      help: "Failed-attempt records the attempt log could not store after retrying (the dead letter counts them as unrecorded deliveries)",
+      labelNames: ["subscription", "outcome"],
+      registers,
     });
   }
 }

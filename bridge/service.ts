@@ -1,7 +1,6 @@
 // Wires the bridge: NATS connection, its own streams and buckets (created idempotently with the
 // EVENTS stream's replicas), the consumer manager, the admin API server, and graceful shutdown.
 import { createServer, type Server } from "node:http";
-import type { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -17,6 +16,7 @@ import { Deliverer, type DelivererNet } from "./delivery/webhook-post.ts";
 import { dlqDepths } from "./recovery/dlq.ts";
 import { HealthTracker } from "./delivery/auto-disable.ts";
 import { BridgeMetrics } from "./metrics.ts";
+import { isConsumerNotFound } from "./nats-errors.ts";
 import { ssrfPolicy } from "./subscriptions/operations.ts";
 import { ensureRedriveStream } from "./recovery/redrive.ts";
 import { SubscriptionStore, eventsReplicas } from "./subscriptions/store.ts";
@@ -62,7 +62,6 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     const policy = ssrfPolicy(config);
     const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin, opts.net);
     cleanups.unshift(() => deliverer.close());
-    const attempts = new AttemptLog(nc, config.attemptLog);
     const health = new HealthTracker(store, config, log);
     let manager: ConsumerManager | undefined;
     const metrics = new BridgeMetrics({
@@ -71,7 +70,11 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
         for (const id of manager?.running() ?? []) {
           let lag = 0;
           for (const source of ["events", "redrive"] as const) {
-            const info = await jsm.consumers.info(streamOf(source), durableName(id, source)).catch(() => null);
+            // A runner registers before its durables exist; any other failure fails the scrape (counted).
+            const info = await jsm.consumers.info(streamOf(source), durableName(id, source)).catch((err: unknown) => {
+              if (isConsumerNotFound(err)) return null;
+              throw err;
+            });
             lag += info?.num_pending ?? 0;
           }
           out.set(id, lag);
@@ -80,11 +83,12 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
       },
       dlq: () => dlqDepths(nc),
     });
+    const attempts = new AttemptLog(nc, config.attemptLog, log, metrics);
     const settle = new TickBatch((err) => log.error({ err }, "settling a delivered message failed"));
     manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle }, log);
     let ready = false;
-    const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready });
-    const server = await listen(app, config.host, config.port);
+    const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready, log });
+    const server = await listen(adminListener(app, log), config.host, config.port);
     cleanups.unshift(() => new Promise<void>((resolve) => {
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       server.close(() => resolve());
@@ -105,21 +109,21 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
         stopping ??= (async () => {
           ready = false;
           await manager.stop(config.shutdownDeadlineMs);
-          for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+          for (const cleanup of cleanups) await cleanup().catch((err: unknown) => log.warn({ err }, "a shutdown step failed; going on with the others"));
           log.info("bridge stopped");
         })();
         return stopping;
       },
     };
   } catch (err) {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    for (const cleanup of cleanups) await cleanup().catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, "cleaning up a failed start failed"));
     throw err;
   }
 }
 
-function listen(app: Hono, host: string, port: number): Promise<Server> {
+function listen(listener: ReturnType<typeof adminListener>, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(adminListener(app));
+    const server = createServer(listener);
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
   });

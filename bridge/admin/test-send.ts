@@ -1,8 +1,10 @@
 // Test-send: one signed delivery of a synthetic event to a subscription's URL, right now, without
-// retries, so an operator can see whether the receiver answers and verifies.
+// retries, so an operator can see whether the receiver answers and verifies. Its record is built
+// like a delivery's (attemptRecord), marked `source: "test"`; without a 2xx its outcome is
+// `failed`, since nothing retries it.
 import { nuid } from "@nats-io/nats-core";
 import { webhookIdOf } from "../../broker/event-identity.ts";
-import type { AttemptLog } from "../recovery/attempt-log.ts";
+import { attemptRecord, type AttemptLog } from "../recovery/attempt-log.ts";
 import type { AttemptResult, Deliverer } from "../delivery/webhook-post.ts";
 import { renderEvent, type EventEnvelope } from "../delivery/event.ts";
 import { signHeaders } from "../delivery/sign.ts";
@@ -28,23 +30,8 @@ export async function testSend(
     data: new TextEncoder().encode(JSON.stringify(data)),
   };
   const { body, headers } = renderEvent(event, sub.format);
-  const at = new Date();
+  const ctx = { subscription: sub.id, event, source: "test" as const, streamSeq: 0, attempt: 1, startedAt: new Date(), instance: deps.instance };
   const result = await deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signHeaders(event.webhookId, body, liveSecrets(sub)) }, body, timeoutMs: sub.timeoutMs });
-  await deps.attempts.record({
-    subscription: sub.id,
-    eventId: id,
-    eventSource: TEST_EVENT_SOURCE,
-    eventType: TEST_EVENT_TYPE,
-    source: "test",
-    streamSeq: 0,
-    attempt: 1,
-    at: at.toISOString(),
-    status: result.status,
-    latencyMs: result.latencyMs,
-    outcome: result.ok ? "delivered" : "retrying",
-    ...(result.error ? { error: result.error } : {}),
-    ...(result.excerpt ? { excerpt: result.excerpt } : {}),
-    instance: deps.instance,
-  });
+  await deps.attempts.record(attemptRecord(ctx, result, result.ok ? "delivered" : "failed"));
   return { eventId: id, result };
 }

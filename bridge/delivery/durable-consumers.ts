@@ -2,16 +2,9 @@
 // `jetgate_redrive_<id>` on the redrive stream (DLQ redrives and replays). Every instance ensures
 // them idempotently; all instances pull from the same durables and so share the work.
 import { nanos } from "@nats-io/nats-core";
-import {
-  AckPolicy,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type ConsumerConfig,
-  type ConsumerInfo,
-  type JetStreamManager,
-} from "@nats-io/jetstream";
-import { EVENTS_STREAM, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/index.ts";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
+import { BrokerError, EVENTS_STREAM, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/index.ts";
+import { isConsumerNotFound, isStreamNotFound } from "../nats-errors.ts";
 import { REDRIVE_STREAM, redriveSubject } from "../recovery/redrive.ts";
 import type { Subscription } from "../subscriptions/model.ts";
 
@@ -69,7 +62,7 @@ export async function ensureConsumer(jsm: JetStreamManager, sub: Subscription, s
 
 async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | null> {
   const info = await jsm.consumers.info(stream, name).catch((err: unknown) => {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return null;
+    if (isConsumerNotFound(err)) return null;
     throw err;
   });
   if (info?.cluster && !info.cluster.leader) throw new LeaderMissingError(`consumer ${name} on stream ${stream} has no leader`);
@@ -109,7 +102,8 @@ async function putConsumer(jsm: JetStreamManager, stream: string, config: Return
 /**
  * In a cluster a new durable answers its create request before its Raft group has a leader, and a
  * pull sent in that gap is lost (the client then waits two missed heartbeats to pull again). Wait
- * for the leader, bounded; best effort, since the pull recovers on its own after the heartbeats.
+ * for the leader, bounded; best effort, since the pull recovers on its own after the heartbeats:
+ * only running out of that bound is tolerated, any other error (a permission) is thrown.
  */
 async function waitForLeader(jsm: JetStreamManager, stream: string, name: string, leader: string | undefined): Promise<void> {
   if (leader) return;
@@ -117,12 +111,25 @@ async function waitForLeader(jsm: JetStreamManager, stream: string, name: string
     deadlineMs: 5_000,
     minDelayMs: 50,
     maxDelayMs: 200,
-  }).catch(() => undefined);
+  }).catch((err: unknown) => {
+    if (!(err instanceof BrokerError && err.code === "NOT_READY")) throw err;
+  });
 }
 
-export async function deleteConsumers(jsm: JetStreamManager, id: string): Promise<void> {
+/**
+ * Removes a deleted subscription's durables and its pending redrive copies. Every instance does
+ * this on the same delete, so "already gone" (consumer or stream not found) is success; anything
+ * else (a timeout, a permission) is thrown, so the caller logs a durable left behind instead of
+ * the bridge forgetting it silently. Not-ready errors are retried within `wait`.
+ */
+export async function deleteConsumers(jsm: JetStreamManager, id: string, wait: UntilReadyOptions = {}): Promise<void> {
   for (const source of ["events", "redrive"] as const) {
-    await jsm.consumers.delete(streamOf(source), durableName(id, source)).catch(() => false);
+    const name = durableName(id, source);
+    await untilReady(`deleting consumer ${name} on stream ${streamOf(source)}`, () => jsm.consumers.delete(streamOf(source), name), wait).catch((err: unknown) => {
+      if (!isConsumerNotFound(err) && !isStreamNotFound(err)) throw err;
+    });
   }
-  await jsm.streams.purge(REDRIVE_STREAM, { filter: redriveSubject(id) }).catch(() => undefined);
+  await untilReady(`purging ${redriveSubject(id)} from stream ${REDRIVE_STREAM}`, () => jsm.streams.purge(REDRIVE_STREAM, { filter: redriveSubject(id) }), wait).catch((err: unknown) => {
+    if (!isStreamNotFound(err)) throw err;
+  });
 }

@@ -44,7 +44,11 @@ export class Semaphore {
   }
 }
 
-export class RateLimiter {
+/**
+ * A subscription's deliveries per second on this instance (`null`: unlimited). Named for what it
+ * is, apart from the edge's per-API-key RateLimiter (worker/auth/authenticate.ts).
+ */
+export class TokenBucket {
   private tokens: number;
   private last = performance.now();
   constructor(private perSecond: number | null) {

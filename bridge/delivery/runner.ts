@@ -4,15 +4,15 @@
 // attempts are used up. Nothing is acked before the receiver said 2xx.
 import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import type { AttemptLog, AttemptRecord } from "../recovery/attempt-log.ts";
-import { listAttempts } from "../recovery/attempt-log.ts";
+import type { AttemptContext, AttemptLog, AttemptRecord } from "../recovery/attempt-log.ts";
+import { attemptRecord, listAttempts } from "../recovery/attempt-log.ts";
 import type { BridgeConfig } from "../config.ts";
 import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
 import { envelopeOf, renderEvent, type EventEnvelope } from "./event.ts";
 import type { HealthTracker } from "./auto-disable.ts";
-import { RateLimiter, Semaphore } from "./flow-control.ts";
+import { Semaphore, TokenBucket } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { H_SOURCE_SUBJECT } from "../recovery/redrive.ts";
 import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
@@ -60,7 +60,7 @@ function pullKey(sub: Subscription): string {
 export class SubscriptionRunner {
   private sub: Subscription;
   private readonly slots: Semaphore;
-  private readonly rate: RateLimiter;
+  private readonly rate: TokenBucket;
   private pulls: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
   private readonly inFlight = new Set<Promise<void>>();
   private abort = new AbortController();
@@ -75,7 +75,7 @@ export class SubscriptionRunner {
   ) {
     this.sub = sub;
     this.slots = new Semaphore(sub.maxConcurrency);
-    this.rate = new RateLimiter(sub.rateLimitPerSecond);
+    this.rate = new TokenBucket(sub.rateLimitPerSecond);
     this.gauges = {
       inFlight: deps.metrics.inFlight.labels({ subscription: sub.id }),
       attemptSeconds: deps.metrics.attemptSeconds.labels({ subscription: sub.id }),
@@ -114,7 +114,9 @@ export class SubscriptionRunner {
   /** Stops pulling, lets in-flight attempts finish until the deadline, then aborts and naks the rest. */
   async stop(deadlineMs: number): Promise<void> {
     this.stopping = true;
-    for (const { messages } of this.pulls) await messages.close().catch(() => undefined);
+    for (const { messages } of this.pulls) {
+      await messages.close().catch((err: unknown) => this.deps.log.warn({ subscription: this.sub.id, err }, "closing a pull failed; stopping anyway"));
+    }
     this.slots.releaseWaiters();
     await Promise.allSettled(this.pulls.map((p) => p.done));
     this.pulls = [];
@@ -168,93 +170,101 @@ export class SubscriptionRunner {
     }
   }
 
+  /** One delivery of one message: settle it from the history if it is overdue, else post and settle the outcome. */
   private async attempt(m: JsMsg, source: Source, sub: Subscription): Promise<void> {
-    const count = m.info.deliveryCount;
     const subject = source === "redrive" ? (m.headers?.get(H_SOURCE_SUBJECT) || m.subject) : m.subject;
     const event = envelopeOf(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
-    if (count > maxAttempts(sub)) {
-      // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now,
-      // if attempts were made at all. Deliveries also count when they never reached a bridge (a
-      // pull request that died with its NATS node takes a batch with it); with none on record the
-      // event was never tried, so it gets one real attempt, which dead-letters it if it fails.
-      const history = await this.history(m, sub, event);
-      if (history === null) return;
-      if (history.some((a) => a.outcome === "delivered" && a.source === source && a.streamSeq === m.seq)) {
-        // This very message got a 2xx and only its ack was lost (a bridge or node died): it is
-        // delivered. A dead letter would invite a redrive, and a second delivery.
-        m.ack();
-        return;
-      }
-      if (history.length > 0) {
-        await this.deadLetter(m, source, event, sub, "attempts exhausted", undefined, history);
-        return;
-      }
+    if (m.info.deliveryCount > maxAttempts(sub) && (await this.settleOverdue(m, source, event, sub))) return;
+    const ctx: AttemptContext = {
+      subscription: sub.id,
+      event,
+      source,
+      streamSeq: m.seq,
+      attempt: m.info.deliveryCount,
+      startedAt: new Date(),
+      instance: this.deps.config.instance,
+    };
+    const result = await this.post(m, sub, event);
+    this.gauges.attemptSeconds.observe(result.latencyMs / 1000);
+    if (result.ok) this.delivered(m, sub, attemptRecord(ctx, result, "delivered"));
+    else if (result.error === "ABORTED") this.handBack(m, sub, attemptRecord(ctx, result, "aborted"));
+    else if (result.status === 410) await this.gone(m, sub, attemptRecord(ctx, result, "disabled"));
+    else await this.failed(m, source, event, sub, ctx, result);
+  }
+
+  /**
+   * A message past its last attempt: the last attempt's outcome was lost (a crash between attempt
+   * and settle). True when settled from the history (or nak'ed to read it later); false when no
+   * attempt is on record, so the event gets one real attempt, which dead-letters it if it fails.
+   * Deliveries also count when they never reached a bridge (a pull request that died with its NATS
+   * node takes a batch with it), so a delivery count alone does not prove that anything was tried.
+   */
+  private async settleOverdue(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription): Promise<boolean> {
+    const history = await this.history(m, sub, event);
+    if (history === null) return true;
+    if (history.records.some((a) => a.outcome === "delivered" && a.source === source && a.streamSeq === m.seq)) {
+      // This very message got a 2xx and only its ack was lost (a bridge or node died): it is
+      // delivered. A dead letter would invite a redrive, and a second delivery.
+      m.ack();
+      return true;
     }
+    if (history.records.length === 0) return false;
+    await this.deadLetter(m, source, event, sub, "attempts exhausted", history);
+    return true;
+  }
+
+  /** Renders, signs and posts the event; the outcome comes back as data. */
+  private async post(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<AttemptResult> {
     const { body, headers } = renderEvent(event, sub.format);
     const signed = signHeaders(event.webhookId, body, liveSecrets(sub));
     // A slow receiver may run past AckWait/2; keep the message ours while the request runs.
     const keepAlive = sub.timeoutMs > sub.ackWaitMs / 2 ? setInterval(() => m.working(), sub.ackWaitMs / 2) : undefined;
-    const startedAt = new Date();
-    let result: AttemptResult;
     try {
-      result = await this.deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signed }, body, timeoutMs: sub.timeoutMs, signal: this.abort.signal });
+      return await this.deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signed }, body, timeoutMs: sub.timeoutMs, signal: this.abort.signal });
     } finally {
       clearInterval(keepAlive);
     }
-    this.gauges.attemptSeconds.observe(result.latencyMs / 1000);
-    const record = (outcome: AttemptRecord["outcome"], extra: Partial<AttemptRecord> = {}): AttemptRecord => ({
-      subscription: sub.id,
-      eventId: event.id,
-      eventSource: event.source,
-      eventType: event.type,
-      source,
-      streamSeq: m.seq,
-      attempt: count,
-      at: startedAt.toISOString(),
-      status: result.status,
-      latencyMs: result.latencyMs,
-      outcome,
-      ...(result.error ? { error: result.error } : {}),
-      ...(result.message ? { message: result.message } : {}),
-      ...(result.excerpt ? { excerpt: result.excerpt } : {}),
-      instance: this.deps.config.instance,
-      ...extra,
+  }
+
+  /** A 2xx: the ack and the (fire-and-forget) record leave together at the end of this loop turn. */
+  private delivered(m: JsMsg, sub: Subscription, record: AttemptRecord): void {
+    this.deps.settle.add(() => {
+      m.ack();
+      void this.deps.attempts.record(record);
     });
-    if (result.ok) {
-      const delivered = record("delivered");
-      this.deps.settle.add(() => {
-        m.ack();
-        void this.deps.attempts.record(delivered);
-      });
-      this.count(sub, "delivered");
-      this.deps.health.success(sub.id);
-      return;
-    }
-    if (result.error === "ABORTED") {
-      // Shutdown: give it back so another instance can take it.
-      m.nak(HANDBACK_DELAY_MS);
-      this.count(sub, "aborted");
-      void this.deps.attempts.record(record("aborted"));
-      return;
-    }
-    if (result.status === 410) {
-      m.nak(GONE_RETRY_DELAY_MS);
-      this.count(sub, "disabled");
-      await this.deps.attempts.record(record("disabled"));
-      await this.deps.health.gone(sub.id, sub.url);
-      return;
-    }
+    this.count(sub, "delivered");
+    this.deps.health.success(sub.id);
+  }
+
+  /** Shutdown aborted the request: give the message back so another instance can take it. */
+  private handBack(m: JsMsg, sub: Subscription, record: AttemptRecord): void {
+    m.nak(HANDBACK_DELAY_MS);
+    this.count(sub, "aborted");
+    void this.deps.attempts.record(record);
+  }
+
+  /** 410 Gone: the subscription is disabled; the message waits until it is enabled again. */
+  private async gone(m: JsMsg, sub: Subscription, record: AttemptRecord): Promise<void> {
+    m.nak(GONE_RETRY_DELAY_MS);
+    this.count(sub, "disabled");
+    await this.deps.attempts.record(record);
+    await this.deps.health.gone(sub.id, sub.url);
+  }
+
+  /** Any other failure: nak with the schedule's next delay, or dead-letter when it has none left. */
+  private async failed(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, ctx: AttemptContext, result: AttemptResult): Promise<void> {
     this.deps.health.failure(sub);
     const retryAfterMs = honoursRetryAfter(result.status) ? parseRetryAfter(result.retryAfter) : null;
-    const delay = nextDelay(sub.retry, count, retryAfterMs, this.deps.config.maxRetryAfterMs);
+    const delay = nextDelay(sub.retry, ctx.attempt, retryAfterMs, this.deps.config.maxRetryAfterMs);
     if (delay === null) {
-      await this.deps.attempts.record(record("dead-lettered"));
-      await this.deadLetter(m, source, event, sub, `attempts exhausted: last status ${result.status || result.error}`, record("dead-lettered"));
+      const last = attemptRecord(ctx, result, "dead-lettered");
+      await this.deps.attempts.record(last);
+      await this.deadLetter(m, source, event, sub, `attempts exhausted: last status ${result.status || result.error}`, undefined, last);
       return;
     }
     m.nak(delay);
     this.count(sub, "retrying");
-    await this.deps.attempts.record(record("retrying", { nextDelayMs: delay }));
+    await this.deps.attempts.record(attemptRecord(ctx, result, "retrying", delay));
   }
 
   private count(sub: Subscription, outcome: AttemptRecord["outcome"]): void {
@@ -269,28 +279,34 @@ export class SubscriptionRunner {
   /**
    * The attempt history a dead letter carries, or null when the log cannot be read right now (the
    * message is then nak'ed to try again; the attempts it holds were recorded, see AttemptLog).
-   * While a cluster re-elects leaders the read fails, and `.catch(() => [])` here used to send the
+   * While a cluster re-elects leaders the read fails, and `.catch(() => [])` here once sent the
    * letter with an empty history although the log held the attempts (seen in test/faults). After
-   * HISTORY_RETRIES more deliveries it goes out with what there is, so a broken log never holds a
-   * dead letter back for good.
+   * HISTORY_RETRIES more deliveries it goes out with what this instance knows and the reason the
+   * rest is missing (Jetgate-History-Error), so a broken log never holds a dead letter back for
+   * good, and never passes for "no attempts".
    */
-  private async history(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<AttemptRecord[] | null> {
-    if (!this.deps.config.attemptLog) return [];
+  private async history(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<History | null> {
+    if (!this.deps.config.attemptLog) return { records: [], error: "the attempt log is off (JETGATE_BRIDGE_ATTEMPT_LOG=false)" };
     try {
-      return await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, eventSource: event.source, limit: HISTORY_LIMIT });
+      return { records: await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, eventSource: event.source, limit: HISTORY_LIMIT }) };
     } catch (err) {
-      if (m.info.deliveryCount > maxAttempts(sub) + HISTORY_RETRIES) return [];
-      this.deps.log.warn({ subscription: sub.id, seq: m.seq, err }, "attempt history unreadable; dead-lettering later");
+      const where = { subscription: sub.id, seq: m.seq, deliveries: m.info.deliveryCount, err };
+      if (m.info.deliveryCount > maxAttempts(sub) + HISTORY_RETRIES) {
+        this.deps.log.error(where, "attempt history still unreadable; dead-lettering without it");
+        return { records: [], error: `the attempt log could not be read: ${describe(err)}` };
+      }
+      this.deps.log.warn(where, "attempt history unreadable; dead-lettering later");
       m.nak(DLQ_RETRY_DELAY_MS);
       return null;
     }
   }
 
   /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
-  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, last?: AttemptRecord, known?: AttemptRecord[]): Promise<void> {
+  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, known?: History, last?: AttemptRecord): Promise<void> {
     const history = known ?? (await this.history(m, sub, event));
     if (history === null) return;
-    if (last && !history.some((a) => a.attempt === last.attempt && a.at === last.at)) history.push(last);
+    const attempts = [...history.records];
+    if (last && !attempts.some((a) => a.attempt === last.attempt && a.at === last.at)) attempts.push(last);
     try {
       await publishDeadLetter(this.deps.js, {
         subscription: sub.id,
@@ -300,7 +316,10 @@ export class SubscriptionRunner {
         headers: m.headers,
         data: m.data,
         reason,
-        attempts: history,
+        attempts,
+        deliveries: m.info.deliveryCount,
+        unrecorded: unrecordedDeliveries(m, source, attempts),
+        ...(history.error ? { historyError: history.error } : {}),
       });
     } catch (err) {
       this.deps.log.error({ subscription: sub.id, seq: m.seq, err }, "DLQ publish failed; will retry");
@@ -312,4 +331,22 @@ export class SubscriptionRunner {
     this.count(sub, "dead-lettered");
     this.deps.log.warn({ subscription: sub.id, eventId: event.id, eventSource: event.source, reason }, "event dead-lettered");
   }
+}
+
+/** An event's attempts as read for a dead letter. */
+interface History {
+  records: AttemptRecord[];
+  /** Why the attempt log could not be read (records is then empty). */
+  error?: string;
+}
+
+/** Deliveries of this very message (JetStream's count) with no attempt of it in the history. */
+function unrecordedDeliveries(m: JsMsg, source: Source, attempts: AttemptRecord[]): number {
+  const deliveries = m.info.deliveryCount;
+  const recorded = new Set(attempts.filter((a) => a.source === source && a.streamSeq === m.seq && a.attempt <= deliveries).map((a) => a.attempt));
+  return Math.max(0, deliveries - recorded.size);
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

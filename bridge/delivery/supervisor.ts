@@ -22,7 +22,10 @@ export class ConsumerManager {
 
   /** Starts watching; resolves once the current set is running. */
   async start(): Promise<void> {
-    this.watcher = await this.store.watch((change) => this.enqueue(change));
+    this.watcher = await this.store.watch(
+      (change) => this.enqueue(change),
+      (err) => this.log.error({ err }, "the subscriptions watch stopped: this instance no longer sees subscription changes"),
+    );
     await this.queue;
   }
 
@@ -58,7 +61,10 @@ export class ConsumerManager {
         this.runners.delete(change.id);
         await runner.stop(this.deps.config.shutdownDeadlineMs);
       }
-      await deleteConsumers(this.deps.jsm, change.id);
+      await deleteConsumers(this.deps.jsm, change.id, {
+        deadlineMs: this.deps.config.readyDeadlineMs,
+        onWait: (line) => this.log.warn({ subscription: change.id }, line),
+      });
       this.log.info({ subscription: change.id }, "subscription deleted");
       return;
     }
@@ -82,7 +88,7 @@ export class ConsumerManager {
       await fresh.start();
     } catch (err) {
       this.runners.delete(sub.id);
-      await fresh.stop(0).catch(() => undefined);
+      await fresh.stop(0).catch((stopErr: unknown) => this.log.warn({ subscription: sub.id, err: stopErr }, "stopping a runner that failed to start failed"));
       throw err;
     }
     this.log.info({ subscription: sub.id, filter: sub.filter, url: sub.url }, "subscription started");

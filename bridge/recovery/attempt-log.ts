@@ -5,13 +5,18 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureStream, jetstreamManagerReady, type UntilReadyOptions } from "../../broker/index.ts";
+import type { Logger } from "pino";
+import { ensureStream, isNotReady, jetstreamManagerReady, type UntilReadyOptions } from "../../broker/index.ts";
+import type { EventEnvelope } from "../delivery/event.ts";
+import type { AttemptResult } from "../delivery/webhook-post.ts";
+import type { BridgeMetrics } from "../metrics.ts";
 import { scanStream } from "./stream-scan.ts";
 
 export const ATTEMPTS_STREAM = "JETGATE_ATTEMPTS";
 export const ATTEMPTS_PREFIX = "jetgate.attempts";
 
-export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disabled" | "aborted";
+/** `failed`: a test-send without a 2xx (test-sends are never retried). */
+export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disabled" | "aborted" | "failed";
 
 export interface AttemptRecord {
   subscription: string;
@@ -35,6 +40,39 @@ export interface AttemptRecord {
   excerpt?: string;
   nextDelayMs?: number;
   instance: string;
+}
+
+/** Where and when an attempt happened: everything its record holds besides the result. */
+export interface AttemptContext {
+  subscription: string;
+  event: Pick<EventEnvelope, "id" | "source" | "type">;
+  source: AttemptRecord["source"];
+  streamSeq: number;
+  attempt: number;
+  startedAt: Date;
+  instance: string;
+}
+
+/** The one way an attempt record is built, for deliveries and test-sends alike. */
+export function attemptRecord(ctx: AttemptContext, result: AttemptResult, outcome: AttemptOutcome, nextDelayMs?: number): AttemptRecord {
+  return {
+    subscription: ctx.subscription,
+    eventId: ctx.event.id,
+    eventSource: ctx.event.source,
+    eventType: ctx.event.type,
+    source: ctx.source,
+    streamSeq: ctx.streamSeq,
+    attempt: ctx.attempt,
+    at: ctx.startedAt.toISOString(),
+    status: result.status,
+    latencyMs: result.latencyMs,
+    outcome,
+    ...(result.error ? { error: result.error } : {}),
+    ...(result.message ? { message: result.message } : {}),
+    ...(result.excerpt ? { excerpt: result.excerpt } : {}),
+    instance: ctx.instance,
+    ...(nextDelayMs !== undefined ? { nextDelayMs } : {}),
+  };
 }
 
 /** Event ids and sources are free text (CloudEvents); base64url makes each one safe subject token. */
@@ -70,6 +108,8 @@ export class AttemptLog {
   constructor(
     private readonly nc: NatsConnection,
     private readonly enabled: boolean,
+    private readonly log: Logger,
+    private readonly metrics: Pick<BridgeMetrics, "attemptRecordsLost">,
   ) {
     this.js = jetstream(nc);
   }
@@ -91,11 +131,15 @@ export class AttemptLog {
   }
 
   /**
-   * A failure record is retried until JetStream acks it or FAILURE_RECORD_DEADLINE_MS passes: while
-   * the log's stream re-elects its leader (seconds, after a node dies) a single publish times out,
-   * and with a short schedule every attempt of an event falls inside that window — the fault run
-   * found dead letters whose history was empty because all their records were dropped here. The
-   * msgID makes a retry of a publish that did land harmless (the stream's duplicate window).
+   * A failure record is retried while JetStream is not ready (broker/ready.ts: a timeout, no
+   * responders, a cluster without a leader), until it acks or FAILURE_RECORD_DEADLINE_MS passes:
+   * while the log's stream re-elects its leader (seconds, after a node dies) a single publish times
+   * out, and with a short schedule every attempt of an event falls inside that window — the fault
+   * run found dead letters whose history was empty because all their records were dropped here.
+   * The msgID makes a retry of a publish that did land harmless (the stream's duplicate window).
+   * Any other error (a permission violation) cannot heal by waiting. A record given up is logged
+   * and counted (jetgate_attempt_records_lost_total); the dead letter of that event then counts the
+   * delivery as unrecorded (runner.ts), so the gap is visible where the history is read.
    */
   private async publishFailure(subject: string, data: Uint8Array, rec: AttemptRecord): Promise<void> {
     const msgID = `${rec.subscription}:${rec.source}:${rec.streamSeq}:${rec.attempt}:${rec.at}`;
@@ -104,11 +148,22 @@ export class AttemptLog {
       try {
         await this.js.publish(subject, data, { timeout: 5000, msgID });
         return;
-      } catch {
-        if (this.nc.isClosed() || Date.now() >= deadline) return;
+      } catch (err) {
+        if (!isNotReady(err) || this.nc.isClosed() || Date.now() >= deadline) {
+          this.lost(rec, tries, err);
+          return;
+        }
         await sleep(Math.min(250 * tries, 1000));
       }
     }
+  }
+
+  private lost(rec: AttemptRecord, tries: number, err: unknown): void {
+    this.metrics.attemptRecordsLost.inc({ subscription: rec.subscription, outcome: rec.outcome });
+    this.log.error(
+      { subscription: rec.subscription, eventId: rec.eventId, eventSource: rec.eventSource, source: rec.source, streamSeq: rec.streamSeq, attempt: rec.attempt, outcome: rec.outcome, tries, err },
+      "attempt record lost: the attempt log did not store it",
+    );
   }
 }
 

@@ -17,8 +17,14 @@ export const H_SOURCE_SEQ = "Jetgate-Source-Seq";
 export const H_REASON = "Jetgate-Reason";
 export const H_ATTEMPTS = "Jetgate-Attempts";
 export const H_DEAD_AT = "Jetgate-Dead-At";
+/** How many times JetStream handed out the message that died (its delivery count). */
+export const H_DELIVERIES = "Jetgate-Deliveries";
+/** How many of those deliveries have no attempt in the history (see DeadLetterInput.unrecorded). */
+export const H_UNRECORDED = "Jetgate-Unrecorded-Deliveries";
+/** Why the history could not be read from the attempt log, when it could not. */
+export const H_HISTORY_ERROR = "Jetgate-History-Error";
 /** Headers the bridge adds; everything else on a dead letter is the original event's. */
-const OWN_HEADERS = new Set([H_SUBSCRIPTION, H_SOURCE_STREAM, H_SOURCE_SEQ, H_REASON, H_ATTEMPTS, H_DEAD_AT].map((h) => h.toLowerCase()));
+const OWN_HEADERS = new Set([H_SUBSCRIPTION, H_SOURCE_STREAM, H_SOURCE_SEQ, H_REASON, H_ATTEMPTS, H_DEAD_AT, H_DELIVERIES, H_UNRECORDED, H_HISTORY_ERROR].map((h) => h.toLowerCase()));
 
 export interface DeadLetterInput {
   subscription: string;
@@ -29,6 +35,17 @@ export interface DeadLetterInput {
   data: Uint8Array;
   reason: string;
   attempts: AttemptRecord[];
+  /** JetStream's delivery count of the message that died. */
+  deliveries: number;
+  /**
+   * Deliveries of that message with no attempt in `attempts`: a failure record the attempt log
+   * could not store (logged and counted as lost), or a delivery that never became an attempt
+   * (handed back at shutdown, lost with a pull request, a crash mid-attempt, a nak while the log
+   * was unreadable). The history never pretends to be complete when it is not.
+   */
+  unrecorded: number;
+  /** Why the attempt log could not be read; `attempts` then holds only what this instance knew. */
+  historyError?: string;
 }
 
 /**
@@ -49,6 +66,9 @@ export async function publishDeadLetter(js: JetStreamClient, input: DeadLetterIn
   h.set(H_REASON, input.reason);
   h.set(H_DEAD_AT, new Date().toISOString());
   h.set(H_ATTEMPTS, JSON.stringify(input.attempts.map(historyEntry)));
+  h.set(H_DELIVERIES, String(input.deliveries));
+  h.set(H_UNRECORDED, String(input.unrecorded));
+  if (input.historyError) h.set(H_HISTORY_ERROR, input.historyError);
   const ack = await js.publish(`${DLQ_SUBJECT_PREFIX}${input.subscription}`, input.data, {
     headers: h,
     msgID: `dlq:${input.subscription}:${input.stream}:${input.seq}`,
@@ -80,7 +100,13 @@ export interface DeadLetterSummary {
   sourceSubject: string;
   reason: string;
   deadAt: string;
+  /** Attempts in the history. */
   attempts: number;
+  /** JetStream deliveries of the message that died, and how many of them have no attempt on record (absent on letters from older bridges). */
+  deliveries?: number;
+  unrecordedDeliveries?: number;
+  /** Why the history is missing or partial, when the bridge could not read (or this letter's header could not be parsed). */
+  historyError?: string;
 }
 
 export interface DeadLetter extends DeadLetterSummary {
@@ -89,18 +115,31 @@ export interface DeadLetter extends DeadLetterSummary {
   history: Array<Record<string, unknown>>;
 }
 
-function parseHistory(value: string | undefined): Array<Record<string, unknown>> {
+/** The history header, or why it cannot be shown: a damaged header is said, not shown as no attempts. */
+function parseHistory(value: string | undefined): { history: Array<Record<string, unknown>>; error?: string } {
+  if (!value) return { history: [] };
   try {
-    return value ? (JSON.parse(value) as Array<Record<string, unknown>>) : [];
+    const history = JSON.parse(value) as unknown;
+    if (Array.isArray(history)) return { history: history as Array<Record<string, unknown>> };
   } catch {
-    return [];
+    // Reported below.
   }
+  return { history: [], error: `the ${H_ATTEMPTS} header of this dead letter is not a JSON array` };
+}
+
+/** A count header, or undefined when absent (letters written before it existed) or not a count. */
+function countHeader(h: MsgHdrs | undefined, name: string): number | undefined {
+  const value = h?.get(name);
+  return value && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
 function toDeadLetter(seq: number, subject: string, h: MsgHdrs | undefined, data: Uint8Array): DeadLetter {
   const headers = headersToObject(h);
   const get = (name: string) => h?.get(name) ?? "";
-  const history = parseHistory(h?.get(H_ATTEMPTS));
+  const { history, error } = parseHistory(h?.get(H_ATTEMPTS));
+  const deliveries = countHeader(h, H_DELIVERIES);
+  const unrecorded = countHeader(h, H_UNRECORDED);
+  const historyError = [get(H_HISTORY_ERROR), error].filter(Boolean).join("; ");
   return {
     seq,
     subscription: get(H_SUBSCRIPTION) || subject.slice(DLQ_SUBJECT_PREFIX.length),
@@ -111,6 +150,9 @@ function toDeadLetter(seq: number, subject: string, h: MsgHdrs | undefined, data
     reason: get(H_REASON),
     deadAt: get(H_DEAD_AT),
     attempts: history.length,
+    ...(deliveries !== undefined ? { deliveries } : {}),
+    ...(unrecorded !== undefined ? { unrecordedDeliveries: unrecorded } : {}),
+    ...(historyError ? { historyError } : {}),
     headers,
     data: new TextDecoder().decode(data),
     history,

@@ -112,6 +112,8 @@ async function scanOnce(
     }
   } finally {
     clearTimeout(idle);
+    // What was read is complete either way; the ordered consumer is ephemeral and the server
+    // removes it once idle, so a failed close loses nothing.
     await messages.close().catch(() => undefined);
   }
   return pass;

@@ -2,10 +2,10 @@
 // changes live (DESIGN.md decision 8). A second small bucket holds per-subscription health (when
 // the current run of failures began) so auto-disable is judged across instances.
 import type { NatsConnection } from "@nats-io/nats-core";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { EVENTS_STREAM, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/index.ts";
 import { BridgeError } from "../errors.ts";
+import { isStreamNotFound, isWrongLastSequence } from "../nats-errors.ts";
 import type { Subscription } from "./model.ts";
 
 export const SUBSCRIPTIONS_BUCKET = "jetgate_subscriptions";
@@ -24,7 +24,7 @@ export async function eventsReplicas(nc: NatsConnection, wait: UntilReadyOptions
     if (found.cluster && !found.cluster.leader) throw new LeaderMissingError(`stream ${EVENTS_STREAM} has no leader`);
     return found;
   }, wait).catch((err: unknown) => {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
+    if (isStreamNotFound(err)) {
       throw new BridgeError("NOT_READY", `stream ${EVENTS_STREAM} not found: start the broker stack first`, {}, { cause: err });
     }
     throw err;
@@ -82,6 +82,8 @@ export class SubscriptionStore {
     try {
       return await this.kv.create(sub.id, JSON.stringify(sub));
     } catch (err) {
+      // Only the failed "no entry yet" check means the id is taken; a timeout is not a conflict.
+      if (!isWrongLastSequence(err)) throw err;
       throw new BridgeError("SUBSCRIPTION_EXISTS", `subscription ${sub.id} exists already`, { id: sub.id }, { cause: err });
     }
   }
@@ -100,25 +102,31 @@ export class SubscriptionStore {
       try {
         await this.put(next, revision);
         return next;
-      } catch {
-        // Lost a race with another writer: read again.
+      } catch (err) {
+        // Lost a race with another writer (the revision moved on): read again. Anything else fails.
+        if (!isWrongLastSequence(err)) throw err;
       }
     }
     throw new BridgeError("REQUEST_INVALID", `subscription ${id} kept changing under us; try again`, { id });
   }
 
+  /**
+   * Health goes first: a failure there leaves the subscription in place, to be deleted again,
+   * instead of a stale failure run that a new subscription with the same id would inherit.
+   */
   async delete(id: string): Promise<void> {
     await this.require(id);
+    await this.health.delete(id);
     await this.kv.delete(id);
-    await this.health.delete(id).catch(() => undefined);
   }
 
   /**
    * Calls onChange for the current set, then for every change, until stop(). The current set is
    * read first and the watch resumes just after the bucket's last revision at that moment, so
-   * nothing falls between; a change seen twice is harmless because handlers are idempotent.
+   * nothing falls between; a change seen twice is harmless because handlers are idempotent. If the
+   * watch itself fails, this instance no longer follows changes: `onError` hears it.
    */
-  async watch(onChange: (change: SubscriptionChange) => void | Promise<void>): Promise<{ stop(): void }> {
+  async watch(onChange: (change: SubscriptionChange) => void | Promise<void>, onError: (err: unknown) => void): Promise<{ stop(): void }> {
     const status = await this.kv.status();
     const last = status.streamInfo.state.last_seq;
     for (const sub of await this.list()) await onChange({ op: "put", id: sub.id, sub, revision: 0 });
@@ -129,7 +137,7 @@ export class SubscriptionStore {
           entry.operation === "PUT" ? { op: "put", id: entry.key, sub: decode(entry), revision: entry.revision } : { op: "delete", id: entry.key };
         await onChange(change);
       }
-    })().catch(() => undefined);
+    })().catch(onError);
     return { stop: () => iter.stop() };
   }
 
@@ -142,11 +150,14 @@ export class SubscriptionStore {
     const existing = await this.getHealth(id);
     if (existing) return existing;
     const health = { failingSince: since.toISOString() };
-    await this.health.create(id, JSON.stringify(health)).catch(() => undefined);
+    await this.health.create(id, JSON.stringify(health)).catch((err: unknown) => {
+      // Another instance marked it first: its start of the run is the one read back below.
+      if (!isWrongLastSequence(err)) throw err;
+    });
     return (await this.getHealth(id)) ?? health;
   }
 
   async markHealthy(id: string): Promise<void> {
-    await this.health.delete(id).catch(() => undefined);
+    await this.health.delete(id);
   }
 }

@@ -87,8 +87,12 @@ test("every admin route answers 401 problem+json without the right token, and ch
       assert.equal(res.status, 401, `${where}: ${await res.clone().text()}`);
       assert.equal(res.headers.get("content-type"), "application/problem+json", where);
       assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer /, where);
-      const problem = (await res.json()) as { type: string; status: number; code: string };
-      assert.deepEqual([problem.status, problem.code, problem.type], [401, "UNAUTHORIZED", "https://jetgate.dev/problems/unauthorized"], where);
+      const problem = (await res.json()) as { type: string; title: string; status: number; code: string };
+      assert.deepEqual(
+        [problem.status, problem.code, problem.type, problem.title],
+        [401, "UNAUTHORIZED", "https://jetgate.dev/problems/bridge/unauthorized", "A valid bearer token is required"],
+        where,
+      );
       refusals++;
     }
   }

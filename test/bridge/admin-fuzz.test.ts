@@ -302,7 +302,7 @@ test("NATS wildcards and other non-ids in a subscription path or selector are re
   const nc = await broker.connect();
   const js = jetstream(nc);
   for (const subscription of ["one", "two"]) {
-    await publishDeadLetter(js, { subscription, subject: "events.x.y", stream: "EVENTS", seq: 1, headers: undefined, data: new TextEncoder().encode("{}"), reason: "test", attempts: [] });
+    await publishDeadLetter(js, { subscription, subject: "events.x.y", stream: "EVENTS", seq: 1, headers: undefined, data: new TextEncoder().encode("{}"), reason: "test", attempts: [], deliveries: 1, unrecorded: 1 });
   }
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(bridge.url + path, {

@@ -1,6 +1,6 @@
-// The bridge admin API's routes (bridge/admin/api.ts), written once for the tests that must cover every
-// one of them (the token check, the fuzz suite), and a snapshot of everything a request could
-// change in the broker, to prove a refused request changed nothing.
+// The bridge admin API's routes (bridge/admin/routes-*.ts, assembled in api.ts), written once for
+// the tests that must cover every one of them (the token check, the fuzz suite), and a snapshot of
+// everything a request could change in the broker, to prove a refused request changed nothing.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 

@@ -4,17 +4,17 @@
 // attempts are used up. Nothing is acked before the receiver said 2xx.
 import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { decodeEvent, H_SOURCE_SUBJECT, type EventEnvelope } from "../../broker/index.ts";
 import type { AttemptLog, AttemptRecord } from "../recovery/attempt-log.ts";
 import { listAttempts } from "../recovery/attempt-log.ts";
 import type { BridgeConfig } from "../config.ts";
 import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
-import { envelopeOf, renderEvent, type EventEnvelope } from "./event.ts";
+import { renderEvent } from "./event.ts";
 import type { HealthTracker } from "./auto-disable.ts";
 import { RateLimiter, Semaphore } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
-import { H_SOURCE_SUBJECT } from "../recovery/redrive.ts";
 import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
 import { signHeaders } from "./sign.ts";
 import { liveSecrets, maxAttempts, type Subscription } from "../subscriptions/model.ts";
@@ -171,7 +171,7 @@ export class SubscriptionRunner {
   private async attempt(m: JsMsg, source: Source, sub: Subscription): Promise<void> {
     const count = m.info.deliveryCount;
     const subject = source === "redrive" ? (m.headers?.get(H_SOURCE_SUBJECT) || m.subject) : m.subject;
-    const event = envelopeOf(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
+    const event = decodeEvent(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
     if (count > maxAttempts(sub)) {
       // The last attempt's outcome was lost (a crash between attempt and settle): dead-letter now,
       // if attempts were made at all. Deliveries also count when they never reached a bridge (a

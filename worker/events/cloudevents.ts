@@ -98,7 +98,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d
 function fromAttributes(attrs: Record<string, unknown>, data: unknown, dataBytes?: Uint8Array): CloudEvent {
   const specversion = requireString(attrs, "specversion");
   if (specversion !== SPEC_VERSION) {
-    throw new EdgeError("invalid-attribute", `specversion must be "1.0", got "${specversion}"`, { attribute: "specversion" });
+    throw new EdgeError("invalid-attribute", `specversion must be "${SPEC_VERSION}", got "${specversion}"`, { attribute: "specversion" });
   }
   const event: CloudEvent = {
     specversion,

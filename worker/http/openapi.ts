@@ -1,6 +1,6 @@
 // The OpenAPI 3.1 description of the edge, served at /v1/openapi.json. test/edge/openapi.test.ts
 // checks real responses against the schemas below, so this document cannot drift from the code.
-import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE } from "../../broker/index.ts";
+import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, SPEC_VERSION } from "../../broker/index.ts";
 import { PROBLEM_BASE, PROBLEM_KINDS } from "./problems.ts";
 
 const problem = { $ref: "#/components/schemas/Problem" };
@@ -214,7 +214,7 @@ export const openapi = {
         type: "object",
         required: ["specversion", "id", "source", "type"],
         properties: {
-          specversion: { const: "1.0" },
+          specversion: { const: SPEC_VERSION },
           id: { type: "string" },
           source: { type: "string" },
           type: { type: "string" },

@@ -25,8 +25,8 @@ import { paced } from "./paced.ts";
 import { childPids, cpuMeter, rssMb } from "./proc.ts";
 import { startServer, stopChild } from "./servers.ts";
 import { waitPulling } from "../test/bridge/helpers.ts";
-import { edgeStylePublishOptions } from "../test/harness/events.ts";
-import { webhookIdOf } from "../broker/event-identity.ts";
+import { edgeStyleEvent, publishEdgeStyle } from "../test/harness/events.ts";
+import { eventSubject, webhookIdOf } from "../broker/index.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -132,7 +132,7 @@ async function publishBacklog(broker: TestBroker, type: string, count: number): 
   let pending: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const id = `evt_${nuid.next()}`;
-    pending.push(js.publish(`events.${type}`, body, edgeLike(id, type)));
+    pending.push(publishEdgeStyle(js, edgeLike(id, type, body)));
     if (pending.length >= 1000) {
       await Promise.all(pending);
       pending = [];
@@ -143,8 +143,8 @@ async function publishBacklog(broker: TestBroker, type: string, count: number): 
 
 const BENCH_SOURCE = "/bench";
 
-function edgeLike(id: string, type: string) {
-  return edgeStylePublishOptions(id, type, BENCH_SOURCE);
+function edgeLike(id: string, type: string, body: Uint8Array) {
+  return edgeStyleEvent(id, type, BENCH_SOURCE, body);
 }
 
 /** Waits for `n` deliveries; the rate is measured from the first to the last arrival. */
@@ -174,7 +174,7 @@ async function bridgeThroughput(ctx: BenchContext, sink: Sink, n: number): Promi
     const nc = await broker.connect();
     sink.reset();
     ctx.progress("delivery: bridge draining the backlog");
-    await createSubscription(await SubscriptionStore.open(nc), { id: "bench", url: sink.url, filter: "events.bench.throughput", secret: SECRET, startAt: "all", maxConcurrency: CONCURRENCY }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
+    await createSubscription(await SubscriptionStore.open(nc), { id: "bench", url: sink.url, filter: eventSubject("bench.throughput"), secret: SECRET, startAt: "all", maxConcurrency: CONCURRENCY }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
     let rss = 0;
     const pid = bridge.child.pid!;
     const rate = await drainRate(sink, n, 120_000, () => (rss = Math.max(rss, rssMb(pid))));
@@ -294,12 +294,12 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
   try {
     bridge = await startBridgeProcess(broker.servers);
     const nc = await broker.connect();
-    await createSubscription(await SubscriptionStore.open(nc), { id: "latency", url: sink.url, filter: "events.order.created", secret: SECRET, maxConcurrency: CONCURRENCY }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
+    await createSubscription(await SubscriptionStore.open(nc), { id: "latency", url: sink.url, filter: eventSubject("order.created"), secret: SECRET, maxConcurrency: CONCURRENCY }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
     // A new R3 durable can take seconds to elect its leader; measure the steady state, not that.
     await waitPulling(nc, "latency", 1, 30_000);
     const js = jetstream(nc);
     const body = new TextEncoder().encode(JSON.stringify(DATA));
-    const publish = { source: BENCH_SOURCE, event: (id: string) => js.publish("events.order.created", body, edgeLike(id, "order.created")) };
+    const publish = { source: BENCH_SOURCE, event: (id: string) => publishEdgeStyle(js, edgeLike(id, "order.created", body)) };
     const groups: Record<string, number[]> = { "nats-server ×3": broker.nodes.map((n) => n.pid), bridge: [bridge.child.pid!], "bench (load + receiver)": [process.pid] };
     sink.stamp = true;
     ctx.progress(`delivery: publish → webhook at 1k/s for ${s}s after 1 s of warm-up (3-node cluster, R3)`);

@@ -12,6 +12,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { jetstream } from "@nats-io/jetstream";
+import { eventSubject } from "../broker/index.ts";
 import { Agent } from "undici";
 import { startTestBroker } from "../test/harness/nats.ts";
 import { writeTestRegistry, VALID_ORDER_V2 } from "../test/edge/fixtures.ts";
@@ -157,11 +158,11 @@ export default async function ingestBench(ctx: BenchContext): Promise<BenchRow[]
     const wOffered = await offered(edge.url, "/v1/events/order.created", OFFERED_RATE, s);
     // The floors of that latency: the same rate on the trivial route, and published directly.
     const tOffered = await offered(edge.url, "/livez", OFFERED_RATE, s);
-    const directOffered = await measurePacedPublish(js, { subject: "events.order.created", payload, rate: OFFERED_RATE, seconds: s });
+    const directOffered = await measurePacedPublish(js, { subject: eventSubject("order.created"), payload, rate: OFFERED_RATE, seconds: s });
     ctx.progress(`ingest: direct Node publishing, ${CONNECTIONS} and ${BATCH_SIZE * BATCH_CONNECTIONS} in flight, ${s}s each`);
-    const direct10 = await measureDirectPublish(js, { subject: "events.order.created", payload, inFlight: CONNECTIONS, seconds: s });
+    const direct10 = await measureDirectPublish(js, { subject: eventSubject("order.created"), payload, inFlight: CONNECTIONS, seconds: s });
     const directBatch = await measureDirectPublish(js, {
-      subject: "events.order.created",
+      subject: eventSubject("order.created"),
       payload,
       inFlight: BATCH_SIZE * BATCH_CONNECTIONS,
       seconds: s,

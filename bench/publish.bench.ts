@@ -2,12 +2,13 @@
 // the same with `sync_interval: always` (fsync before every ack, the production example) on a
 // second cluster, so the cost of durability against power loss is a ratio measured in one run.
 import { jetstream } from "@nats-io/jetstream";
+import { eventSubject } from "../broker/index.ts";
 import { startTestBroker } from "../test/harness/nats.ts";
 import { measureDirectPublish } from "./direct-publish.ts";
 import type { BenchContext, BenchRow } from "./lib.ts";
 
 const PAYLOAD = new Uint8Array(1024).fill(120);
-const SUBJECT = "events.bench.direct";
+const SUBJECT = eventSubject("bench.direct");
 
 async function lazyFsync(ctx: BenchContext, rows: BenchRow[]): Promise<number> {
   ctx.progress("publish: starting a 3-node cluster (default sync_interval)");

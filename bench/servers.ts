@@ -7,9 +7,8 @@ import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { connect } from "@nats-io/transport-node";
-import { headers as natsHeaders } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
-import { eventMsgId } from "../broker/event-identity.ts";
+import { encodeEvent, natsHeadersOf } from "../broker/index.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { DEV_API_KEY, type ApiKeyEntry } from "../worker/auth/keys.ts";
 import { loadRegistry } from "../worker/node/registry-loader.ts";
@@ -101,13 +100,10 @@ async function servePeer(args: PeerServerArgs) {
       }
       if (!validate(data)) return fail(422, { errors: validate.errors });
       const id = randomUUID();
-      const h = natsHeaders();
-      h.set("ce-id", id);
-      h.set("ce-source", BASELINE_SOURCE);
-      h.set("ce-type", "order.created");
+      // The edge's own message (subject, ce-* headers, Nats-Msg-Id), so the baseline does the same work per event.
+      const message = encodeEvent({ id, source: BASELINE_SOURCE, type: "order.created" }, Buffer.concat(chunks));
       try {
-        // The same Nats-Msg-Id rule as the edge, so the baseline does the same work per event.
-        const ack = await js.publish("events.order.created", Buffer.concat(chunks), { msgID: eventMsgId(BASELINE_SOURCE, id), headers: h });
+        const ack = await js.publish(message.subject, message.data, { headers: natsHeadersOf(message) });
         fail(202, { id, type: "order.created", seq: ack.seq, duplicate: ack.duplicate });
       } catch {
         fail(503, { error: "unavailable" });

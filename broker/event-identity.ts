@@ -11,27 +11,14 @@
 // Synchronous SHA-256 that runs in workerd too (WebCrypto's digest is async, and the edge builds
 // the message id on its synchronous path): the audited @noble/hashes, not a hand-written one.
 import { sha256 } from "@noble/hashes/sha2.js";
-
-/**
- * CloudEvents HTTP binding §3.1.3.2: space, `"`, `%` and everything outside printable ASCII is
- * percent-encoded (UTF-8), so attributes travel safely as NATS and HTTP headers. The output never
- * holds a space, which is what lets the identity below join two encoded values with one.
- */
-export function percentEncode(value: string): string {
-  let out = "";
-  for (const ch of value) {
-    const code = ch.codePointAt(0)!;
-    if (code > 0x20 && code < 0x7f && ch !== '"' && ch !== "%") out += ch;
-    else for (const byte of encoder.encode(ch)) out += "%" + byte.toString(16).toUpperCase().padStart(2, "0");
-  }
-  return out;
-}
+import { percentEncode } from "./percent-encoding.ts";
 
 const encoder = new TextEncoder();
 
 /**
- * `<source> <id>`, each percent-encoded: one space, which percent-encoding never emits, so no two
- * (source, id) pairs give the same key. Printable ASCII, unbounded in length.
+ * `<source> <id>`, each percent-encoded: one space, which percent-encoding never emits
+ * (percent-encoding.ts), so no two (source, id) pairs give the same key. Printable ASCII,
+ * unbounded in length.
  */
 function identityKey(source: string, id: string): string {
   return `${percentEncode(source)} ${percentEncode(id)}`;

@@ -10,11 +10,10 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { DEFAULT_READY_DEADLINE_MS, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "./ready.ts";
+import { ALL_DEAD_LETTERS_SUBJECT, ALL_EVENTS_SUBJECT } from "./subjects.ts";
 
 export const EVENTS_STREAM = "EVENTS";
 export const DLQ_STREAM = "DLQ";
-export const EVENTS_SUBJECT_PREFIX = "events.";
-export const DLQ_SUBJECT_PREFIX = "dlq.";
 
 /** JetStream drops a repeated Nats-Msg-Id inside this window, which makes client retries safe. */
 export const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
@@ -32,7 +31,7 @@ export function streamConfigs(opts: StreamOptions): Array<Partial<StreamConfig> 
   return [
     {
       name: EVENTS_STREAM,
-      subjects: [`${EVENTS_SUBJECT_PREFIX}>`],
+      subjects: [ALL_EVENTS_SUBJECT],
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
@@ -42,7 +41,7 @@ export function streamConfigs(opts: StreamOptions): Array<Partial<StreamConfig> 
     },
     {
       name: DLQ_STREAM,
-      subjects: [`${DLQ_SUBJECT_PREFIX}>`],
+      subjects: [ALL_DEAD_LETTERS_SUBJECT],
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,

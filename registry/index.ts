@@ -4,7 +4,7 @@ export { buildRegistry, DEFAULT_OUT, type BuildOptions, type BuildProgress, type
 export { listTypes, showVersion, diffVersions, type TypeSummary, type ShowResult, type DiffResult } from "./inspect.ts";
 export { compareSchemas, type Incompatibility } from "./check/compat.ts";
 export { RULES, allRuleIds } from "./check/compat-rules.ts";
-export { LINT_RULES, TYPE_NAME, TYPE_NAME_MAX } from "./check/lint.ts";
+export { LINT_RULES } from "./check/lint.ts";
 export { formatReport, type ReportFormat } from "./check/report.ts";
 export { readSnapshot, findRepoRoot } from "./read/source.ts";
 export { DEFAULT_ID_BASE, schemaId } from "./read/layout.ts";

@@ -3,10 +3,10 @@
 // like a delivery's (attemptRecord), marked `source: "test"`; without a 2xx its outcome is
 // `failed`, since nothing retries it.
 import { nuid } from "@nats-io/nats-core";
-import { webhookIdOf } from "../../broker/event-identity.ts";
+import { decodeEvent, encodeEvent, natsHeadersOf } from "../../broker/index.ts";
 import { attemptRecord, type AttemptLog } from "../recovery/attempt-log.ts";
 import type { AttemptResult, Deliverer } from "../delivery/webhook-post.ts";
-import { renderEvent, type EventEnvelope } from "../delivery/event.ts";
+import { renderEvent } from "../delivery/event.ts";
 import { signHeaders } from "../delivery/sign.ts";
 import { liveSecrets, type Subscription } from "../subscriptions/model.ts";
 
@@ -19,16 +19,10 @@ export async function testSend(
   data: unknown = { message: "Test delivery from Jetgate" },
 ): Promise<{ eventId: string; result: AttemptResult }> {
   const id = `test_${nuid.next()}`;
-  const event: EventEnvelope = {
-    id,
-    source: TEST_EVENT_SOURCE,
-    webhookId: webhookIdOf(TEST_EVENT_SOURCE, id),
-    type: TEST_EVENT_TYPE,
-    subject: `events.${TEST_EVENT_TYPE}`,
-    headerAttributes: { specversion: "1.0", id, source: TEST_EVENT_SOURCE, type: TEST_EVENT_TYPE, time: new Date().toISOString() },
-    contentType: "application/json",
-    data: new TextEncoder().encode(JSON.stringify(data)),
-  };
+  // Encoded as the edge writes an event and read back as the runner reads one, so the test delivery
+  // has exactly the body and headers a real one would.
+  const message = encodeEvent({ id, source: TEST_EVENT_SOURCE, type: TEST_EVENT_TYPE, time: new Date().toISOString() }, new TextEncoder().encode(JSON.stringify(data)));
+  const event = decodeEvent(message.subject, natsHeadersOf(message), message.data, id);
   const { body, headers } = renderEvent(event, sub.format);
   const ctx = { subscription: sub.id, event, source: "test" as const, streamSeq: 0, attempt: 1, startedAt: new Date(), instance: deps.instance };
   const result = await deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signHeaders(event.webhookId, body, liveSecrets(sub)) }, body, timeoutMs: sub.timeoutMs });

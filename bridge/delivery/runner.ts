@@ -4,17 +4,17 @@
 // attempts are used up. Nothing is acked before the receiver said 2xx.
 import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { decodeEvent, H_SOURCE_SUBJECT, type EventEnvelope } from "../../broker/index.ts";
 import type { AttemptContext, AttemptLog, AttemptRecord } from "../recovery/attempt-log.ts";
 import { attemptRecord, listAttempts } from "../recovery/attempt-log.ts";
 import type { BridgeConfig } from "../config.ts";
 import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
-import { envelopeOf, renderEvent, type EventEnvelope } from "./event.ts";
+import { renderEvent } from "./event.ts";
 import type { HealthTracker } from "./auto-disable.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
-import { H_SOURCE_SUBJECT } from "../recovery/redrive.ts";
 import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
 import { signHeaders } from "./sign.ts";
 import { liveSecrets, maxAttempts, type Subscription } from "../subscriptions/model.ts";
@@ -173,7 +173,7 @@ export class SubscriptionRunner {
   /** One delivery of one message: settle it from the history if it is overdue, else post and settle the outcome. */
   private async attempt(m: JsMsg, source: Source, sub: Subscription): Promise<void> {
     const subject = source === "redrive" ? (m.headers?.get(H_SOURCE_SUBJECT) || m.subject) : m.subject;
-    const event = envelopeOf(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
+    const event = decodeEvent(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
     if (m.info.deliveryCount > maxAttempts(sub) && (await this.settleOverdue(m, source, event, sub))) return;
     const ctx: AttemptContext = {
       subscription: sub.id,

@@ -2,29 +2,28 @@
 // goes to the DLQ stream on dlq.<subscription> with the attempt history, and only after that
 // publish is acknowledged is the original terminated (DESIGN.md decision 7). From here an operator
 // lists, shows, redrives (to that one subscription) or purges.
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import { DLQ_STREAM, DLQ_SUBJECT_PREFIX } from "../../broker/index.ts";
+import {
+  DLQ_STREAM,
+  DLQ_SUBJECT_PREFIX,
+  H_ATTEMPTS,
+  H_DEAD_AT,
+  H_DELIVERIES,
+  H_HISTORY_ERROR,
+  H_REASON,
+  H_SOURCE_SEQ,
+  H_SOURCE_STREAM,
+  H_SOURCE_SUBJECT,
+  H_SUBSCRIPTION,
+  H_UNRECORDED,
+} from "../../broker/index.ts";
 import { BridgeError } from "../errors.ts";
 import type { AttemptRecord } from "./attempt-log.ts";
 import { headersToObject } from "../delivery/event.ts";
 import { scanStream } from "./stream-scan.ts";
-import { H_SOURCE_SUBJECT, publishRedrive, type Progress } from "./redrive.ts";
-
-export const H_SUBSCRIPTION = "Jetgate-Subscription";
-export const H_SOURCE_STREAM = "Jetgate-Source-Stream";
-export const H_SOURCE_SEQ = "Jetgate-Source-Seq";
-export const H_REASON = "Jetgate-Reason";
-export const H_ATTEMPTS = "Jetgate-Attempts";
-export const H_DEAD_AT = "Jetgate-Dead-At";
-/** How many times JetStream handed out the message that died (its delivery count). */
-export const H_DELIVERIES = "Jetgate-Deliveries";
-/** How many of those deliveries have no attempt in the history (see DeadLetterInput.unrecorded). */
-export const H_UNRECORDED = "Jetgate-Unrecorded-Deliveries";
-/** Why the history could not be read from the attempt log, when it could not. */
-export const H_HISTORY_ERROR = "Jetgate-History-Error";
-/** Headers the bridge adds; everything else on a dead letter is the original event's. */
-const OWN_HEADERS = new Set([H_SUBSCRIPTION, H_SOURCE_STREAM, H_SOURCE_SEQ, H_REASON, H_ATTEMPTS, H_DEAD_AT, H_DELIVERIES, H_UNRECORDED, H_HISTORY_ERROR].map((h) => h.toLowerCase()));
+import { publishRedrive, type Progress } from "./redrive.ts";
+import { copyEventHeaders } from "./event-headers.ts";
 
 export interface DeadLetterInput {
   subscription: string;
@@ -49,17 +48,12 @@ export interface DeadLetterInput {
 }
 
 /**
- * Publishes a dead letter and waits for JetStream's ack. Nats-* headers are not copied: the
- * original Nats-Msg-Id would make the DLQ's duplicate window drop the same event dead-lettered by
- * a second subscription. The DLQ's own msg id makes a retried publish (after a crash) harmless.
+ * Publishes a dead letter and waits for JetStream's ack. The event's headers are copied by the one
+ * rule of event-headers.ts (no Nats-*, so the same event dead-lettered by a second subscription is
+ * not dropped as a duplicate). The DLQ's own msg id makes a retried publish (after a crash) harmless.
  */
 export async function publishDeadLetter(js: JetStreamClient, input: DeadLetterInput): Promise<number> {
-  const h = natsHeaders();
-  for (const [key, values] of input.headers ?? []) {
-    if (key.toLowerCase().startsWith("nats-") || OWN_HEADERS.has(key.toLowerCase())) continue;
-    for (const value of values) h.append(key, value);
-  }
-  if (!h.has(H_SOURCE_SUBJECT)) h.set(H_SOURCE_SUBJECT, input.subject);
+  const h = copyEventHeaders(input.headers, input.subject);
   h.set(H_SUBSCRIPTION, input.subscription);
   h.set(H_SOURCE_STREAM, input.stream);
   h.set(H_SOURCE_SEQ, String(input.seq));
@@ -257,11 +251,8 @@ export async function redriveDeadLetters(
   for (const d of letters) {
     const m = await jsm.streams.getMessage(DLQ_STREAM, { seq: d.seq });
     if (!m) continue;
-    const h = natsHeaders();
-    for (const [key, values] of m.header ?? []) {
-      if (OWN_HEADERS.has(key.toLowerCase())) continue;
-      for (const value of values) h.append(key, value);
-    }
+    // The letter recorded the event's first subject; its own bookkeeping stays behind.
+    const h = copyEventHeaders(m.header);
     await publishRedrive(js, d.subscription, m.data, h, `redrive:${d.seq}`);
     await removeDeadLetter(jsm, d.seq);
     done++;

@@ -3,18 +3,16 @@
 // jetgate.redrive.<subscription> is pulled by that subscription's second durable consumer and
 // delivered through the same pipeline (same signing, retries and DLQ).
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { headers as natsHeaders } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { nuid } from "@nats-io/nats-core";
 import { ensureStream, jetstreamManagerReady, EVENTS_STREAM, type UntilReadyOptions } from "../../broker/index.ts";
 import { BridgeError } from "../errors.ts";
 import { scanStream } from "./stream-scan.ts";
+import { copyEventHeaders } from "./event-headers.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
 
 export const REDRIVE_STREAM = "JETGATE_REDRIVE";
 export const REDRIVE_PREFIX = "jetgate.redrive";
-/** The subject an event was first published on, carried by its redrive copies and dead letters. */
-export const H_SOURCE_SUBJECT = "Jetgate-Source-Subject";
 
 export interface Progress {
   start(total: number): void;
@@ -90,12 +88,7 @@ export async function replayToSubscription(
       idleMs: 2000,
     },
     async (m) => {
-      const h = natsHeaders();
-      for (const [key, values] of m.headers ?? []) {
-        if (key.toLowerCase().startsWith("nats-")) continue;
-        for (const value of values) h.append(key, value);
-      }
-      h.set(H_SOURCE_SUBJECT, m.subject);
+      const h = copyEventHeaders(m.headers, m.subject);
       pending.push(publishRedrive(js, subscription, m.data, h, `replay:${replayId}:${m.seq}`));
       replayed++;
       // Keep a bounded number of publishes in flight: fast, and memory stays flat for big ranges.

@@ -2,11 +2,10 @@
 // YAML files and the admin API with human durations ("5s"); what is stored in KV is the normalized
 // form in milliseconds. Validation failures are data (a list of {path, message}), not exceptions.
 import { randomBytes } from "node:crypto";
+import { ALL_EVENTS_SUBJECT, EVENTS_SUBJECT_PREFIX, isEventTypeSegment } from "../../broker/index.ts";
 import { parseDuration } from "../duration.ts";
 
 export const SUBSCRIPTION_ID = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
-/** One subject token of an event type (DESIGN.md: types are dot-separated tokens). */
-const TYPE_TOKEN = /^[a-z0-9]+(?:[_-][a-z0-9]+)*$/;
 
 /** Svix's schedule: 5s, 5m, 30m, 2h, 5h, 10h, 10h (then give up), ±20% jitter. */
 export const DEFAULT_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
@@ -77,11 +76,12 @@ export function secretProblem(secret: unknown): string | null {
 
 export function filterProblem(filter: unknown): string | null {
   if (typeof filter !== "string") return "must be a subject pattern like events.> or events.order.*";
-  const tokens = filter.split(".");
-  if (tokens[0] !== "events" || tokens.length < 2) return "must start with events.";
-  for (const [i, token] of tokens.slice(1).entries()) {
-    if (token === ">" && i === tokens.length - 2) continue;
-    if (token === "*" || TYPE_TOKEN.test(token)) continue;
+  if (!filter.startsWith(EVENTS_SUBJECT_PREFIX)) return "must start with events.";
+  // The tokens after events. are type segments (the type grammar, one token each), * or a final >.
+  const tokens = filter.slice(EVENTS_SUBJECT_PREFIX.length).split(".");
+  for (const [i, token] of tokens.entries()) {
+    if (token === ">" && i === tokens.length - 1) continue;
+    if (token === "*" || isEventTypeSegment(token)) continue;
     return `token ${JSON.stringify(token)} is not an event-type token, * or a final >`;
   }
   return null;
@@ -194,7 +194,7 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
   if (typeof id !== "string" || !SUBSCRIPTION_ID.test(id)) c.add("id", "must be 1-64 of a-z 0-9 _ - (starting and ending with a letter or digit)");
   const url = o.url;
   if (typeof url !== "string" || !URL.canParse(url)) c.add("url", "must be an absolute http(s) URL");
-  const filter = o.filter ?? "events.>";
+  const filter = o.filter ?? ALL_EVENTS_SUBJECT;
   const fp = filterProblem(filter);
   if (fp) c.add("filter", fp);
   const hasSecrets = o.secrets !== undefined || o.secret !== undefined;

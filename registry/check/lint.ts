@@ -1,13 +1,11 @@
 // The lint rule set (documented in the README, section "Lint rules"). Lint findings are about
 // style and future evolvability rather than validity. On a version that already exists at the
 // base ref they are downgraded to warnings: a released version cannot be changed to satisfy them.
+import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, isEventType } from "../../broker/index.ts";
 import type { CompatibilityMode } from "../compiled.ts";
 import { pointerJoin } from "../canonical.ts";
 import { finding, type Finding, type Severity } from "./findings.ts";
 import type { RegistryDoc, TypeDoc, VersionDoc } from "../read/layout.ts";
-
-export const TYPE_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-export const TYPE_NAME_MAX = 128;
 
 export interface LintRule {
   id: string;
@@ -17,7 +15,7 @@ export interface LintRule {
 
 /** The rule set, for the README and `--format json` consumers. */
 export const LINT_RULES: LintRule[] = [
-  { id: "type-name", severity: "error", summary: "a type name matches ^[a-z0-9]+(?:[._-][a-z0-9]+)*$ and has at most 128 characters (it becomes the NATS subject events.<type>)" },
+  { id: "type-name", severity: "error", summary: `a type name matches ${EVENT_TYPE_PATTERN_SOURCE} and has at most ${EVENT_TYPE_MAX_LENGTH} characters (it becomes the NATS subject events.<type>)` },
   { id: "type-settings-missing", severity: "error", summary: "every type has a type.json with at least its compatibility mode" },
   { id: "open-content-model", severity: "error", summary: "under BACKWARD and BACKWARD_TRANSITIVE every object schema that lists properties is closed (additionalProperties: false or unevaluatedProperties: false), or no optional property can ever be added" },
   { id: "closed-content-model", severity: "warning", summary: "under FORWARD and FORWARD_TRANSITIVE a closed root object means no property can ever be added" },
@@ -40,8 +38,8 @@ export function lintRegistry(doc: RegistryDoc, released: (type: string, version:
 function lintType(t: TypeDoc, out: Finding[], released: (type: string, version: number) => boolean, isNew: (type: string, version: number) => boolean): void {
   const typeFinding = (rule: string, severity: Severity, message: string, pointer: string | null = null) =>
     out.push(finding({ rule, severity, category: "lint", type: t.type, version: null, file: t.settingsFile, pointer, message }));
-  if (!TYPE_NAME.test(t.type) || t.type.length > TYPE_NAME_MAX) {
-    typeFinding("type-name", "error", `type name "${t.type}" must match ^[a-z0-9]+(?:[._-][a-z0-9]+)*$ and be at most ${TYPE_NAME_MAX} characters (lowercase letters and digits, separated by single . _ or -)`);
+  if (!isEventType(t.type)) {
+    typeFinding("type-name", "error", `type name "${t.type}" must match ${EVENT_TYPE_PATTERN_SOURCE} and be at most ${EVENT_TYPE_MAX_LENGTH} characters (lowercase letters and digits, separated by single . _ or -)`);
   }
   if (!t.hasSettings) typeFinding("type-settings-missing", "error", `schemas/${t.type}/type.json is missing: it sets the compatibility mode (e.g. {"compatibility": "BACKWARD", "owners": ["team@example.com"], "description": "…"})`);
   else {

@@ -5,8 +5,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type StartOptions, type Subscription } from "../../bridge/index.ts";
 import type { TestBroker } from "../harness/nats.ts";
-import { edgeStylePublishOptions } from "../harness/events.ts";
-import { webhookIdOf } from "../../broker/event-identity.ts";
+import { edgeStyleEvent, publishEdgeStyle } from "../harness/events.ts";
+import { webhookIdOf } from "../../broker/index.ts";
 
 export const SECRET_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export const SECRET_B = "whsec_dGVzdC1zZWNyZXQtYi10ZXN0LXNlY3JldC1iLTEyMzQ=";
@@ -19,7 +19,7 @@ export async function publishEvent(
   id = `evt_${nuid.next()}`,
   source = "/tests",
 ): Promise<{ id: string; seq: number; duplicate: boolean; webhookId: string }> {
-  const ack = await jetstream(nc).publish(`events.${type}`, JSON.stringify(data), edgeStylePublishOptions(id, type, source));
+  const ack = await publishEdgeStyle(jetstream(nc), edgeStyleEvent(id, type, source, new TextEncoder().encode(JSON.stringify(data))));
   return { id, seq: ack.seq, duplicate: ack.duplicate, webhookId: webhookIdOf(source, id) };
 }
 

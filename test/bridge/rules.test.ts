@@ -9,8 +9,8 @@ import { nextDelay, parseRetryAfter, scheduledDelay } from "../../bridge/deliver
 import { parseSubscription, DEFAULT_SCHEDULE_MS } from "../../bridge/subscriptions/model.ts";
 import { signHeaders } from "../../bridge/delivery/sign.ts";
 import { BridgeError } from "../../bridge/errors.ts";
-import { webhookIdOf } from "../../broker/event-identity.ts";
-import { envelopeOf, renderEvent } from "../../bridge/delivery/event.ts";
+import { decodeEvent, webhookIdOf } from "../../broker/index.ts";
+import { renderEvent } from "../../bridge/delivery/event.ts";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { SECRET_A, SECRET_B } from "./helpers.ts";
 
@@ -107,7 +107,7 @@ test("structured rendering: decoded attributes, data spliced byte for byte, non-
   h.set("ce-data", "stray"); // not from the edge, which never stores one; must not become a second "data"
   h.set("content-type", "application/json");
   const raw = '{"n": 12345678901234567890}';
-  const event = envelopeOf("events.big.number", h, new TextEncoder().encode(raw), "EVENTS:1");
+  const event = decodeEvent("events.big.number", h, new TextEncoder().encode(raw), "EVENTS:1");
   assert.equal(event.id, "a b");
   assert.equal(event.source, "/café");
   assert.equal(event.webhookId, webhookIdOf("/café", "a b"), "the webhook-id comes from source + id, decoded");
@@ -123,6 +123,6 @@ test("structured rendering: decoded attributes, data spliced byte for byte, non-
   assert.equal(binary.body, raw);
 
   h.set("content-type", "application/json");
-  const broken = renderEvent(envelopeOf("events.x", h, new TextEncoder().encode("{not json"), "EVENTS:2"), "structured");
+  const broken = renderEvent(decodeEvent("events.x", h, new TextEncoder().encode("{not json"), "EVENTS:2"), "structured");
   assert.equal((JSON.parse(broken.body) as { data_base64: string }).data_base64, Buffer.from("{not json").toString("base64"));
 });

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fc from "fast-check";
-import { eventMsgId, HASHED_MSG_ID_PREFIX, MSG_ID_MAX_LENGTH, webhookIdOf } from "../../broker/event-identity.ts";
+import { eventMsgId, HASHED_MSG_ID_PREFIX, MSG_ID_MAX_LENGTH, webhookIdOf } from "../../broker/index.ts";
 
 const PRINTABLE = /^[\x20-\x7e]+$/;
 

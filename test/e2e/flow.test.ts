@@ -9,7 +9,7 @@ import { Webhook } from "standardwebhooks";
 import { buildRegistry } from "../../registry/index.ts";
 import { DEV_API_KEY, devApiKeys } from "../../worker/index.ts";
 import { EVENTS_STREAM } from "../../broker/index.ts";
-import { eventMsgId, webhookIdOf } from "../../broker/event-identity.ts";
+import { eventMsgId, webhookIdOf } from "../../broker/index.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startTestEdge, type TestEdge } from "../harness/worker.ts";
 import { startReceiver, type Receiver } from "../harness/receiver.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createApp } from "../../worker/http/app.ts";
 import { parseConfig, ConfigError } from "../../worker/config.ts";
 import { typeMatches, hashApiKey } from "../../worker/auth/keys.ts";
-import { percentEncode } from "../../worker/events/cloudevents.ts";
+import { percentEncode } from "../../broker/index.ts";
 import { jsonDepth } from "../../worker/http/request-limits.ts";
 import { loadRegistry } from "../../worker/node/registry-loader.ts";
 import type { Publisher, PublishOutcome } from "../../worker/publish/publisher.ts";

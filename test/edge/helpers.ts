@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { hashApiKey, type ApiKeyEntry } from "../../worker/auth/keys.ts";
-import { EVENTS_STREAM } from "../../broker/index.ts";
+import { decodeEvent, EVENTS_STREAM, H_MSG_ID } from "../../broker/index.ts";
 
 export const KEYS = {
   full: "jg_test_full_access",
@@ -68,7 +68,7 @@ export async function send(ledger: Ledger, url: string, init: RequestInit & { pa
 
 export interface StoredEvent {
   seq: number;
-  /** The event's identity as JetStream dedups it (broker/event-identity.ts). */
+  /** The event's identity as JetStream dedups it (eventMsgId). */
   msgId: string;
   /** The CloudEvent id (ce-id, percent-decoded). */
   id: string;
@@ -81,7 +81,7 @@ export async function streamEvents(nc: NatsConnection): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && seq > 0; seq++) {
     const msg = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
-    if (msg) out.push({ seq, msgId: msg.header?.get("Nats-Msg-Id") ?? "", id: decodeURIComponent(msg.header?.get("ce-id") ?? "") });
+    if (msg) out.push({ seq, msgId: msg.header?.get(H_MSG_ID) ?? "", id: decodeEvent(msg.subject, msg.header, msg.data, "").id });
   }
   return out;
 }

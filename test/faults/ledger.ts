@@ -5,7 +5,7 @@
 // subscriber (2xx) or sits in its DLQ, and no refused id is stored.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import { DLQ_STREAM, EVENTS_STREAM } from "../../broker/index.ts";
+import { ALL_DEAD_LETTERS_SUBJECT, decodeEvent, DLQ_STREAM, EVENTS_STREAM, H_ATTEMPTS, H_REASON, H_SUBSCRIPTION } from "../../broker/index.ts";
 import { standing, type LoadDriver } from "./load.ts";
 import type { FaultReceiver } from "./receivers.ts";
 
@@ -13,12 +13,9 @@ export function eventKey(source: string, id: string): string {
   return JSON.stringify([source, id]);
 }
 
-function decode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
+/** The event's identity as the producer sent it (ce-source, ce-id, percent-decoded). */
+function identityOf(m: JsMsg): { source: string; id: string } {
+  return decodeEvent(m.subject, m.headers, m.data, "");
 }
 
 /** Reads every message on `filter` up to the stream's last sequence now; fails if it falls short. */
@@ -65,25 +62,25 @@ export interface Stored {
 export async function readStored(nc: NatsConnection, subject: string, source: string): Promise<Stored> {
   const events = new Map<string, number>();
   await readAll(nc, EVENTS_STREAM, subject, (m) => {
-    const s = decode(m.headers?.get("ce-source") ?? "");
-    if (s !== source) return;
-    const key = eventKey(s, decode(m.headers?.get("ce-id") ?? ""));
+    const event = identityOf(m);
+    if (event.source !== source) return;
+    const key = eventKey(event.source, event.id);
     events.set(key, (events.get(key) ?? 0) + 1);
   });
   const dlq = new Map<string, DeadLetterEntry[]>();
-  await readAll(nc, DLQ_STREAM, "dlq.>", (m) => {
-    const s = decode(m.headers?.get("ce-source") ?? "");
-    if (s !== source) return;
-    const key = eventKey(s, decode(m.headers?.get("ce-id") ?? ""));
+  await readAll(nc, DLQ_STREAM, ALL_DEAD_LETTERS_SUBJECT, (m) => {
+    const event = identityOf(m);
+    if (event.source !== source) return;
+    const key = eventKey(event.source, event.id);
     let attempts = 0;
-    const rawHistory = m.headers?.get("Jetgate-Attempts") ?? "";
+    const rawHistory = m.headers?.get(H_ATTEMPTS) ?? "";
     try {
       attempts = (JSON.parse(rawHistory || "[]") as unknown[]).length;
     } catch {
       attempts = 0;
     }
     const list = dlq.get(key) ?? [];
-    list.push({ subscription: m.headers?.get("Jetgate-Subscription") ?? "", attempts, reason: m.headers?.get("Jetgate-Reason") ?? "", rawHistory: rawHistory.slice(0, 300), seq: m.seq });
+    list.push({ subscription: m.headers?.get(H_SUBSCRIPTION) ?? "", attempts, reason: m.headers?.get(H_REASON) ?? "", rawHistory: rawHistory.slice(0, 300), seq: m.seq });
     dlq.set(key, list);
   });
   return { events, dlq };

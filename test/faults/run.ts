@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { eventSubject } from "../../broker/index.ts";
 import { DEV_API_KEY } from "../../worker/index.ts";
 import { listAttempts } from "../../bridge/index.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
@@ -79,7 +80,7 @@ export async function runFaults(opts: FaultRunOptions, res: RunResources): Promi
     await addSubscription(nc, {
       id,
       url: rx.receiver.url,
-      filter: `events.${TYPE}`,
+      filter: eventSubject(TYPE),
       secret: SECRET_A,
       timeout: `${TIMEOUT_MS}ms`,
       ackWait: "1500ms",
@@ -162,7 +163,7 @@ export async function runFaults(opts: FaultRunOptions, res: RunResources): Promi
     throw new Error(`${err.message} (${last})`);
   });
 
-  const stored = await readStored(nc, `events.${TYPE}`, source);
+  const stored = await readStored(nc, eventSubject(TYPE), source);
   const verdict = compare(load, source, stored, subscribers);
   verdict.counts.loadSkipped = load.skipped;
   // What the attempt log holds now for a dead letter that went out without history.

@@ -1,21 +1,16 @@
-// Events as the edge publishes them (binary mode): ce-* NATS headers, percent-encoded, the JSON
-// data as the body, and Nats-Msg-Id = the event's identity (source + id) from the same module the
-// edge uses. For bridge tests and benchmarks that publish straight into JetStream, without an edge.
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
-import { eventMsgId, percentEncode } from "../../broker/event-identity.ts";
+// Events as the edge publishes them, for bridge tests and benchmarks that publish straight into
+// JetStream without an edge: the message comes from the broker contract's encoder, the edge's
+// own, so subject, ce-* headers (percent-encoded), content-type and Nats-Msg-Id (the event's
+// identity, source + id) are exactly what the edge would write.
+import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import { encodeEvent, natsHeadersOf, type EventMessage } from "../../broker/index.ts";
 
-export function edgeStyleHeaders(id: string, type: string, source: string): MsgHdrs {
-  const h = natsHeaders();
-  h.set("ce-specversion", "1.0");
-  h.set("ce-id", percentEncode(id));
-  h.set("ce-source", percentEncode(source));
-  h.set("ce-type", type);
-  h.set("ce-time", new Date().toISOString());
-  h.set("content-type", "application/json");
-  return h;
+/** The message of a JSON event of `type` from `source`, stamped with the current time. */
+export function edgeStyleEvent(id: string, type: string, source: string, data: Uint8Array): EventMessage {
+  return encodeEvent({ id, source, type, time: new Date().toISOString() }, data);
 }
 
-/** The publish options the edge would use for this event: its Nats-Msg-Id and ce-* headers. */
-export function edgeStylePublishOptions(id: string, type: string, source: string): { msgID: string; headers: MsgHdrs } {
-  return { msgID: eventMsgId(source, id), headers: edgeStyleHeaders(id, type, source) };
+/** Publishes the message with its headers and Nats-Msg-Id, as the edge's publisher does. */
+export function publishEdgeStyle(js: JetStreamClient, message: EventMessage): Promise<PubAck> {
+  return js.publish(message.subject, message.data, { headers: natsHeadersOf(message) });
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 import { Miniflare } from "miniflare";
 import type { ApiKeyEntry } from "../auth/keys.ts";
 
@@ -51,12 +51,13 @@ async function readWranglerConfig(): Promise<WranglerConfig> {
   return unstable_readConfig({ config: WRANGLER_TOML }) as unknown as WranglerConfig;
 }
 
-/** Bundles worker/workerd/entry.ts with the given registry; returns the bundle's path. */
-export async function bundleWorker(registryDir: string, outdir: string, { minify = true } = {}): Promise<string> {
-  const outfile = join(outdir, "worker.js");
-  await build({
+/**
+ * How worker/workerd/entry.ts is bundled with the given registry, the way wrangler bundles it;
+ * also what test/edge/workerd-imports.test.ts builds to check what goes into the bundle.
+ */
+export function workerBuildOptions(registryDir: string): BuildOptions {
+  return {
     entryPoints: [join(ROOT, "worker/workerd/entry.ts")],
-    outfile,
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -69,8 +70,13 @@ export async function bundleWorker(registryDir: string, outdir: string, { minify
     // even when the registry was built outside it.
     nodePaths: [join(ROOT, "node_modules")],
     logLevel: "silent",
-    minify,
-  });
+  };
+}
+
+/** Bundles worker/workerd/entry.ts with the given registry; returns the bundle's path. */
+export async function bundleWorker(registryDir: string, outdir: string, { minify = true } = {}): Promise<string> {
+  const outfile = join(outdir, "worker.js");
+  await build({ ...workerBuildOptions(registryDir), outfile, minify });
   return outfile;
 }
 

@@ -3,29 +3,19 @@
 // The `cloudevents` npm package imports node:util and node:http, so in workerd it would need
 // `nodejs_compat` and a much larger bundle; the edge needs only the three content modes and the
 // attribute rules, which fit here.
+import { CE_PREFIX, isJsonMediaType, mediaType, percentDecode, SPEC_VERSION, type EventAttributes } from "../../broker/index.ts";
 import { EdgeError } from "../http/problems.ts";
 
-export const SPEC_VERSION = "1.0";
 export const STRUCTURED_TYPE = "application/cloudevents+json";
 export const BATCH_TYPE = "application/cloudevents-batch+json";
-
-/** DESIGN.md contract: a registered type, never a wildcard or another subject prefix. */
-export const TYPE_PATTERN = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-export const TYPE_MAX_LENGTH = 128;
 
 const CONTEXT_ATTRIBUTES = new Set(["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time"]);
 /** CloudEvents §3.1.1: extension names are lower-case letters and digits. */
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 
-export interface CloudEvent {
+/** A parsed event: its attributes (the broker contract's, all checked) and its data. */
+export interface CloudEvent extends EventAttributes {
   specversion: string;
-  id: string;
-  source: string;
-  type: string;
-  datacontenttype?: string;
-  dataschema?: string;
-  subject?: string;
-  time?: string;
   extensions: Record<string, string>;
   /** The data as a JSON value (undefined when the event has none). */
   data: unknown;
@@ -34,10 +24,6 @@ export interface CloudEvent {
 }
 
 export type ContentMode = "binary" | "structured" | "batch";
-
-export function mediaType(contentType: string | null | undefined): string {
-  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-}
 
 /**
  * The Content-Type a request really has: an empty (or blank) header counts as none. workerd's HTTP
@@ -57,24 +43,14 @@ export function contentMode(contentType: string | null): ContentMode {
   return "binary";
 }
 
-/** JSON media types (RFC 8259 `application/json`, `text/json`, and any `+json` suffix, RFC 6839). */
-export function isJsonMediaType(contentType: string | undefined): boolean {
-  const type = mediaType(contentType);
-  return type === "application/json" || type === "text/json" || /^[a-z0-9.+-]+\/[a-z0-9.+-]+\+json$/.test(type);
-}
-
-/** §3.1.3.2: header values are percent-decoded as UTF-8. */
-function percentDecode(name: string, value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
+/** §3.1.3.2: header values are percent-decoded as UTF-8; a client that got it wrong is told. */
+function decodeHeader(name: string, value: string): string {
+  const decoded = percentDecode(value);
+  if (decoded === undefined) {
     throw new EdgeError("invalid-attribute", `the ${name} header is not validly percent-encoded`, { attribute: name });
   }
+  return decoded;
 }
-
-// §3.1.3.2 the other way lives with the event identity, which joins two encoded values with the
-// one character the encoding never emits.
-export { percentEncode } from "../../broker/event-identity.ts";
 
 /** A lone UTF-16 surrogate: with the `u` flag a proper pair is one code point and does not match. */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -122,7 +98,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d
 function fromAttributes(attrs: Record<string, unknown>, data: unknown, dataBytes?: Uint8Array): CloudEvent {
   const specversion = requireString(attrs, "specversion");
   if (specversion !== SPEC_VERSION) {
-    throw new EdgeError("invalid-attribute", `specversion must be "1.0", got "${specversion}"`, { attribute: "specversion" });
+    throw new EdgeError("invalid-attribute", `specversion must be "${SPEC_VERSION}", got "${specversion}"`, { attribute: "specversion" });
   }
   const event: CloudEvent = {
     specversion,
@@ -163,7 +139,7 @@ export function fromBinary(headers: Headers, body: Uint8Array, parseData: (bytes
   const attrs: Record<string, unknown> = {};
   headers.forEach((value, name) => {
     const lower = name.toLowerCase();
-    if (lower.startsWith("ce-")) attrs[lower.slice(3)] = percentDecode(lower, value);
+    if (lower.startsWith(CE_PREFIX)) attrs[lower.slice(CE_PREFIX.length)] = decodeHeader(lower, value);
   });
   const contentType = requestContentType(headers);
   if (contentType) attrs.datacontenttype = contentType;

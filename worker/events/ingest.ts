@@ -1,16 +1,14 @@
 // From a parsed CloudEvent to a JetStream publish and back to what the client is told. Shared by
-// every content mode: scope check, schema resolution, validation, the NATS message (subject,
-// Nats-Msg-Id = the event's identity, source + id; ce-* headers, traceparent) and the mapping of
-// publish failures to 503.
-import { eventMsgId } from "../../broker/event-identity.ts";
+// every content mode: scope check, schema resolution, validation, the NATS message (built by the
+// broker contract's encodeEvent: subject, Nats-Msg-Id = the event's identity, source + id; ce-*
+// headers, traceparent) and the mapping of publish failures to 503.
+import { encodeEvent, EVENT_TYPE_MAX_LENGTH, isEventType, type TraceContext } from "../../broker/index.ts";
 import { assertTypeAllowed } from "../auth/authenticate.ts";
-import { percentEncode, TYPE_MAX_LENGTH, TYPE_PATTERN, type CloudEvent } from "./cloudevents.ts";
+import type { CloudEvent } from "./cloudevents.ts";
 import { EdgeError, makeProblem, type Problem } from "../http/problems.ts";
 import type { ApiKeyEntry } from "../auth/keys.ts";
 import type { RegistryView } from "./schema-registry.ts";
 import type { PublishOutcome, PublishRequest } from "../publish/publisher.ts";
-
-export const SUBJECT_PREFIX = "events.";
 
 /** What a client is told about an accepted event (DESIGN.md, Edge HTTP contract). */
 export interface Accepted {
@@ -28,19 +26,13 @@ export interface PreparedEvent {
 const encoder = new TextEncoder();
 
 export function checkType(type: string): void {
-  if (type.length > TYPE_MAX_LENGTH || !TYPE_PATTERN.test(type)) {
+  if (!isEventType(type)) {
     throw new EdgeError(
       "invalid-attribute",
-      `"${type.slice(0, 200)}" is not an event type: lower-case words joined by ".", "_" or "-", at most ${TYPE_MAX_LENGTH} characters`,
+      `"${type.slice(0, 200)}" is not an event type: lower-case words joined by ".", "_" or "-", at most ${EVENT_TYPE_MAX_LENGTH} characters`,
       { attribute: "type" },
     );
   }
-}
-
-/** Trace context (W3C) travels beside the event so consumers can continue the trace. */
-export interface TraceContext {
-  traceparent?: string;
-  tracestate?: string;
 }
 
 /**
@@ -66,29 +58,8 @@ export function prepareEvent(
   if (data.byteLength > deps.maxEventBytes) {
     throw new EdgeError("payload-too-large", `the event's data is larger than ${deps.maxEventBytes} bytes`, { limit: deps.maxEventBytes });
   }
-  const headers: Record<string, string> = {
-    "ce-specversion": event.specversion,
-    "ce-id": percentEncode(event.id),
-    "ce-source": percentEncode(event.source),
-    "ce-type": event.type,
-    // The version the data was checked against, so consumers need not guess.
-    "ce-dataschema": schema.id,
-    "content-type": event.datacontenttype ?? "application/json",
-  };
-  if (event.subject !== undefined) headers["ce-subject"] = percentEncode(event.subject);
-  if (event.time !== undefined) headers["ce-time"] = event.time;
-  const trace: TraceContext = { ...deps.trace };
-  for (const [name, value] of Object.entries(event.extensions)) {
-    // The distributed-tracing extension maps to the W3C headers, not to ce-* ones.
-    if (name === "traceparent" || name === "tracestate") trace[name] = value;
-    else headers[`ce-${name}`] = percentEncode(value);
-  }
-  if (trace.traceparent) headers.traceparent = percentEncode(trace.traceparent);
-  if (trace.tracestate) headers.tracestate = percentEncode(trace.tracestate);
-  return {
-    event,
-    request: { subject: SUBJECT_PREFIX + event.type, data, msgID: eventMsgId(event.source, event.id), headers },
-  };
+  // The version the data was checked against goes in dataschema, so consumers need not guess.
+  return { event, request: encodeEvent({ ...event, dataschema: schema.id }, data, deps.trace) };
 }
 
 /** A publish failure as the client sees it: always 503 with Retry-After, never a 202. */

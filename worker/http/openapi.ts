@@ -1,5 +1,6 @@
 // The OpenAPI 3.1 description of the edge, served at /v1/openapi.json. test/edge/openapi.test.ts
 // checks real responses against the schemas below, so this document cannot drift from the code.
+import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, SPEC_VERSION } from "../../broker/index.ts";
 import { PROBLEM_BASE, PROBLEM_KINDS } from "./problems.ts";
 
 const problem = { $ref: "#/components/schemas/Problem" };
@@ -66,7 +67,7 @@ export const openapi = {
       post: {
         summary: "Publish plain JSON data as an event of {type}",
         parameters: [
-          { name: "type", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9]+(?:[._-][a-z0-9]+)*$", maxLength: 128 } },
+          { name: "type", in: "path", required: true, schema: { type: "string", pattern: EVENT_TYPE_PATTERN_SOURCE, maxLength: EVENT_TYPE_MAX_LENGTH } },
           { name: "Idempotency-Key", in: "header", schema: { type: "string" }, description: "Becomes the event id (the source is the API key's name): a repeat with the same key from the same API key is a duplicate, the same key from another API key is another event" },
           { name: "traceparent", in: "header", schema: { type: "string" } },
         ],
@@ -213,7 +214,7 @@ export const openapi = {
         type: "object",
         required: ["specversion", "id", "source", "type"],
         properties: {
-          specversion: { const: "1.0" },
+          specversion: { const: SPEC_VERSION },
           id: { type: "string" },
           source: { type: "string" },
           type: { type: "string" },

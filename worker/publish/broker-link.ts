@@ -5,7 +5,8 @@
 // them once it is back. A publish buffered now, answered 503 after its timeout, and flushed later
 // would land in the stream although the client was told it did not — so while the link knows it
 // is down it does not write at all, and answers UNAVAILABLE at once.
-import { headers as natsHeaders, type NatsConnection, type ConnectionOptions } from "@nats-io/nats-core";
+import type { NatsConnection, ConnectionOptions } from "@nats-io/nats-core";
+import { natsHeadersOf } from "../../broker/index.ts";
 import { AckError, AckInbox } from "./ack-inbox.ts";
 import type { PublishAck, PublishOutcome, PublishRequest, PublisherHealth } from "./publisher.ts";
 
@@ -138,9 +139,7 @@ export class BrokerLink {
     if (!this.connected) return { ok: false, code: "UNAVAILABLE", message: `broker unreachable (${this.lastError})` };
     try {
       // Inside the try: a message nats-core refuses fails alone, not the whole shipment with it.
-      const h = natsHeaders();
-      for (const name in request.headers) h.append(name, request.headers[name]!);
-      h.append("Nats-Msg-Id", request.msgID);
+      const h = natsHeadersOf(request);
       let ack = await acks.publish(request.subject, request.data, h);
       for (let retry = 0; isInFlightDuplicate(ack); retry++) {
         if (retry >= LINK_DEFAULTS.IN_FLIGHT_DUPLICATE_RETRIES) {

@@ -12,7 +12,7 @@ export interface PublishAck {
 export interface PublishRequest {
   subject: string;
   data: Uint8Array;
-  /** Becomes Nats-Msg-Id: the event's identity (broker/event-identity.ts eventMsgId, source + id), so retries inside the duplicate window are dropped. */
+  /** Becomes Nats-Msg-Id: the event's identity (eventMsgId in broker/index.ts, source + id), so retries inside the duplicate window are dropped. */
   msgID: string;
   headers: Record<string, string>;
 }

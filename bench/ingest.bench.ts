@@ -15,7 +15,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Agent } from "undici";
 import { startTestBroker } from "../test/harness/nats.ts";
 import { writeTestRegistry, VALID_ORDER_V2 } from "../test/edge/fixtures.ts";
-import { startEdgeWorkerd } from "../worker/dev/miniflare.ts";
+import { startEdgeWorkerd } from "../worker/dev/index.ts";
 import { DEV_API_KEY, devApiKeys } from "../worker/auth/keys.ts";
 import { measureDirectPublish, measurePacedPublish } from "./direct-publish.ts";
 import { paced } from "./paced.ts";

@@ -11,9 +11,7 @@ import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import type { ApiKeyEntry } from "../auth/keys.ts";
 
-import { DEFAULT_REGISTRY_DIR, ROOT, WRANGLER_TOML } from "../node/paths.ts";
-
-export { DEFAULT_REGISTRY_DIR, WRANGLER_TOML };
+import { ROOT, WRANGLER_TOML } from "../node/paths.ts";
 
 export interface EdgeWorkerdOptions {
   /** Default: a free port chosen by workerd. */

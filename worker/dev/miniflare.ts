@@ -62,10 +62,9 @@ export async function bundleWorker(registryDir: string, outdir: string, { minify
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["browser", "module", "main"],
     external: ["cloudflare:*"],
+    // The generated validators import ajv's runtime helpers by absolute path
+    // (registry/build/codegen.ts), so a registry built outside this checkout bundles too.
     alias: { "jetgate-registry": join(resolve(registryDir), "index.js") },
-    // The generated validators require ajv's runtime helpers; resolve them from this checkout
-    // even when the registry was built outside it.
-    nodePaths: [join(ROOT, "node_modules")],
     logLevel: "silent",
     minify,
   });

@@ -12,4 +12,4 @@ export { listDeadLetters, getDeadLetter, redriveDeadLetters, purgeDeadLetters, t
 export { replayToSubscription, REDRIVE_STREAM } from "./recovery/redrive.ts";
 export { signHeaders, verifySignature } from "./delivery/sign.ts";
 export { BridgeError, type BridgeErrorCode } from "./errors.ts";
-export { registerBridgeCommands } from "./cli.ts";
+export { registerBridgeCommands } from "./cli/index.ts";

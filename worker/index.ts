@@ -3,7 +3,7 @@
 // runs after `npm ci --omit=dev`. The workerd launcher (Miniflare, esbuild) is the dev face,
 // worker/dev/index.ts; workerd/entry.ts is the Worker's own entry (it imports workerd modules).
 export { createApp, type AppDeps } from "./http/app.ts";
-export { parseConfig, DEFAULTS, ConfigError, type EdgeConfig } from "./config.ts";
+export { parseConfig, DEFAULTS, NODE_EDGE_DEFAULTS, ConfigError, type EdgeConfig } from "./config.ts";
 export { DEV_API_KEY, devApiKeys, hashApiKey, generateApiKey, type ApiKeyEntry } from "./auth/keys.ts";
 export { startNodeEdge, type NodeEdgeOptions, type RunningNodeEdge } from "./node/entry.ts";
 export { NodePublisher } from "./node/publisher.ts";

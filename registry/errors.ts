@@ -1,6 +1,6 @@
 // Errors for programmer and environment failures (bad usage, unreadable repository, a registry that
 // `check` rejects). Findings about schemas are data (see check/findings.ts), never exceptions.
-// Each class carries a stable `code` for tests and an `exitCode` that cli/main.ts maps to the process.
+// Each class carries a stable `code` for tests and an `exitCode` that cli/exit-codes.ts gives the process.
 
 export type RegistryErrorCode =
   | "USAGE"

@@ -98,7 +98,7 @@ export async function diffVersions(dir: string, type: string, from: number, to: 
   return { type, from, to, changes: structuralDiff(a, b), backward: compareSchemas(ra, rb, "backward"), forward: compareSchemas(rb, ra, "forward") };
 }
 
-export function structuralDiff(a: unknown, b: unknown, ptr = "", out: DiffChange[] = []): DiffChange[] {
+function structuralDiff(a: unknown, b: unknown, ptr = "", out: DiffChange[] = []): DiffChange[] {
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
   if (isObj(a) && isObj(b)) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {

@@ -20,7 +20,7 @@ import {
 import { startDemoReceiver } from "../bridge/dev/index.ts";
 import { STACK_PORTS } from "./stack-settings.ts";
 
-export interface StackContext {
+interface StackContext {
   root: string;
   broker: Broker;
   nc: NatsConnection;

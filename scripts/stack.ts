@@ -12,7 +12,7 @@ import { startBroker, ensureNatsServer, stopStaleNodes, type Broker, type NodeSp
 import { STACK, type StackStep } from "./stack-parts.ts";
 import { ROOT, STACK_PORTS, type StackPorts } from "./stack-settings.ts";
 
-export interface StackOptions {
+interface StackOptions {
   single: boolean;
   dataDir: string;
   /** Defaults to STACK_PORTS. */

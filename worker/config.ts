@@ -56,7 +56,7 @@ export interface EdgeConfig {
   natsAuth: NatsAuth;
 }
 
-export type NatsAuth = { user: string; pass: string } | { token: string } | Record<string, never>;
+type NatsAuth = { user: string; pass: string } | { token: string } | Record<string, never>;
 
 /** The NATS login: secrets, never in wrangler.toml (`wrangler secret put NATS_PASS`; the environment on Node). */
 export const NATS_SECRET_VARS = ["NATS_USER", "NATS_PASS", "NATS_TOKEN"] as const;

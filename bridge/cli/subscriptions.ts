@@ -5,13 +5,11 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { stringify } from "yaml";
 import { listAttempts } from "../recovery/attempt-log.ts";
 import { parseDuration } from "../duration.ts";
-import { rotateSecret, setEnabled } from "../subscriptions/operations.ts";
+import { DEFAULT_ROTATION_OVERLAP_MS, rotateSecret, setEnabled } from "../subscriptions/operations.ts";
 import { SubscriptionStore } from "../subscriptions/store.ts";
 import { applySubscriptionsFile } from "../subscriptions/file.ts";
 import { redact } from "../admin/api.ts";
 import { cliConfig, date, int, list, print, withConnectionOptions, withNats, type ConnectionOptions } from "./options.ts";
-
-const DEFAULT_OVERLAP_MS = 24 * 3_600_000;
 
 function duration(value: string): number {
   const ms = parseDuration(value);
@@ -52,7 +50,7 @@ export function registerSubscriptionCommands(program: Command): void {
   withConnectionOptions(subs.command("rotate-secret <id>"))
     .description("add a new signing secret; the old one keeps signing for --overlap")
     .option("--secret <whsec>", "use this secret instead of a generated one")
-    .addOption(new Option("--overlap <duration>", "how long the old secret keeps signing").argParser(duration).default(DEFAULT_OVERLAP_MS, "24h"))
+    .addOption(new Option("--overlap <duration>", "how long the old secret keeps signing").argParser(duration).default(DEFAULT_ROTATION_OVERLAP_MS, `${DEFAULT_ROTATION_OVERLAP_MS / 3_600_000}h`))
     .action(async (id: string, o: ConnectionOptions & { secret?: string; overlap: number }) => {
       const { secret } = await withNats(o, async (nc) => rotateSecret(await SubscriptionStore.open(nc), id, { ...(o.secret ? { secret: o.secret } : {}), overlapMs: o.overlap }));
       console.log(secret);

@@ -18,7 +18,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { Agent } from "undici";
 import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
-import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders, buildBridgeBundle, bridgeNodeArgs } from "../bridge/index.ts";
+import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders } from "../bridge/index.ts";
+import { buildBridgeBundle, bridgeNodeArgs } from "../bridge/dev/index.ts";
 import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
 import { importPeer } from "./peers.ts";
 import { paced } from "./paced.ts";
@@ -312,7 +313,7 @@ async function latencyPhases(ctx: BenchContext, sink: Sink): Promise<BenchRow[]>
     );
 
     // The edge both ways it runs: workerd (Miniflare, in this process's child) and Node (a child).
-    const { startEdgeWorkerd } = await import("../worker/dev/miniflare.ts");
+    const { startEdgeWorkerd } = await import("../worker/dev/index.ts");
     const { writeTestRegistry } = await import("../test/edge/fixtures.ts");
     const { DEV_API_KEY, devApiKeys } = await import("../worker/auth/keys.ts");
     const apiKeys = await devApiKeys();

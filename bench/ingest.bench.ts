@@ -16,7 +16,7 @@ import { eventSubject } from "../broker/index.ts";
 import { Agent } from "undici";
 import { startTestBroker } from "../test/harness/nats.ts";
 import { writeTestRegistry, VALID_ORDER_V2 } from "../test/edge/fixtures.ts";
-import { startEdgeWorkerd } from "../worker/dev/miniflare.ts";
+import { startEdgeWorkerd } from "../worker/dev/index.ts";
 import { DEV_API_KEY, devApiKeys } from "../worker/auth/keys.ts";
 import { measureDirectPublish, measurePacedPublish } from "./direct-publish.ts";
 import { paced } from "./paced.ts";

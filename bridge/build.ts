@@ -1,12 +1,16 @@
 // The bridge as it runs: bridge/main.ts bundled by esbuild into one ESM file, started by plain
 // `node` (no tsx). `jetgate bridge`, `npm run build:bridge` and the delivery benchmark all build
-// and start it through this file, so what is measured is what operators run.
+// and start it through this file, so what is measured is what operators run. esbuild is a
+// devDependency, loaded only when a bundle is built (bridgeProcessArgs says what runs without it).
 // Why a bundle: under `node --import tsx bridge/main.ts` the loader thread and on-the-fly
 // transpiling cost ~35 MB of RSS (measured: idle ~100 MB against ~65 MB for the bundle).
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** The bridge's entry, bundled or run as is. */
+const BRIDGE_SOURCE = join(ROOT, "bridge/main.ts");
 
 /** Where the bundle is written (dist/ is not committed). */
 export const BRIDGE_BUNDLE = join(ROOT, "dist/bridge.mjs");
@@ -27,7 +31,7 @@ export const BRIDGE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", 
 export async function buildBridgeBundle(outfile: string = BRIDGE_BUNDLE): Promise<string> {
   const { build } = await import("esbuild");
   await build({
-    entryPoints: [join(ROOT, "bridge/main.ts")],
+    entryPoints: [BRIDGE_SOURCE],
     outfile,
     bundle: true,
     platform: "node",
@@ -43,6 +47,30 @@ export async function buildBridgeBundle(outfile: string = BRIDGE_BUNDLE): Promis
 /** The argument list for `node` that starts the bridge from a built bundle. */
 export function bridgeNodeArgs(bundle: string = BRIDGE_BUNDLE): string[] {
   return [...BRIDGE_NODE_FLAGS, bundle];
+}
+
+/**
+ * How `jetgate bridge` starts the bridge. With esbuild installed (a checkout with its
+ * devDependencies) it runs what operators run in production, the bundle, rebuilt at every start
+ * so it never lags the code. After `npm ci --omit=dev` there is no esbuild: bridge/main.ts then
+ * runs through tsx, the CLI's own loader (~35 MB more RSS, see above). A bundle left in dist/ is
+ * not used then, since nothing could tell whether it matches the checkout.
+ */
+export async function bridgeProcessArgs(): Promise<{ args: string[]; note?: string }> {
+  let esbuild: typeof import("esbuild");
+  try {
+    esbuild = await import("esbuild");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw err;
+    return {
+      args: [...BRIDGE_NODE_FLAGS, "--import", import.meta.resolve("tsx"), BRIDGE_SOURCE],
+      note: "esbuild is not installed (npm ci --omit=dev), so bridge/main.ts runs through tsx; for the bundle, build dist/bridge.mjs where devDependencies are installed (npm run build:bridge) and run it with node",
+    };
+  }
+  const bundle = await buildBridgeBundle();
+  // Nothing else is built in this process: let esbuild's service process go instead of idling beside the bridge.
+  await esbuild.stop();
+  return { args: bridgeNodeArgs(bundle) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,6 +1,7 @@
 // Every bridge setting, its default and its environment variable, in one place (like svix's
 // config.default.toml). `loadBridgeConfig(env, overrides)` reads JETGATE_BRIDGE_* variables,
-// applies overrides given in code, and checks the result once; the service never reads env again.
+// applies overrides given in code, and checks the result once; the service and the CLI never read
+// those variables anywhere else (the CLI hands its flags to a bridge process through bridgeEnv).
 import { hostname } from "node:os";
 import { BridgeError } from "./errors.ts";
 import { parseDuration } from "./duration.ts";
@@ -80,14 +81,40 @@ export const BRIDGE_DEFAULTS: BridgeConfig = {
   instance: `${hostname()}-${process.pid}`,
 };
 
+/** Each setting's environment variable, JETGATE_BRIDGE_ + this name. */
+const ENV_PREFIX = "JETGATE_BRIDGE_";
+const ENV_NAMES = {
+  servers: "NATS_SERVERS",
+  natsUser: "NATS_USER",
+  natsPass: "NATS_PASS",
+  natsToken: "NATS_TOKEN",
+  host: "HOST",
+  port: "PORT",
+  adminToken: "ADMIN_TOKEN",
+  ssrfAllow: "SSRF_ALLOW",
+  httpsOnly: "HTTPS_ONLY",
+  userAgent: "USER_AGENT",
+  attemptLog: "ATTEMPT_LOG",
+  attemptLogMaxAgeMs: "ATTEMPT_LOG_MAX_AGE",
+  redriveMaxAgeMs: "REDRIVE_MAX_AGE",
+  autoDisableAfterMs: "AUTO_DISABLE_AFTER",
+  autoDisableMinFailures: "AUTO_DISABLE_MIN_FAILURES",
+  maxRetryAfterMs: "MAX_RETRY_AFTER",
+  shutdownDeadlineMs: "SHUTDOWN_DEADLINE",
+  readyDeadlineMs: "READY_DEADLINE",
+  connectionsPerOrigin: "CONNECTIONS_PER_ORIGIN",
+  logLevel: "LOG_LEVEL",
+  instance: "INSTANCE",
+} as const satisfies Record<keyof BridgeConfig, string>;
+
 const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
 function fail(field: string, message: string): never {
   throw new BridgeError("CONFIG_INVALID", `bridge config ${field}: ${message}`, { field });
 }
 
-function envValue(env: Record<string, string | undefined>, name: string): string | undefined {
-  const value = env[`JETGATE_BRIDGE_${name}`];
+function envValue(env: Record<string, string | undefined>, field: keyof BridgeConfig): string | undefined {
+  const value = env[ENV_PREFIX + ENV_NAMES[field]];
   return value === undefined || value === "" ? undefined : value;
 }
 
@@ -114,30 +141,40 @@ function integer(field: string, value: string): number {
 /** Settings from JETGATE_BRIDGE_* variables, without defaults. */
 export function configFromEnv(env: Record<string, string | undefined>): Partial<BridgeConfig> {
   const out: Partial<BridgeConfig> = {};
-  const get = (name: string) => envValue(env, name);
+  const get = (field: keyof BridgeConfig) => envValue(env, field);
   let v: string | undefined;
-  if ((v = get("NATS_SERVERS"))) out.servers = list(v);
-  if ((v = get("NATS_USER"))) out.natsUser = v;
-  if ((v = get("NATS_PASS"))) out.natsPass = v;
-  if ((v = get("NATS_TOKEN"))) out.natsToken = v;
-  if ((v = get("HOST"))) out.host = v;
-  if ((v = get("PORT"))) out.port = integer("port", v);
-  if ((v = get("ADMIN_TOKEN"))) out.adminToken = v;
-  if ((v = get("SSRF_ALLOW"))) out.ssrfAllow = list(v);
-  if ((v = get("HTTPS_ONLY"))) out.httpsOnly = bool("httpsOnly", v);
-  if ((v = get("USER_AGENT"))) out.userAgent = v;
-  if ((v = get("ATTEMPT_LOG"))) out.attemptLog = bool("attemptLog", v);
-  if ((v = get("ATTEMPT_LOG_MAX_AGE"))) out.attemptLogMaxAgeMs = duration("attemptLogMaxAgeMs", v);
-  if ((v = get("REDRIVE_MAX_AGE"))) out.redriveMaxAgeMs = duration("redriveMaxAgeMs", v);
-  if ((v = get("AUTO_DISABLE_AFTER"))) out.autoDisableAfterMs = duration("autoDisableAfterMs", v);
-  if ((v = get("AUTO_DISABLE_MIN_FAILURES"))) out.autoDisableMinFailures = integer("autoDisableMinFailures", v);
-  if ((v = get("MAX_RETRY_AFTER"))) out.maxRetryAfterMs = duration("maxRetryAfterMs", v);
-  if ((v = get("SHUTDOWN_DEADLINE"))) out.shutdownDeadlineMs = duration("shutdownDeadlineMs", v);
-  if ((v = get("READY_DEADLINE"))) out.readyDeadlineMs = duration("readyDeadlineMs", v);
-  if ((v = get("CONNECTIONS_PER_ORIGIN"))) out.connectionsPerOrigin = integer("connectionsPerOrigin", v);
-  if ((v = get("LOG_LEVEL"))) out.logLevel = v;
-  if ((v = get("INSTANCE"))) out.instance = v;
+  if ((v = get("servers"))) out.servers = list(v);
+  if ((v = get("natsUser"))) out.natsUser = v;
+  if ((v = get("natsPass"))) out.natsPass = v;
+  if ((v = get("natsToken"))) out.natsToken = v;
+  if ((v = get("host"))) out.host = v;
+  if ((v = get("port"))) out.port = integer("port", v);
+  if ((v = get("adminToken"))) out.adminToken = v;
+  if ((v = get("ssrfAllow"))) out.ssrfAllow = list(v);
+  if ((v = get("httpsOnly"))) out.httpsOnly = bool("httpsOnly", v);
+  if ((v = get("userAgent"))) out.userAgent = v;
+  if ((v = get("attemptLog"))) out.attemptLog = bool("attemptLog", v);
+  if ((v = get("attemptLogMaxAgeMs"))) out.attemptLogMaxAgeMs = duration("attemptLogMaxAgeMs", v);
+  if ((v = get("redriveMaxAgeMs"))) out.redriveMaxAgeMs = duration("redriveMaxAgeMs", v);
+  if ((v = get("autoDisableAfterMs"))) out.autoDisableAfterMs = duration("autoDisableAfterMs", v);
+  if ((v = get("autoDisableMinFailures"))) out.autoDisableMinFailures = integer("autoDisableMinFailures", v);
+  if ((v = get("maxRetryAfterMs"))) out.maxRetryAfterMs = duration("maxRetryAfterMs", v);
+  if ((v = get("shutdownDeadlineMs"))) out.shutdownDeadlineMs = duration("shutdownDeadlineMs", v);
+  if ((v = get("readyDeadlineMs"))) out.readyDeadlineMs = duration("readyDeadlineMs", v);
+  if ((v = get("connectionsPerOrigin"))) out.connectionsPerOrigin = integer("connectionsPerOrigin", v);
+  if ((v = get("logLevel"))) out.logLevel = v;
+  if ((v = get("instance"))) out.instance = v;
   return out;
+}
+
+/** The JETGATE_BRIDGE_* variables that hand `settings` to a bridge process (read back by configFromEnv). */
+export function bridgeEnv(settings: Partial<BridgeConfig>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [field, value] of Object.entries(settings) as Array<[keyof BridgeConfig, unknown]>) {
+    if (value === undefined) continue;
+    env[ENV_PREFIX + ENV_NAMES[field]] = Array.isArray(value) ? value.join(",") : field.endsWith("Ms") ? `${value}ms` : String(value);
+  }
+  return env;
 }
 
 function hasCredentials(server: string): boolean {

@@ -1,7 +1,8 @@
-// The bridge room's public face: what the local stack, the CLI, tests and benchmarks import.
+// The bridge room's public face: what the local stack, the CLI, tests and benchmarks import. It
+// needs only the runtime dependencies (`jetgate bridge` runs after `npm ci --omit=dev`); the demo
+// receiver and the bundle build are the dev face, bridge/dev/index.ts.
 export { startBridge, type RunningBridge, type StartOptions } from "./service.ts";
 export { loadBridgeConfig, checkBridgeConfig, BRIDGE_DEFAULTS, type BridgeConfig } from "./config.ts";
-export { startDemoReceiver, type DemoReceiverOptions } from "./dev/demo-receiver.ts";
 export { applySubscriptionsFile, parseSubscriptionsYaml, type ApplyFileOptions } from "./subscriptions/file.ts";
 export { applySubscriptions, createSubscription, patchSubscription, setEnabled, rotateSecret, ssrfPolicy } from "./subscriptions/operations.ts";
 export { SubscriptionStore, SUBSCRIPTIONS_BUCKET } from "./subscriptions/store.ts";
@@ -11,5 +12,4 @@ export { listDeadLetters, getDeadLetter, redriveDeadLetters, purgeDeadLetters, t
 export { replayToSubscription, REDRIVE_STREAM } from "./recovery/redrive.ts";
 export { signHeaders, verifySignature } from "./delivery/sign.ts";
 export { BridgeError, type BridgeErrorCode } from "./errors.ts";
-export { registerBridgeCommands } from "./cli.ts";
-export { buildBridgeBundle, bridgeNodeArgs, BRIDGE_BUNDLE, BRIDGE_NODE_FLAGS } from "./build.ts";
+export { registerBridgeCommands } from "./cli/index.ts";

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The one `jetgate` command. Each part of the system registers its own subcommands; this file
-// only wires them together and maps errors to exit codes (0 ok, 1 findings/failure, 2 usage).
-import { Command, CommanderError } from "commander";
+// The one `jetgate` command. Each part of the system registers its own subcommands through its
+// public face (index.ts); this file only wires them together and maps errors to exit codes.
+import { Command } from "commander";
 import { registerBridgeCommands } from "../bridge/index.ts";
-import { registerEdgeCommands } from "../worker/node/cli.ts";
-import { registerRegistryCommands } from "../registry/cli.ts";
-import { registerStackCommands } from "../scripts/stack.ts";
+import { registerEdgeCommands } from "../worker/index.ts";
+import { registerRegistryCommands } from "../registry/index.ts";
+import { registerStackCommands } from "../scripts/index.ts";
+import { exitCodeOf, shouldPrint } from "./exit-codes.ts";
 
 const program = new Command("jetgate")
   .description("Events from the internet into NATS JetStream and out to webhooks")
@@ -25,7 +26,6 @@ for (const register of parts) register(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(typeof (err as { exitCode?: unknown }).exitCode === "number" ? (err as { exitCode: number }).exitCode : 1);
+  if (shouldPrint(err)) console.error(err instanceof Error ? err.message : err);
+  process.exit(exitCodeOf(err));
 }

@@ -12,7 +12,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 export type Draft = "2020-12" | "draft-07";
 
-export const DRAFT_URIS: Record<Draft, string[]> = {
+const DRAFT_URIS: Record<Draft, string[]> = {
   "2020-12": ["https://json-schema.org/draft/2020-12/schema", "https://json-schema.org/draft/2020-12/schema#"],
   "draft-07": ["http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema"],
 };
@@ -70,7 +70,7 @@ export function withoutDialect(schema: unknown): AnySchemaObject {
   return rest as AnySchemaObject;
 }
 
-export type { AnySchemaObject, ErrorObject, ValidateFunction };
+export type { ValidateFunction };
 
 /** One line for an ajv validation error, for people. */
 export function describeAjvError(e: ErrorObject): string {

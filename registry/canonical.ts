@@ -39,7 +39,7 @@ export function jsonEqual(a: unknown, b: unknown, seen = new Map<object, object>
 }
 
 /** RFC 6901 token escaping. */
-export function pointerToken(token: string | number): string {
+function pointerToken(token: string | number): string {
   return String(token).replace(/~/g, "~0").replace(/\//g, "~1");
 }
 

@@ -1,6 +1,6 @@
 // `jetgate registry …`: check, build, list, show, diff. Exit codes: 0 clean, 1 findings (or a
-// type/version that does not exist), 2 usage or repository error; cli/main.ts maps thrown errors
-// through their `exitCode`.
+// type/version that does not exist), 2 usage or repository error; cli/exit-codes.ts maps thrown
+// errors through their `exitCode`.
 import path from "node:path";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";

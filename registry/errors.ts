@@ -1,14 +1,14 @@
 // Errors for programmer and environment failures (bad usage, unreadable repository, a registry that
 // `check` rejects). Findings about schemas are data (see check/findings.ts), never exceptions.
-// Each class carries a stable `code` for tests and an `exitCode` that cli/main.ts maps to the process.
+// Each class carries a stable `code` for tests and an `exitCode` that cli/exit-codes.ts gives the process.
 
 export type RegistryErrorCode =
-  | "E_USAGE"
-  | "E_NOT_A_REPOSITORY"
-  | "E_REF_NOT_FOUND"
-  | "E_TYPE_NOT_FOUND"
-  | "E_VERSION_NOT_FOUND"
-  | "E_CHECK_FAILED";
+  | "USAGE"
+  | "NOT_A_REPOSITORY"
+  | "REF_NOT_FOUND"
+  | "TYPE_NOT_FOUND"
+  | "VERSION_NOT_FOUND"
+  | "CHECK_FAILED";
 
 export class RegistryError extends Error {
   override name = "RegistryError";
@@ -27,21 +27,21 @@ export class RegistryError extends Error {
 export class UsageError extends RegistryError {
   override name = "UsageError";
   constructor(message: string) {
-    super("E_USAGE", message);
+    super("USAGE", message);
   }
 }
 
 export class RefNotFoundError extends RegistryError {
   override name = "RefNotFoundError";
   constructor(ref: string, cause?: unknown) {
-    super("E_REF_NOT_FOUND", `git ref "${ref}" was not found (a branch, tag, remote branch or commit is expected)`, { data: { ref }, cause });
+    super("REF_NOT_FOUND", `git ref "${ref}" was not found (a branch, tag, remote branch or commit is expected)`, { data: { ref }, cause });
   }
 }
 
 export class NotARepositoryError extends RegistryError {
   override name = "NotARepositoryError";
   constructor(dir: string, cause?: unknown) {
-    super("E_NOT_A_REPOSITORY", `${dir} is not inside a git repository`, { data: { dir }, cause });
+    super("NOT_A_REPOSITORY", `${dir} is not inside a git repository`, { data: { dir }, cause });
   }
 }
 
@@ -49,6 +49,6 @@ export class NotARepositoryError extends RegistryError {
 export class CheckFailedError extends RegistryError {
   override name = "CheckFailedError";
   constructor(errors: number, data: Record<string, unknown>) {
-    super("E_CHECK_FAILED", `registry check found ${errors} error(s); fix them before building (run: jetgate registry check)`, { exitCode: 1, data });
+    super("CHECK_FAILED", `registry check found ${errors} error(s); fix them before building (run: jetgate registry check)`, { exitCode: 1, data });
   }
 }

@@ -35,13 +35,13 @@ function summarize(t: TypeDoc): TypeSummary {
 
 function getType(doc: RegistryDoc, type: string): TypeDoc {
   const t = doc.types.get(type);
-  if (!t) throw new RegistryError("E_TYPE_NOT_FOUND", `no type "${type}" in the registry`, { exitCode: 1, data: { type } });
+  if (!t) throw new RegistryError("TYPE_NOT_FOUND", `no type "${type}" in the registry`, { exitCode: 1, data: { type } });
   return t;
 }
 
 function getVersion(t: TypeDoc, version: number): unknown {
   const v = t.versions.get(version);
-  if (!v) throw new RegistryError("E_VERSION_NOT_FOUND", `type "${t.type}" has no v${version} (versions: ${[...t.versions.keys()].sort((a, b) => a - b).join(", ") || "none"})`, { exitCode: 1, data: { type: t.type, version } });
+  if (!v) throw new RegistryError("VERSION_NOT_FOUND", `type "${t.type}" has no v${version} (versions: ${[...t.versions.keys()].sort((a, b) => a - b).join(", ") || "none"})`, { exitCode: 1, data: { type: t.type, version } });
   return v.json;
 }
 
@@ -98,7 +98,7 @@ export async function diffVersions(dir: string, type: string, from: number, to: 
   return { type, from, to, changes: structuralDiff(a, b), backward: compareSchemas(ra, rb, "backward"), forward: compareSchemas(rb, ra, "forward") };
 }
 
-export function structuralDiff(a: unknown, b: unknown, ptr = "", out: DiffChange[] = []): DiffChange[] {
+function structuralDiff(a: unknown, b: unknown, ptr = "", out: DiffChange[] = []): DiffChange[] {
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
   if (isObj(a) && isObj(b)) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Broker } from "../broker/server/index.ts";
 import { buildRegistry, DEFAULT_OUT } from "../registry/index.ts";
-import { startEdgeWorkerd, devApiKeys, DEV_API_KEY } from "../worker/index.ts";
+import { devApiKeys, DEV_API_KEY } from "../worker/index.ts";
+import { startEdgeWorkerd } from "../worker/dev/index.ts";
 import {
   startBridge,
-  startDemoReceiver,
   applySubscriptions,
   applySubscriptionsFile,
   loadBridgeConfig,
@@ -17,8 +17,10 @@ import {
   ssrfPolicy,
   SubscriptionStore,
 } from "../bridge/index.ts";
+import { startDemoReceiver } from "../bridge/dev/index.ts";
+import { STACK_PORTS } from "./stack-settings.ts";
 
-export interface StackContext {
+interface StackContext {
   root: string;
   broker: Broker;
   nc: NatsConnection;
@@ -38,8 +40,8 @@ const DEV_WEBHOOK_SECRET = "whsec_amV0Z2F0ZS1kZXYtb25seS1zZWNyZXQtZG8tbm90LXVzZS
 const DEV_ADMIN_TOKEN = "dev-admin-token";
 /** The only private address the dev subscriptions may reach through the bridge's SSRF guard. */
 const LOOPBACK_ALLOW = ["127.0.0.1"];
-/** The receiver's port in DEV_SUBSCRIPTIONS (STACK_PORTS.receiver). */
-const DEFAULT_RECEIVER_PORT = 8791;
+/** The receiver's port in DEV_SUBSCRIPTIONS. */
+const DEFAULT_RECEIVER_PORT = STACK_PORTS.receiver;
 
 const SAMPLE_EVENT = {
   orderId: "o-1001",

@@ -4,55 +4,15 @@
 // SIGTERM stops every child it started; a second start reuses the data under .jetgate/.
 import { join } from "node:path";
 import { createServer } from "node:net";
-import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureStreamsReady } from "../broker/index.ts";
 import { startBroker, ensureNatsServer, stopStaleNodes, type Broker, type NodeSpec } from "../broker/server/index.ts";
 
 import { STACK, type StackStep } from "./stack-parts.ts";
+import { ROOT, STACK_PORTS, type StackPorts } from "./stack-settings.ts";
 
-export const ROOT = join(import.meta.dirname, "..");
-
-/** The fixed ports of the local stack (DESIGN.md, Contracts). Tests never use these. */
-export const STACK_PORTS: StackPorts = {
-  edge: 8787,
-  bridge: 8790,
-  receiver: 8791,
-  nats: [4222, 4223, 4224],
-  websocket: [9222, 9223, 9224],
-  routes: [6222, 6223, 6224],
-  monitor: [8222, 8223, 8224],
-};
-
-export interface StackPorts {
-  edge: number;
-  bridge: number;
-  receiver: number;
-  nats: readonly number[];
-  websocket: readonly number[];
-  routes: readonly number[];
-  monitor: readonly number[];
-}
-
-/** Environment variable that moves every port of the stack to a block starting at its value. */
-export const PORT_BASE_ENV = "JETGATE_STACK_PORT_BASE";
-
-/**
- * The stack's ports: STACK_PORTS, or with a base B (--port-base / JETGATE_STACK_PORT_BASE) the
- * block B..B+42: edge B, bridge B+3, receiver B+4, nats B+10.., websocket B+20.., routes B+30..,
- * monitoring B+40... Lets a second stack (or a test) run beside the default one.
- */
-export function stackPorts(base?: number): StackPorts {
-  if (base === undefined) return STACK_PORTS;
-  if (!Number.isInteger(base) || base < 1024 || base > 65535 - 42) {
-    throw new Error(`port base must be an integer from 1024 to ${65535 - 42}, got ${base}`);
-  }
-  const three = (offset: number) => [0, 1, 2].map((i) => base + offset + i);
-  return { edge: base, bridge: base + 3, receiver: base + 4, nats: three(10), websocket: three(20), routes: three(30), monitor: three(40) };
-}
-
-export interface StackOptions {
+interface StackOptions {
   single: boolean;
   dataDir: string;
   /** Defaults to STACK_PORTS. */
@@ -198,17 +158,4 @@ function printBanner(lines: string[], broker: Broker, opts: StackOptions, took: 
     "",
   ];
   process.stdout.write(out.join("\n") + "\n");
-}
-
-export function registerStackCommands(program: Command): void {
-  program
-    .command("stack")
-    .description("run the whole local stack in the foreground (npm start)")
-    .option("--single", "one nats-server node with R1 streams, for small laptops", false)
-    .option("--data-dir <dir>", "where nats-server keeps its data", join(ROOT, ".jetgate"))
-    .option("--port-base <port>", `move every port to a block from this one (also ${PORT_BASE_ENV}); default: the fixed ports`)
-    .action(async (o: { single: boolean; dataDir: string; portBase?: string }) => {
-      const base = o.portBase ?? process.env[PORT_BASE_ENV];
-      await runStack({ single: o.single, dataDir: o.dataDir, ports: stackPorts(base === undefined || base === "" ? undefined : Number(base)) });
-    });
 }

@@ -1,6 +1,8 @@
 // The edge's settings, parsed and checked once at start from string vars (wrangler.toml `[vars]`
 // and secrets on workerd; options or environment on Node). Every default is named here and only
-// here; the README's limits table lists the same names.
+// here: the vars' (DEFAULTS) and those of `jetgate edge` on Node (NODE_EDGE_DEFAULTS). wrangler.toml
+// declares only the var that has none, NATS_WS_URLS (test/edge/config.test.ts keeps it so); the
+// README's limits table lists the same names. Runtime-neutral: bundled for workerd too.
 import { parseApiKeys, type ApiKeyEntry } from "./auth/keys.ts";
 
 export const DEFAULTS = {
@@ -27,6 +29,14 @@ export const DEFAULTS = {
   LOG_REQUESTS: true,
 } as const;
 
+/** `jetgate edge`, the edge on Node, unless its options say otherwise. */
+export const NODE_EDGE_DEFAULTS = {
+  port: 8787,
+  host: "127.0.0.1",
+  /** NATS_URLS when unset: the local stack's 3-node cluster (`npm start`). */
+  natsUrls: "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224",
+} as const;
+
 export interface EdgeConfig {
   natsUrls: string[];
   publisherShards: number;
@@ -46,7 +56,7 @@ export interface EdgeConfig {
   natsAuth: NatsAuth;
 }
 
-export type NatsAuth = { user: string; pass: string } | { token: string } | Record<string, never>;
+type NatsAuth = { user: string; pass: string } | { token: string } | Record<string, never>;
 
 /** The NATS login: secrets, never in wrangler.toml (`wrangler secret put NATS_PASS`; the environment on Node). */
 export const NATS_SECRET_VARS = ["NATS_USER", "NATS_PASS", "NATS_TOKEN"] as const;
@@ -65,7 +75,7 @@ export type EdgeVars = Partial<Record<string, string | undefined>>;
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
-  readonly code = "INVALID_CONFIG";
+  readonly code = "CONFIG_INVALID";
   constructor(readonly problems: string[]) {
     super(`invalid edge configuration: ${problems.join("; ")}`);
   }

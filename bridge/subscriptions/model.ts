@@ -9,21 +9,21 @@ export const SUBSCRIPTION_ID = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 
 /** Svix's schedule: 5s, 5m, 30m, 2h, 5h, 10h, 10h (then give up), ±20% jitter. */
 export const DEFAULT_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-export const DEFAULT_JITTER = 0.2;
+const DEFAULT_JITTER = 0.2;
 /** Svix's default endpoint timeout. */
-export const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = 15_000;
 /** AckWait = timeout + this, so JetStream never redelivers an attempt that is still running. */
-export const ACK_WAIT_MARGIN_MS = 10_000;
-export const DEFAULT_MAX_CONCURRENCY = 64;
-export const MAX_CONCURRENCY_LIMIT = 10_000;
+const ACK_WAIT_MARGIN_MS = 10_000;
+const DEFAULT_MAX_CONCURRENCY = 64;
+const MAX_CONCURRENCY_LIMIT = 10_000;
 
-export type StartAt =
+type StartAt =
   | { policy: "new" }
   | { policy: "all" }
   | { policy: "sequence"; sequence: number }
   | { policy: "time"; time: string };
 
-export interface SubscriptionSecret {
+interface SubscriptionSecret {
   secret: string;
   /** ISO time after which this secret no longer signs (set on the old secret during rotation). */
   notAfter?: string;
@@ -244,7 +244,7 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
 }
 
 /** The fields a subscriber controls; equal specs mean `apply` has nothing to do. */
-export function specOf(sub: Subscription): Omit<Subscription, "createdAt" | "updatedAt" | "disabledAt" | "disabledReason"> {
+function specOf(sub: Subscription): Omit<Subscription, "createdAt" | "updatedAt" | "disabledAt" | "disabledReason"> {
   const { createdAt: _c, updatedAt: _u, disabledAt: _d, disabledReason: _r, ...spec } = sub;
   return spec;
 }

@@ -9,9 +9,9 @@ import { isStreamNotFound, isWrongLastSequence } from "../nats-errors.ts";
 import type { Subscription } from "./model.ts";
 
 export const SUBSCRIPTIONS_BUCKET = "jetgate_subscriptions";
-export const HEALTH_BUCKET = "jetgate_subscription_health";
+const HEALTH_BUCKET = "jetgate_subscription_health";
 
-export interface SubscriptionHealth {
+interface SubscriptionHealth {
   /** When the current run of failures began; absent once a delivery succeeds. */
   failingSince: string;
 }

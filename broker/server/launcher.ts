@@ -10,7 +10,7 @@ import { BrokerError } from "../errors.ts";
 import { ensureNatsServer } from "./nats-binary.ts";
 
 /** How long a node may take to accept clients, and the cluster to elect a JetStream meta leader. */
-export const DEFAULT_READY_TIMEOUT_MS = 20_000;
+const DEFAULT_READY_TIMEOUT_MS = 20_000;
 
 export interface NodePorts {
   client: number;

@@ -13,14 +13,14 @@ import { BrokerError } from "../errors.ts";
 export const MIN_NATS_VERSION = "2.10.23";
 
 /** Where the fetched package is unpacked; `JETGATE_TOOLS_DIR` moves it. */
-export const TOOLS_DIR = process.env.JETGATE_TOOLS_DIR ?? join(import.meta.dirname, "..", "..", ".jetgate", "tools");
+const TOOLS_DIR = process.env.JETGATE_TOOLS_DIR ?? join(import.meta.dirname, "..", "..", ".jetgate", "tools");
 const LOCAL_DIR = join(TOOLS_DIR, "nats-server");
 const LOCAL_BIN = join(LOCAL_DIR, "usr", "sbin", "nats-server");
 
 /** The Debian suite that packages a nats-server ≥ MIN_NATS_VERSION (trixie: 2.10.27). */
 const DEBIAN_SOURCE = "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main";
 
-export const NATS_INSTALL_HINT =
+const NATS_INSTALL_HINT =
   `Jetgate needs nats-server ≥ ${MIN_NATS_VERSION}. On Debian or Ubuntu \`npm run nats:install\` fetches Debian trixie's ` +
   `package into .jetgate/tools/ (no change to the system's packages); elsewhere install a release from the NATS project ` +
   `and put it on PATH, or point JETGATE_NATS_SERVER at it.`;
@@ -31,7 +31,7 @@ export interface NatsBinary {
 }
 
 /** `nats-server --version` prints `nats-server: v2.10.27`; null when it does not run. */
-export function natsServerVersion(path: string): string | null {
+function natsServerVersion(path: string): string | null {
   const out = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000 });
   const match = /v(\d+\.\d+\.\d+)/.exec(`${out.stdout ?? ""}${out.stderr ?? ""}`);
   return out.status === 0 && match ? match[1]! : null;

@@ -1,7 +1,7 @@
 // `jetgate registry build`: compiles every version with ajv standalone into ES modules the worker
 // bundles, plus the manifest. Each validator is stored under a hash of everything that shapes its
-// code (schema, the schemas it reaches through $ref, draft, ajv and generator versions), so a
-// rebuild regenerates only what changed.
+// code (schema, the schemas it reaches through $ref, draft, ajv and generator versions, where the
+// helpers it imports are installed), so a rebuild regenerates only what changed.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -12,7 +12,7 @@ import type { Manifest, ManifestType } from "../compiled.ts";
 import { versionKey } from "../compiled.ts";
 import { commonId } from "../check/analyze.ts";
 import { runCheck } from "../check/check.ts";
-import { GENERATED_HEADER, GENERATOR_VERSION, validatorModule } from "./codegen.ts";
+import { GENERATED_HEADER, GENERATOR_VERSION, HELPERS_LOCATION, validatorModule } from "./codegen.ts";
 import { refClosure } from "../read/deps.ts";
 import { CheckFailedError } from "../errors.ts";
 import { schemaId, type RegistryDoc } from "../read/layout.ts";
@@ -78,7 +78,7 @@ export async function buildRegistry(opts: BuildOptions): Promise<BuildResult> {
       const id = schemaId(doc.idBase, t.type, version);
       const schema = analysis.byId.get(id)!;
       const draft = analysis.drafts.get(key)!;
-      const cacheKey = sha256(canonicalJson({ g: GENERATOR_VERSION, ajv: AJV_VERSION, draft, schema, deps: refClosure(id, analysis.byId).map((d) => [d, analysis.byId.get(d)]) }));
+      const cacheKey = sha256(canonicalJson({ g: GENERATOR_VERSION, ajv: AJV_VERSION, helpers: HELPERS_LOCATION, draft, schema, deps: refClosure(id, analysis.byId).map((d) => [d, analysis.byId.get(d)]) }));
       const file = `${cacheKey.slice(0, 24)}.js`;
       const abs = path.join(outDir, VALIDATORS_DIR, file);
       const hit = fs.existsSync(abs);

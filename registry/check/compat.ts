@@ -442,7 +442,7 @@ function mergeSiblings(siblings: Obj, alt: Schema): Schema {
  * disagree on a keyword the first value is kept, which can only make the writer look wider than it
  * is: the checker may then report a change it could have passed, never pass one it should report.
  */
-export function mergeAllOf(s: Obj): Obj {
+function mergeAllOf(s: Obj): Obj {
   if (!Array.isArray(s.allOf)) return s;
   const { allOf, ...base } = s;
   let out: Obj = { ...base };

@@ -2,7 +2,7 @@
 // `rule`; people read `message`.
 
 export type Severity = "error" | "warning";
-export type FindingCategory = "layout" | "schema" | "lint" | "immutability" | "compatibility" | "example";
+type FindingCategory = "layout" | "schema" | "lint" | "immutability" | "compatibility" | "example";
 
 export interface Finding {
   /** Stable rule id, e.g. `id-mismatch`, `required-added` (see the README's rule list). */

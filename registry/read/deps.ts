@@ -2,7 +2,7 @@
 // released version that changed through a shared definition, and to key the build cache.
 
 /** `$ref` targets of one document, as absolute document URIs (fragment dropped), itself excluded. */
-export function directRefs(json: unknown, id: string): string[] {
+function directRefs(json: unknown, id: string): string[] {
   const found = new Set<string>();
   const walk = (node: unknown): void => {
     if (typeof node !== "object" || node === null) return;

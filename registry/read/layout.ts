@@ -11,8 +11,8 @@ import { SCHEMAS_DIR, type Snapshot } from "./source.ts";
 import { finding, type Finding } from "../check/findings.ts";
 
 export const DEFAULT_ID_BASE = "https://schemas.jetgate.dev/";
-export const DEFAULT_COMPATIBILITY: CompatibilityMode = "BACKWARD";
-export const COMPATIBILITY_MODES: readonly CompatibilityMode[] = [
+const DEFAULT_COMPATIBILITY: CompatibilityMode = "BACKWARD";
+const COMPATIBILITY_MODES: readonly CompatibilityMode[] = [
   "BACKWARD",
   "BACKWARD_TRANSITIVE",
   "FORWARD",
@@ -36,7 +36,7 @@ export interface VersionDoc extends JsonDoc {
   version: number;
 }
 
-export interface ExampleDoc extends JsonDoc {
+interface ExampleDoc extends JsonDoc {
   type: string;
   version: number;
   label: string;
@@ -44,7 +44,7 @@ export interface ExampleDoc extends JsonDoc {
   expectValid: boolean;
 }
 
-export interface TypeSettings {
+interface TypeSettings {
   compatibility: CompatibilityMode;
   owners: string[];
   description: string;

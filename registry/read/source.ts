@@ -33,7 +33,7 @@ export async function readSnapshot(dir: string, ref?: string, cache: object = {}
   return { ref, commit, files };
 }
 
-export async function resolveCommit(dir: string, ref: string, cache: object = {}): Promise<string> {
+async function resolveCommit(dir: string, ref: string, cache: object = {}): Promise<string> {
   let oid: string;
   try {
     oid = /^[0-9a-f]{4,40}$/i.test(ref) ? await expandOidOrRef(dir, ref, cache) : await git.resolveRef({ fs, dir, ref });

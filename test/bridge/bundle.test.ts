@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { buildBridgeBundle, bridgeNodeArgs } from "../../bridge/index.ts";
+import { buildBridgeBundle, bridgeNodeArgs } from "../../bridge/dev/index.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { freePort } from "../harness/ports.ts";
 import { startReceiver } from "../harness/receiver.ts";

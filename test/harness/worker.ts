@@ -1,9 +1,8 @@
 // Starts the edge for tests and benchmarks on a free loopback port: in real workerd (Miniflare's
-// API, worker/dev/miniflare.ts) or on Node (@hono/node-server), against a broker from test/harness/nats.ts.
+// API, worker/dev/index.ts) or on Node (@hono/node-server), against a broker from test/harness/nats.ts.
 // The edge suites run the same cases against both runtimes. Stop it with `stop()` in t.after().
-import { startEdgeWorkerd } from "../../worker/dev/miniflare.ts";
-import { startNodeEdge } from "../../worker/node/entry.ts";
-import type { ApiKeyEntry } from "../../worker/auth/keys.ts";
+import { startEdgeWorkerd } from "../../worker/dev/index.ts";
+import { startNodeEdge, type ApiKeyEntry } from "../../worker/index.ts";
 import { freePort } from "./ports.ts";
 
 export type EdgeRuntime = "workerd" | "node";

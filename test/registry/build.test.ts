@@ -112,7 +112,7 @@ test("build refuses a registry that check rejects", async (t) => {
   await repo.commit("broken");
   assert.equal((await checkRegistry({ dir: repo.dir })).ok, false);
   const out = path.join(repoTempDir(t, "refuse"), "registry");
-  await assert.rejects(buildRegistry({ dir: repo.dir, out }), (err: RegistryError) => err.code === "E_CHECK_FAILED" && err.exitCode === 1);
+  await assert.rejects(buildRegistry({ dir: repo.dir, out }), (err: RegistryError) => err.code === "CHECK_FAILED" && err.exitCode === 1);
   assert.equal(fs.existsSync(path.join(out, "index.js")), false);
 });
 

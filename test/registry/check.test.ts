@@ -104,8 +104,8 @@ test("refs: tags (lightweight and annotated), short commit ids, the working tree
   assert.match(worktree.head.commit!, /^[0-9a-f]{40}$/, "clean working tree names HEAD");
   repo.write({ "schemas/order.created/examples/v2-more.json": EX });
   assert.equal((await checkRegistry({ dir: repo.dir })).head.commit, null, "a dirty working tree names no commit");
-  await assert.rejects(checkRegistry({ dir: repo.dir, base: "no-such-branch" }), (err: RegistryError) => err.code === "E_REF_NOT_FOUND" && err.exitCode === 2);
-  await assert.rejects(checkRegistry({ dir: path.parse(repo.dir).root }), (err: RegistryError) => err.code === "E_NOT_A_REPOSITORY");
+  await assert.rejects(checkRegistry({ dir: repo.dir, base: "no-such-branch" }), (err: RegistryError) => err.code === "REF_NOT_FOUND" && err.exitCode === 2);
+  await assert.rejects(checkRegistry({ dir: path.parse(repo.dir).root }), (err: RegistryError) => err.code === "NOT_A_REPOSITORY");
 });
 
 test("a packed repository (isomorphic-git packObjects, loose objects deleted) reads the same", async (t) => {

@@ -11,9 +11,7 @@ import { build, type BuildOptions } from "esbuild";
 import { Miniflare } from "miniflare";
 import type { ApiKeyEntry } from "../auth/keys.ts";
 
-import { DEFAULT_REGISTRY_DIR, ROOT, WRANGLER_TOML } from "../node/paths.ts";
-
-export { DEFAULT_REGISTRY_DIR, WRANGLER_TOML };
+import { ROOT, WRANGLER_TOML } from "../node/paths.ts";
 
 export interface EdgeWorkerdOptions {
   /** Default: a free port chosen by workerd. */
@@ -65,10 +63,9 @@ export function workerBuildOptions(registryDir: string): BuildOptions {
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["browser", "module", "main"],
     external: ["cloudflare:*"],
+    // The generated validators import ajv's runtime helpers by absolute path
+    // (registry/build/codegen.ts), so a registry built outside this checkout bundles too.
     alias: { "jetgate-registry": join(resolve(registryDir), "index.js") },
-    // The generated validators require ajv's runtime helpers; resolve them from this checkout
-    // even when the registry was built outside it.
-    nodePaths: [join(ROOT, "node_modules")],
     logLevel: "silent",
   };
 }

@@ -31,7 +31,7 @@ export interface AppDeps {
 }
 
 /** Headers a browser may send on a CORS POST (the preflight reflects only these). */
-export const CORS_ALLOWED_HEADERS = [
+const CORS_ALLOWED_HEADERS = [
   "authorization",
   "content-type",
   "idempotency-key",

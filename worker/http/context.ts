@@ -1,5 +1,5 @@
 // What handlers record on the request for the access log (access-log.ts).
-export interface RequestFacts {
+interface RequestFacts {
   reqId: string;
   keyName?: string;
   eventType?: string;

@@ -1,5 +1,6 @@
-// The OpenAPI 3.1 description of the edge, served at /v1/openapi.json. test/edge/openapi.test.ts
-// checks real responses against the schemas below, so this document cannot drift from the code.
+// The OpenAPI 3.1 description of the edge, served at /v1/openapi.json. The edge suites check every
+// real response they get against the schemas below (test/edge/openapi-check.ts, from
+// test/edge/ingest.test.ts and test/edge/errors.test.ts), so this document cannot drift from the code.
 import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, SPEC_VERSION } from "../../broker/index.ts";
 import { PROBLEM_BASE, PROBLEM_KINDS } from "./problems.ts";
 

@@ -35,7 +35,11 @@ export const PROBLEM_KINDS = {
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
 
-/** A schema failure as the client sees it: ajv's error reduced to what is stable. */
+/**
+ * A schema failure as the client sees it, from ajv's error: where (`instancePath`) and which rule
+ * failed (`keyword`), which clients can match on, and ajv's sentence about it (`message`), which is
+ * for people and may change with ajv's version. ajv's `params` are not passed on.
+ */
 export interface ProblemSchemaError {
   instancePath: string;
   keyword: string;

@@ -15,7 +15,7 @@ import type { RegistryView } from "../events/schema-registry.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import type { ApiKeyEntry } from "../auth/keys.ts";
 
-export interface EventRouteDeps {
+interface EventRouteDeps {
   config: EdgeConfig;
   keys: KeyStore;
   limiter: RateLimiter;

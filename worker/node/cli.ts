@@ -1,11 +1,9 @@
 // `jetgate edge` — serve the edge on Node (self-hosting without Cloudflare) — and
 // `jetgate edge key` — make an API key and the API_KEYS entry that holds its hash.
-import type { Command } from "commander";
-import { DEFAULTS, NATS_SECRET_VARS } from "../config.ts";
+import { InvalidArgumentError, type Command } from "commander";
+import { ConfigError, DEFAULTS, NATS_SECRET_VARS, NODE_EDGE_DEFAULTS } from "../config.ts";
 import { DEFAULT_REGISTRY_DIR } from "./paths.ts";
-import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys } from "../auth/keys.ts";
-
-const DEFAULT_NATS = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224";
+import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys, type ApiKeyEntry } from "../auth/keys.ts";
 
 /** The same vars as wrangler.toml's [vars] and the NATS login, taken from the environment when set. */
 function varsFromEnv(): Record<string, string> {
@@ -17,22 +15,37 @@ function varsFromEnv(): Record<string, string> {
   return vars;
 }
 
+/** API_KEYS from the environment; a bad value is a configuration error (exit 2), like any other var. */
+function apiKeysFromEnv(): ApiKeyEntry[] {
+  try {
+    return parseApiKeys(process.env.API_KEYS ?? "[]");
+  } catch (err) {
+    throw new ConfigError([`API_KEYS: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`not a port (0..65535): ${value}`);
+  return n;
+}
+
 export function registerEdgeCommands(program: Command): void {
   const edge = program
     .command("edge")
     .description("Serve the edge (POST /v1/events …) on Node; limits and CORS come from the same vars as wrangler.toml, read from the environment")
-    .option("--port <port>", "HTTP port", "8787")
-    .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--nats <urls>", "comma-separated nats:// URLs of the cluster", process.env.NATS_URLS ?? DEFAULT_NATS)
+    .option("--port <port>", "HTTP port", port, NODE_EDGE_DEFAULTS.port)
+    .option("--host <host>", "address to listen on", NODE_EDGE_DEFAULTS.host)
+    .option("--nats <urls>", "comma-separated nats:// URLs of the cluster", process.env.NATS_URLS ?? NODE_EDGE_DEFAULTS.natsUrls)
     .option("--registry <dir>", "built registry (jetgate registry build --out DIR)", DEFAULT_REGISTRY_DIR)
     .option("--dev-key", `accept the fixed development key ${DEV_API_KEY} (never in production)`, false)
     .addHelpText("after", "\nAPI keys: set API_KEYS to a JSON array of {name, sha256, types}; `jetgate edge key` makes one.")
-    .action(async (opts: { port: string; host: string; nats: string; registry: string; devKey: boolean }) => {
-      const apiKeys = [...parseApiKeys(process.env.API_KEYS ?? "[]"), ...(opts.devKey ? await devApiKeys() : [])];
+    .action(async (opts: { port: number; host: string; nats: string; registry: string; devKey: boolean }) => {
+      const apiKeys = [...apiKeysFromEnv(), ...(opts.devKey ? await devApiKeys() : [])];
       if (apiKeys.length === 0) console.error("warning: no API keys configured (API_KEYS or --dev-key); every POST will be 401");
       const { startNodeEdge } = await import("./entry.ts");
       const running = await startNodeEdge({
-        port: Number(opts.port),
+        port: opts.port,
         host: opts.host,
         natsServers: opts.nats.split(",").map((s) => s.trim()).filter(Boolean),
         registryDir: opts.registry,

@@ -32,11 +32,12 @@ export interface RunningNodeEdge {
 }
 
 export async function startNodeEdge(opts: NodeEdgeOptions): Promise<RunningNodeEdge> {
-  const registry = opts.registry ?? (opts.registryDir ? await loadRegistry(opts.registryDir) : undefined);
-  if (!registry) throw new Error("startNodeEdge needs registryDir or registry");
+  // The config first: a bad setting is reported before the registry is loaded.
   const vars: Record<string, string> = { ...(opts.vars ?? {}), NATS_URLS: opts.natsServers.join(",") };
   if (opts.apiKeys) vars.API_KEYS = JSON.stringify(opts.apiKeys);
   const config = parseConfig(vars, "NATS_URLS");
+  const registry = opts.registry ?? (opts.registryDir ? await loadRegistry(opts.registryDir) : undefined);
+  if (!registry) throw new Error("startNodeEdge needs registryDir or registry");
   const publisher = new NodePublisher({ servers: config.natsUrls, publishTimeoutMs: config.publishTimeoutMs, auth: config.natsAuth });
   const app = createApp({ registry, config, publisher, log: opts.log, readBody: readNodeBody, discardBody: discardNodeBody });
   const host = opts.host ?? "127.0.0.1";

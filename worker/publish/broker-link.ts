@@ -10,9 +10,9 @@ import { natsHeadersOf } from "../../broker/index.ts";
 import { AckError, AckInbox } from "./ack-inbox.ts";
 import type { PublishAck, PublishOutcome, PublishRequest, PublisherHealth } from "./publisher.ts";
 
-export type Connect = (opts: ConnectionOptions) => Promise<NatsConnection>;
+type Connect = (opts: ConnectionOptions) => Promise<NatsConnection>;
 
-export const LINK_DEFAULTS = {
+const LINK_DEFAULTS = {
   /** First-connect backoff: doubles from min to max while the broker stays unreachable. */
   CONNECT_BACKOFF_MIN_MS: 100,
   CONNECT_BACKOFF_MAX_MS: 2_000,
@@ -36,7 +36,7 @@ function isInFlightDuplicate(ack: PublishAck): boolean {
   return ack.duplicate && ack.seq === 0;
 }
 
-export interface BrokerLinkOptions {
+interface BrokerLinkOptions {
   servers: string[];
   connect: Connect;
   publishTimeoutMs: number;

@@ -11,7 +11,7 @@
 // waits with nothing of its own pending (it looks hung), so a waiting caller keeps a timer: at
 // `waitLimitMs` it gives up with WaitTimeout (a 503 for the client, never a false 202).
 
-export type Ship<I, R> = (items: I[]) => Promise<R[]>;
+type Ship<I, R> = (items: I[]) => Promise<R[]>;
 
 interface Deferred<T> {
   promise: Promise<T>;

@@ -17,7 +17,7 @@ export interface PublishRequest {
   headers: Record<string, string>;
 }
 
-export type PublishErrorCode = "UNAVAILABLE" | "TIMEOUT";
+type PublishErrorCode = "UNAVAILABLE" | "TIMEOUT";
 
 /** The outcome of one publish, as data, so a batch can carry failures beside successes. */
 export type PublishOutcome = { ok: true; ack: PublishAck } | { ok: false; code: PublishErrorCode; message: string };

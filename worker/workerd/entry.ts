@@ -4,7 +4,7 @@
 import type { ExecutionContext, Hono } from "hono";
 import * as registry from "jetgate-registry";
 import { createApp } from "../http/app.ts";
-import { parseConfig } from "../config.ts";
+import { ConfigError, parseConfig } from "../config.ts";
 import { DurablePublisher, PublisherShard, varsOf, type WorkerEnv } from "./publisher-do.ts";
 import { errorToResponse, makeProblem, problemResponse } from "../http/problems.ts";
 import type { AppEnv } from "../http/context.ts";
@@ -27,7 +27,7 @@ export default {
       return appFor(env).fetch(request, env, ctx);
     } catch (err) {
       // A bad configuration answers every request with the reason, instead of an opaque 500.
-      if (err instanceof Error && err.name === "ConfigError") {
+      if (err instanceof ConfigError) {
         return problemResponse(makeProblem("internal", err.message));
       }
       return errorToResponse(err);

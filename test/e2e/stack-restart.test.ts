@@ -6,47 +6,26 @@
 // on the fixed ports of DESIGN.md.
 import { test, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { stopStaleNodes, type NodeSpec } from "../../broker/server/index.ts";
+import { stopStaleNodes } from "../../broker/server/index.ts";
 import { DEV_API_KEY } from "../../worker/index.ts";
+import {
+  freeStackPortBase,
+  groupAlive,
+  nodePids,
+  processAlive,
+  stackNodeSpecs,
+  startStackProcess,
+  stopGroup as stopGroupWithin,
+  type StackProcess as Stack,
+} from "../harness/stack.ts";
 
-const ROOT = join(import.meta.dirname, "../..");
 /** Registry build, three nodes, workerd and the bridge on two busy cores: generous, but bounded. */
 const UP_DEADLINE_MS = 180_000;
 const EXIT_DEADLINE_MS = 60_000;
-
-interface Stack {
-  child: ChildProcess;
-  pgid: number;
-  output: string[];
-  /** Resolves with the first output line (from index `from` on) matching `re`. */
-  waitForLine(re: RegExp, what: string, timeoutMs: number, from?: number): Promise<string>;
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-/** A block of 43 ports (stackPorts' layout) whose used ports are all free right now. */
-async function freePortBase(): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 20_000 + Math.floor(Math.random() * 800) * 50;
-    const used = [0, 3, 4, 10, 11, 12, 20, 21, 22, 30, 31, 32, 40, 41, 42].map((o) => base + o);
-    let free = true;
-    for (const port of used) if (!(await portFree(port))) free = false;
-    if (free) return base;
-  }
-  throw new Error("no free block of 43 loopback ports found in 50 tries");
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), "jetgate-stack-"));
 let base = 0;
@@ -54,89 +33,11 @@ let current: Stack | undefined;
 
 function startStack(): Stack {
   // Through npm, as users start it: npm and its shell share the group and get the signal too.
-  const child = spawn("npm", ["start", "--silent", "--", "--data-dir", dataDir, "--port-base", String(base)], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  assert.ok(child.pid, "the stack process started");
-  const output: string[] = [];
-  const listeners = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    output.push(...chunk.toString("utf8").split("\n").filter((l) => l.length > 0));
-    for (const listener of listeners) listener();
-  };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
-  const waitForLine = (re: RegExp, what: string, timeoutMs: number, from = 0) =>
-    new Promise<string>((resolve, reject) => {
-      const check = () => {
-        const line = output.slice(from).find((l) => re.test(l));
-        if (line !== undefined) return done(() => resolve(line));
-        if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`the stack exited (${child.exitCode ?? child.signalCode}) before ${what}; last output:\n${output.slice(-30).join("\n")}`)));
-        }
-      };
-      const timer = setTimeout(
-        () => done(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last output:\n${output.slice(-30).join("\n")}`))),
-        timeoutMs,
-      );
-      const done = (settle: () => void) => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        child.off("exit", check);
-        settle();
-      };
-      listeners.add(check);
-      child.on("exit", check);
-      check();
-    });
-  return { child, pgid: child.pid!, output, waitForLine };
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return startStackProcess({ dataDir, base, via: "npm" });
 }
 
 /** Signals the whole process group, as a terminal's Ctrl-C or `kill -- -<pgid>` does, and waits until it is gone. */
-async function stopGroup(stack: Stack, signal: NodeJS.Signals): Promise<void> {
-  if (groupAlive(stack.pgid)) process.kill(-stack.pgid, signal);
-  const deadline = Date.now() + EXIT_DEADLINE_MS;
-  while (groupAlive(stack.pgid) && Date.now() < deadline) await sleep(100);
-  if (groupAlive(stack.pgid)) {
-    process.kill(-stack.pgid, "SIGKILL");
-    throw new Error(`the stack's process group ${stack.pgid} was still running ${EXIT_DEADLINE_MS} ms after ${signal}`);
-  }
-}
-
-/** The nodes as the stack lays them out in its data dir, so leftovers can be stopped by pid. */
-function stackNodeSpecs(): NodeSpec[] {
-  return [1, 2, 3].map((i) => ({
-    name: `n${i}`,
-    dir: join(dataDir, "cluster", `n${i}`),
-    configFile: join(ROOT, `deploy/nats/dev/n${i}.conf`),
-    ports: { client: 0, websocket: 0, cluster: 0, monitor: 0 },
-  }));
-}
-
-/** The pids of the stack's nats-server nodes, from the pid files the launcher writes. */
-function nodePids(): number[] {
-  return stackNodeSpecs().map((spec) => Number.parseInt(readFileSync(join(spec.dir, "nats.pid"), "utf8"), 10));
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const stopGroup = (stack: Stack, signal: NodeJS.Signals) => stopGroupWithin(stack, signal, EXIT_DEADLINE_MS);
 
 /** Starts the stack, waits for its banner, posts an event and waits for the demo receiver to get it. */
 async function startAndServe(t?: TestContext): Promise<Stack> {
@@ -166,14 +67,14 @@ async function startAndServe(t?: TestContext): Promise<Stack> {
 }
 
 before(async () => {
-  base = await freePortBase();
+  base = await freeStackPortBase();
   await startAndServe();
 });
 
 after(async () => {
   if (current && groupAlive(current.pgid)) process.kill(-current.pgid, "SIGKILL");
   // After a SIGKILL of the group the detached nats-server nodes outlive it: stop them by pid.
-  await stopStaleNodes(stackNodeSpecs()).catch(() => undefined);
+  await stopStaleNodes(stackNodeSpecs(dataDir)).catch(() => undefined);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -200,7 +101,7 @@ test(
   async (t) => {
     // As a power cut, the OOM killer or `systemctl kill -s KILL` on the service's cgroup: no node
     // shuts down cleanly, so every Raft group (meta, streams, KV buckets, consumers) must elect again.
-    const pids = nodePids();
+    const pids = nodePids(dataDir);
     for (const pid of pids) if (processAlive(pid)) process.kill(pid, "SIGKILL");
     await stopGroup(current!, "SIGKILL");
     const deadline = Date.now() + EXIT_DEADLINE_MS;

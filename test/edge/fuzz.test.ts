@@ -75,7 +75,8 @@ function resultsFault(body: string): string | null {
  * Request heads that local workerd's own HTTP server (kj, in front of the Worker) refuses before
  * any Worker code runs: an invalid or doubled Content-Length is a bare 500, a header line without
  * a colon or a NUL in the path a text/plain 400. On Cloudflare the front end parses HTTP and no
- * Worker sees these (README, edge section); they are counted and printed, not failed.
+ * Worker sees these (docs/producers.md, "Refusals, bodies and connections"); they are counted
+ * and printed, not failed.
  */
 const WORKERD_FRONT_DOOR = new Set(["bad-content-length", "two-content-lengths", "no-colon", "nul-in-path"]);
 

@@ -1,4 +1,4 @@
-// The compatibility table (README, "What each mode allows"), row by row, in both directions and
+// The compatibility table (docs/schema-authors.md, "What each mode allows"), row by row, in both directions and
 // under every mode, each on a real git repository. A row is a change from `before` to `after`;
 // BACKWARD breaks when the new version rejects data the old one accepted, FORWARD the reverse.
 // The reversed row (after → before) must swap the two verdicts.

@@ -75,10 +75,10 @@ describe("KeyStore", () => {
     }
     const misses = [...NEAR_MISSES.map(([, k]) => k).filter(Boolean), await hashApiKey(RIGHT), "é", "😀", KEYS.full + "é"];
     for (const key of misses) {
-      await assert.rejects(store.authenticate(`Bearer ${key}`), (err: unknown) => err instanceof EdgeError && err.code === "unauthorized", key);
+      await assert.rejects(store.authenticate(`Bearer ${key}`), (err: unknown) => err instanceof EdgeError && err.code === "UNAUTHORIZED", key);
     }
     for (const header of [undefined, "", "Bearer", "Bearer ", "Basic " + btoa("a:b"), KEYS.full]) {
-      await assert.rejects(store.authenticate(header), (err: unknown) => err instanceof EdgeError && err.code === "unauthorized", String(header));
+      await assert.rejects(store.authenticate(header), (err: unknown) => err instanceof EdgeError && err.code === "UNAUTHORIZED", String(header));
     }
     // Refusals did not disturb what is remembered.
     assert.equal((await store.authenticate(`Bearer ${KEYS.full}`)).name, "full");

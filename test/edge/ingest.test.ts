@@ -152,7 +152,7 @@ for (const runtime of EDGE_RUNTIMES) {
       for (const attrs of refused) {
         const res = await post("/v1/events", headers, body(attrs));
         assert.equal(res.status, 400, JSON.stringify(res.body));
-        assert.equal(res.body.type, problemType("invalid-attribute"));
+        assert.equal(res.body.type, problemType("INVALID_ATTRIBUTE"));
       }
       const pair = await post("/v1/events", headers, body({ id: `${runtime}-pair-\\ud83d\\ude00`, source: "/lone" }));
       assert.equal(pair.status, 202, "a proper surrogate pair (an emoji) is Unicode text");

@@ -33,12 +33,12 @@ export class KeyStore {
   async authenticate(authorization: string | undefined): Promise<ApiKeyEntry> {
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization ?? "");
     if (!match) {
-      throw new EdgeError("unauthorized", "send an API key as `Authorization: Bearer <key>`", {}, { "www-authenticate": "Bearer" });
+      throw new EdgeError("UNAUTHORIZED", "send an API key as `Authorization: Bearer <key>`", {}, { "www-authenticate": "Bearer" });
     }
     const token = match[1]!;
     const entry = this.recall(token) ?? this.find(await sha256(token));
     if (!entry) {
-      throw new EdgeError("unauthorized", "the API key is not known", {}, { "www-authenticate": 'Bearer error="invalid_token"' });
+      throw new EdgeError("UNAUTHORIZED", "the API key is not known", {}, { "www-authenticate": 'Bearer error="invalid_token"' });
     }
     if (!this.recent.some((r) => r.entry === entry)) this.recent.push({ token, entry });
     return entry;
@@ -64,7 +64,7 @@ export class KeyStore {
 
 export function assertTypeAllowed(key: ApiKeyEntry, type: string): void {
   if (key.types.some((pattern) => typeMatches(pattern, type))) return;
-  throw new EdgeError("forbidden-type", `the API key "${key.name}" may not publish "${type}"`);
+  throw new EdgeError("FORBIDDEN_TYPE", `the API key "${key.name}" may not publish "${type}"`);
 }
 
 interface Bucket {
@@ -97,7 +97,7 @@ export class RateLimiter {
     }
     const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / limit.perSecond));
     throw new EdgeError(
-      "rate-limited",
+      "RATE_LIMITED",
       `the API key "${key.name}" is limited to ${limit.perSecond} requests/s (burst ${burst})`,
       {},
       { "retry-after": String(retryAfter) },

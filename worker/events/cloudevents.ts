@@ -47,7 +47,7 @@ export function contentMode(contentType: string | null): ContentMode {
 function decodeHeader(name: string, value: string): string {
   const decoded = percentDecode(value);
   if (decoded === undefined) {
-    throw new EdgeError("invalid-attribute", `the ${name} header is not validly percent-encoded`, { attribute: name });
+    throw new EdgeError("INVALID_ATTRIBUTE", `the ${name} header is not validly percent-encoded`, { attribute: name });
   }
   return decoded;
 }
@@ -61,7 +61,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 function wellFormed(name: string, value: string): string {
   if (LONE_SURROGATE.test(value)) {
-    throw new EdgeError("invalid-attribute", `the attribute "${name}" holds a lone UTF-16 surrogate, which is not Unicode text`, {
+    throw new EdgeError("INVALID_ATTRIBUTE", `the attribute "${name}" holds a lone UTF-16 surrogate, which is not Unicode text`, {
       attribute: name,
     });
   }
@@ -71,10 +71,10 @@ function wellFormed(name: string, value: string): string {
 function requireString(attrs: Record<string, unknown>, name: string): string {
   const value = attrs[name];
   if (value === undefined || value === null || value === "") {
-    throw new EdgeError("missing-attribute", `the required attribute "${name}" is missing`, { attribute: name });
+    throw new EdgeError("MISSING_ATTRIBUTE", `the required attribute "${name}" is missing`, { attribute: name });
   }
   if (typeof value !== "string") {
-    throw new EdgeError("invalid-attribute", `the attribute "${name}" must be a string`, { attribute: name });
+    throw new EdgeError("INVALID_ATTRIBUTE", `the attribute "${name}" must be a string`, { attribute: name });
   }
   return wellFormed(name, value);
 }
@@ -83,7 +83,7 @@ function optionalString(attrs: Record<string, unknown>, name: string): string | 
   const value = attrs[name];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") {
-    throw new EdgeError("invalid-attribute", `the attribute "${name}" must be a string`, { attribute: name });
+    throw new EdgeError("INVALID_ATTRIBUTE", `the attribute "${name}" must be a string`, { attribute: name });
   }
   return wellFormed(name, value);
 }
@@ -98,7 +98,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d
 function fromAttributes(attrs: Record<string, unknown>, data: unknown, dataBytes?: Uint8Array): CloudEvent {
   const specversion = requireString(attrs, "specversion");
   if (specversion !== SPEC_VERSION) {
-    throw new EdgeError("invalid-attribute", `specversion must be "${SPEC_VERSION}", got "${specversion}"`, { attribute: "specversion" });
+    throw new EdgeError("INVALID_ATTRIBUTE", `specversion must be "${SPEC_VERSION}", got "${specversion}"`, { attribute: "specversion" });
   }
   const event: CloudEvent = {
     specversion,
@@ -115,20 +115,20 @@ function fromAttributes(attrs: Record<string, unknown>, data: unknown, dataBytes
   };
   // It travels as a header (Content-Type to subscribers, content-type in NATS), so it must be one.
   if (event.datacontenttype !== undefined && !HEADER_VALUE.test(event.datacontenttype)) {
-    throw new EdgeError("invalid-attribute", "datacontenttype must be printable ASCII, like a Content-Type header", { attribute: "datacontenttype" });
+    throw new EdgeError("INVALID_ATTRIBUTE", "datacontenttype must be printable ASCII, like a Content-Type header", { attribute: "datacontenttype" });
   }
   if (event.time !== undefined && !RFC3339.test(event.time)) {
-    throw new EdgeError("invalid-attribute", `time must be an RFC 3339 timestamp, got "${event.time}"`, { attribute: "time" });
+    throw new EdgeError("INVALID_ATTRIBUTE", `time must be an RFC 3339 timestamp, got "${event.time}"`, { attribute: "time" });
   }
   for (const [name, value] of Object.entries(attrs)) {
     if (CONTEXT_ATTRIBUTES.has(name) || name === "data" || name === "data_base64") continue;
     if (!EXTENSION_NAME.test(name)) {
-      throw new EdgeError("invalid-attribute", `"${name}" is not a valid extension attribute name (a-z, 0-9)`, { attribute: name });
+      throw new EdgeError("INVALID_ATTRIBUTE", `"${name}" is not a valid extension attribute name (a-z, 0-9)`, { attribute: name });
     }
     if (typeof value === "string") event.extensions[name] = wellFormed(name, value);
     else if (typeof value === "number" || typeof value === "boolean") event.extensions[name] = String(value);
     else if (value !== null && value !== undefined) {
-      throw new EdgeError("invalid-attribute", `the extension "${name}" must be a string, number or boolean`, { attribute: name });
+      throw new EdgeError("INVALID_ATTRIBUTE", `the extension "${name}" must be a string, number or boolean`, { attribute: name });
     }
   }
   return event;
@@ -145,7 +145,7 @@ export function fromBinary(headers: Headers, body: Uint8Array, parseData: (bytes
   if (contentType) attrs.datacontenttype = contentType;
   if (attrs.specversion === undefined && attrs.id === undefined && attrs.type === undefined) {
     throw new EdgeError(
-      "missing-attribute",
+      "MISSING_ATTRIBUTE",
       "no CloudEvent found: send ce-* headers (binary mode) or Content-Type application/cloudevents+json or application/cloudevents-batch+json",
       { attribute: "specversion" },
     );
@@ -154,7 +154,7 @@ export function fromBinary(headers: Headers, body: Uint8Array, parseData: (bytes
   if (!isJsonMediaType(contentType)) {
     // Check the attributes first: a missing id is the more useful answer.
     fromAttributes(attrs, undefined);
-    throw new EdgeError("unsupported-datacontenttype", `data of type "${contentType ?? "(none)"}" cannot be validated; send JSON`, {
+    throw new EdgeError("UNSUPPORTED_DATACONTENTTYPE", `data of type "${contentType ?? "(none)"}" cannot be validated; send JSON`, {
       datacontenttype: contentType,
     });
   }
@@ -168,26 +168,26 @@ function decodeBase64(value: string): Uint8Array {
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return bytes;
   } catch {
-    throw new EdgeError("invalid-attribute", "data_base64 is not valid base64", { attribute: "data_base64" });
+    throw new EdgeError("INVALID_ATTRIBUTE", "data_base64 is not valid base64", { attribute: "data_base64" });
   }
 }
 
 /** Structured mode (§3.2, JSON event format): one JSON object holding attributes and data. */
 export function fromStructured(value: unknown, parseData: (bytes: Uint8Array) => unknown): CloudEvent {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new EdgeError("invalid-attribute", "a structured CloudEvent must be a JSON object");
+    throw new EdgeError("INVALID_ATTRIBUTE", "a structured CloudEvent must be a JSON object");
   }
   const attrs = value as Record<string, unknown>;
   const datacontenttype = optionalString(attrs, "datacontenttype");
   if (datacontenttype !== undefined && !isJsonMediaType(datacontenttype)) {
     fromAttributes(attrs, undefined);
-    throw new EdgeError("unsupported-datacontenttype", `data of type "${datacontenttype}" cannot be validated; send JSON`, {
+    throw new EdgeError("UNSUPPORTED_DATACONTENTTYPE", `data of type "${datacontenttype}" cannot be validated; send JSON`, {
       datacontenttype,
     });
   }
   if (attrs.data_base64 !== undefined) {
-    if (attrs.data !== undefined) throw new EdgeError("invalid-attribute", "an event holds data or data_base64, not both");
-    if (typeof attrs.data_base64 !== "string") throw new EdgeError("invalid-attribute", "data_base64 must be a string");
+    if (attrs.data !== undefined) throw new EdgeError("INVALID_ATTRIBUTE", "an event holds data or data_base64, not both");
+    if (typeof attrs.data_base64 !== "string") throw new EdgeError("INVALID_ATTRIBUTE", "data_base64 must be a string");
     const bytes = decodeBase64(attrs.data_base64);
     return fromAttributes(attrs, parseData(bytes), bytes);
   }

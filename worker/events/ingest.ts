@@ -28,7 +28,7 @@ const encoder = new TextEncoder();
 export function checkType(type: string): void {
   if (!isEventType(type)) {
     throw new EdgeError(
-      "invalid-attribute",
+      "INVALID_ATTRIBUTE",
       `"${type.slice(0, 200)}" is not an event type: lower-case words joined by ".", "_" or "-", at most ${EVENT_TYPE_MAX_LENGTH} characters`,
       { attribute: "type" },
     );
@@ -48,7 +48,7 @@ export function prepareEvent(
   const schema = deps.registry.resolve(event.type, event.dataschema);
   const result = deps.registry.check(schema, event.data === undefined ? null : event.data);
   if (!result.valid) {
-    throw new EdgeError("schema-validation", `the data does not match ${schema.id}`, {
+    throw new EdgeError("SCHEMA_VALIDATION", `the data does not match ${schema.id}`, {
       eventType: event.type,
       dataschema: schema.id,
       errors: result.errors,
@@ -56,7 +56,7 @@ export function prepareEvent(
   }
   const data = event.dataBytes ?? (event.data === undefined ? new Uint8Array(0) : encoder.encode(JSON.stringify(event.data)));
   if (data.byteLength > deps.maxEventBytes) {
-    throw new EdgeError("payload-too-large", `the event's data is larger than ${deps.maxEventBytes} bytes`, { limit: deps.maxEventBytes });
+    throw new EdgeError("PAYLOAD_TOO_LARGE", `the event's data is larger than ${deps.maxEventBytes} bytes`, { limit: deps.maxEventBytes });
   }
   // The version the data was checked against goes in dataschema, so consumers need not guess.
   return { event, request: encodeEvent({ ...event, dataschema: schema.id }, data, deps.trace) };
@@ -64,7 +64,7 @@ export function prepareEvent(
 
 /** A publish failure as the client sees it: always 503 with Retry-After, never a 202. */
 export function publishFailure(outcome: Extract<PublishOutcome, { ok: false }>, retryAfterSeconds: number): EdgeError {
-  const kind = outcome.code === "TIMEOUT" ? "publish-timeout" : "broker-unavailable";
+  const kind = outcome.code === "TIMEOUT" ? "PUBLISH_TIMEOUT" : "BROKER_UNAVAILABLE";
   return new EdgeError(kind, outcome.message, { retryAfter: retryAfterSeconds }, { "retry-after": String(retryAfterSeconds) });
 }
 
@@ -76,7 +76,7 @@ export function accepted(prepared: PreparedEvent, outcome: Extract<PublishOutcom
 export type BatchResult = ({ status: 202 } & Accepted) | { status: number; id?: string; type?: string; problem: Problem };
 
 export function rejected(err: unknown, event?: Partial<CloudEvent>): BatchResult {
-  const problem = err instanceof EdgeError ? err.toProblem() : makeProblem("internal", "the edge failed on this event");
+  const problem = err instanceof EdgeError ? err.toProblem() : makeProblem("INTERNAL", "the edge failed on this event");
   const result: BatchResult = { status: problem.status, problem };
   if (typeof event?.id === "string") result.id = event.id;
   if (typeof event?.type === "string") result.type = event.type;

@@ -27,14 +27,14 @@ export class RegistryView {
   /** The latest version of `type`, or the one whose `$id` is `dataschema`. */
   resolve(type: string, dataschema?: string): ResolvedSchema {
     const entry = this.typeEntry(type);
-    if (!entry) throw new EdgeError("unknown-type", `the event type "${type}" is not registered`, { eventType: type });
+    if (!entry) throw new EdgeError("UNKNOWN_TYPE", `the event type "${type}" is not registered`, { eventType: type });
     const version =
       dataschema === undefined
         ? entry.versions.find((v) => v.version === entry.latest)
         : entry.versions.find((v) => v.id === dataschema);
     if (!version) {
       throw new EdgeError(
-        "unknown-schema-version",
+        "UNKNOWN_SCHEMA_VERSION",
         `"${dataschema ?? `v${entry.latest}`}" is not a registered schema of "${type}"; known: ${entry.versions.map((v) => v.id).join(", ")}`,
         { eventType: type, dataschema },
       );

@@ -88,7 +88,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerSchemaRoutes(app, registry);
   registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher, readBody: deps.readBody ?? readWebBody });
 
-  app.notFound((c) => problemResponse(makeProblem("not-found", `no route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) => problemResponse(makeProblem("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     if (!(err instanceof EdgeError)) console.error(JSON.stringify({ msg: "unhandled", path: c.req.path, error: String(err), stack: (err as Error).stack }));
     return errorToResponse(err);

@@ -2,7 +2,7 @@
 // real response they get against the schemas below (test/edge/openapi-check.ts, from
 // test/edge/ingest.test.ts and test/edge/errors.test.ts), so this document cannot drift from the code.
 import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, SPEC_VERSION } from "../../broker/index.ts";
-import { PROBLEM_BASE, PROBLEM_KINDS } from "./problems.ts";
+import { PROBLEM_KINDS, problemType, type ProblemKind } from "./problems.ts";
 
 const problem = { $ref: "#/components/schemas/Problem" };
 const problemContent = { "application/problem+json": { schema: problem } };
@@ -197,7 +197,7 @@ export const openapi = {
         description: "RFC 9457 problem details",
         required: ["type", "title", "status", "detail"],
         properties: {
-          type: { type: "string", enum: Object.keys(PROBLEM_KINDS).map((k) => PROBLEM_BASE + k) },
+          type: { type: "string", enum: (Object.keys(PROBLEM_KINDS) as ProblemKind[]).map(problemType) },
           title: { type: "string" },
           status: { type: "integer", minimum: 400, maximum: 599 },
           detail: { type: "string" },

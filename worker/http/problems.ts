@@ -1,36 +1,38 @@
 // The one place where the edge turns errors into responses: RFC 9457 problem details
 // (`application/problem+json`), each kind with a stable `type` URI that clients and tests match on.
 // Handlers throw EdgeError (or return a Problem for per-event batch results); nothing else builds
-// an error body.
+// an error body. A kind is a code like every error code in Jetgate (SCREAMING_SNAKE, e.g.
+// PAYLOAD_TOO_LARGE); its `type` URI ends in the same words in kebab case (…/payload-too-large),
+// as the admin API's catalogue does (bridge/admin/problems.ts).
 
 export const PROBLEM_BASE = "https://jetgate.dev/problems/";
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 /** Every kind of failure the edge answers, with its HTTP status and RFC 9457 `title`. */
 export const PROBLEM_KINDS = {
-  "malformed-json": { status: 400, title: "The body is not valid JSON" },
-  "json-too-deep": { status: 400, title: "The JSON nests deeper than allowed" },
-  "missing-attribute": { status: 400, title: "A required CloudEvents attribute is missing" },
-  "invalid-attribute": { status: 400, title: "A CloudEvents attribute has an invalid value" },
-  "invalid-batch": { status: 400, title: "The batch is not a JSON array of CloudEvents" },
-  "malformed-request": { status: 400, title: "The request is not valid HTTP/1.1" },
-  unauthorized: { status: 401, title: "A valid API key is required" },
-  "forbidden-type": { status: 403, title: "The API key may not publish this event type" },
-  "not-found": { status: 404, title: "No such route" },
-  "unknown-type": { status: 404, title: "The event type is not registered" },
-  "unknown-schema-version": { status: 404, title: "The schema version is not registered" },
-  "method-not-allowed": { status: 405, title: "Method not allowed" },
-  "payload-too-large": { status: 413, title: "The body is larger than allowed" },
-  "batch-too-large": { status: 413, title: "The batch holds more events than allowed" },
-  "unsupported-media-type": { status: 415, title: "The Content-Type is not accepted here" },
-  "unsupported-datacontenttype": { status: 415, title: "The event's datacontenttype is not JSON" },
-  "schema-validation": { status: 422, title: "The event data does not match its schema" },
-  "batch-rejected": { status: 422, title: "No event of the batch was accepted" },
-  "rate-limited": { status: 429, title: "Too many requests for this API key" },
-  "headers-too-large": { status: 431, title: "The request headers are larger than allowed" },
-  internal: { status: 500, title: "Internal error" },
-  "broker-unavailable": { status: 503, title: "The event broker is unreachable" },
-  "publish-timeout": { status: 503, title: "The event broker did not confirm in time" },
+  MALFORMED_JSON: { status: 400, title: "The body is not valid JSON" },
+  JSON_TOO_DEEP: { status: 400, title: "The JSON nests deeper than allowed" },
+  MISSING_ATTRIBUTE: { status: 400, title: "A required CloudEvents attribute is missing" },
+  INVALID_ATTRIBUTE: { status: 400, title: "A CloudEvents attribute has an invalid value" },
+  INVALID_BATCH: { status: 400, title: "The batch is not a JSON array of CloudEvents" },
+  MALFORMED_REQUEST: { status: 400, title: "The request is not valid HTTP/1.1" },
+  UNAUTHORIZED: { status: 401, title: "A valid API key is required" },
+  FORBIDDEN_TYPE: { status: 403, title: "The API key may not publish this event type" },
+  NOT_FOUND: { status: 404, title: "No such route" },
+  UNKNOWN_TYPE: { status: 404, title: "The event type is not registered" },
+  UNKNOWN_SCHEMA_VERSION: { status: 404, title: "The schema version is not registered" },
+  METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
+  PAYLOAD_TOO_LARGE: { status: 413, title: "The body is larger than allowed" },
+  BATCH_TOO_LARGE: { status: 413, title: "The batch holds more events than allowed" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "The Content-Type is not accepted here" },
+  UNSUPPORTED_DATACONTENTTYPE: { status: 415, title: "The event's datacontenttype is not JSON" },
+  SCHEMA_VALIDATION: { status: 422, title: "The event data does not match its schema" },
+  BATCH_REJECTED: { status: 422, title: "No event of the batch was accepted" },
+  RATE_LIMITED: { status: 429, title: "Too many requests for this API key" },
+  HEADERS_TOO_LARGE: { status: 431, title: "The request headers are larger than allowed" },
+  INTERNAL: { status: 500, title: "Internal error" },
+  BROKER_UNAVAILABLE: { status: 503, title: "The event broker is unreachable" },
+  PUBLISH_TIMEOUT: { status: 503, title: "The event broker did not confirm in time" },
 } as const;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
@@ -55,8 +57,9 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
+/** `PAYLOAD_TOO_LARGE` → https://jetgate.dev/problems/payload-too-large */
 export function problemType(kind: ProblemKind): string {
-  return PROBLEM_BASE + kind;
+  return PROBLEM_BASE + kind.toLowerCase().replaceAll("_", "-");
 }
 
 export function makeProblem(kind: ProblemKind, detail: string, extensions: Record<string, unknown> = {}): Problem {
@@ -99,5 +102,5 @@ export function problemResponse(problem: Problem, headers: Record<string, string
 /** Maps anything thrown in a handler to a problem response; unknown errors become a bare 500. */
 export function errorToResponse(err: unknown): Response {
   if (err instanceof EdgeError) return problemResponse(err.toProblem(), err.headers);
-  return problemResponse(makeProblem("internal", "the edge failed to handle the request"));
+  return problemResponse(makeProblem("INTERNAL", "the edge failed to handle the request"));
 }

@@ -9,12 +9,12 @@ export function checkHeaderSize(headers: Headers, maxBytes: number): void {
     size += name.length + value.length + 4; // ": " and CRLF, as on the wire
   });
   if (size > maxBytes) {
-    throw new EdgeError("headers-too-large", `the request headers take ${size} bytes; the limit is ${maxBytes}`, { limit: maxBytes });
+    throw new EdgeError("HEADERS_TOO_LARGE", `the request headers take ${size} bytes; the limit is ${maxBytes}`, { limit: maxBytes });
   }
 }
 
 function tooLarge(limit: number, what: string): EdgeError {
-  return new EdgeError("payload-too-large", `${what} is larger than ${limit} bytes`, { limit });
+  return new EdgeError("PAYLOAD_TOO_LARGE", `${what} is larger than ${limit} bytes`, { limit });
 }
 
 /**
@@ -138,15 +138,15 @@ export function parseJson(bytes: Uint8Array, maxDepth: number): unknown {
   try {
     text = utf8.decode(bytes);
   } catch {
-    throw new EdgeError("malformed-json", "the body is not valid UTF-8");
+    throw new EdgeError("MALFORMED_JSON", "the body is not valid UTF-8");
   }
   const depth = jsonDepth(text);
   if (depth > maxDepth) {
-    throw new EdgeError("json-too-deep", `the JSON nests ${depth} levels deep; the limit is ${maxDepth}`, { limit: maxDepth });
+    throw new EdgeError("JSON_TOO_DEEP", `the JSON nests ${depth} levels deep; the limit is ${maxDepth}`, { limit: maxDepth });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new EdgeError("malformed-json", err instanceof Error ? err.message : "the body is not valid JSON");
+    throw new EdgeError("MALFORMED_JSON", err instanceof Error ? err.message : "the body is not valid JSON");
   }
 }

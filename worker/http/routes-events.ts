@@ -33,7 +33,7 @@ function traceOf(c: Context): TraceContext {
 
 async function publishSingle(c: Context<AppEnv>, deps: EventRouteDeps, prepared: PreparedEvent): Promise<Response> {
   const [outcome] = await deps.publisher.publishMany([prepared.request]);
-  if (!outcome) throw new EdgeError("internal", "the publisher returned no outcome");
+  if (!outcome) throw new EdgeError("INTERNAL", "the publisher returned no outcome");
   if (!outcome.ok) throw publishFailure(outcome, deps.config.retryAfterSeconds);
   return c.json(accepted(prepared, outcome), 202);
 }
@@ -58,11 +58,11 @@ export function registerEventRoutes(app: Hono<AppEnv>, deps: EventRouteDeps): vo
     assertTypeAllowed(key, type);
     const contentType = requestContentType(c.req.raw.headers);
     if (contentType !== undefined && !isJsonMediaType(contentType)) {
-      throw new EdgeError("unsupported-media-type", `send the event data as application/json, not "${contentType}"`);
+      throw new EdgeError("UNSUPPORTED_MEDIA_TYPE", `send the event data as application/json, not "${contentType}"`);
     }
     const idempotencyKey = c.req.header("idempotency-key");
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new EdgeError("invalid-attribute", "Idempotency-Key must be 1–256 printable ASCII characters", { attribute: "id" });
+      throw new EdgeError("INVALID_ATTRIBUTE", "Idempotency-Key must be 1–256 printable ASCII characters", { attribute: "id" });
     }
     const body = await readBody(deps.readBody, c.req.raw, c.env, config.maxEventBytes, "the event");
     const event: CloudEvent = {
@@ -106,9 +106,9 @@ async function handleBatch(c: Context<AppEnv>, deps: EventRouteDeps, key: ApiKey
   const parse = (bytes: Uint8Array) => parseJson(bytes, config.maxJsonDepth);
   const body = await readBody(deps.readBody, c.req.raw, c.env, config.maxBatchBytes, "the batch");
   const list = parse(body);
-  if (!Array.isArray(list)) throw new EdgeError("invalid-batch", "a batch must be a JSON array of CloudEvents");
+  if (!Array.isArray(list)) throw new EdgeError("INVALID_BATCH", "a batch must be a JSON array of CloudEvents");
   if (list.length > config.maxBatchEvents) {
-    throw new EdgeError("batch-too-large", `the batch holds ${list.length} events; the limit is ${config.maxBatchEvents}`, {
+    throw new EdgeError("BATCH_TOO_LARGE", `the batch holds ${list.length} events; the limit is ${config.maxBatchEvents}`, {
       limit: config.maxBatchEvents,
     });
   }
@@ -133,7 +133,7 @@ async function handleBatch(c: Context<AppEnv>, deps: EventRouteDeps, key: ApiKey
       results[index] = { status: 202, ...accepted(prepared, outcome) };
     } else {
       brokerFailed = true;
-      const err = outcome ? publishFailure(outcome, config.retryAfterSeconds) : new EdgeError("internal", "no outcome");
+      const err = outcome ? publishFailure(outcome, config.retryAfterSeconds) : new EdgeError("INTERNAL", "no outcome");
       results[index] = rejected(err, prepared.event);
     }
   });
@@ -143,8 +143,8 @@ async function handleBatch(c: Context<AppEnv>, deps: EventRouteDeps, key: ApiKey
   if (acceptedCount > 0 || list.length === 0) return c.json({ accepted: acceptedCount, rejected: list.length - acceptedCount, results }, 202);
   if (brokerFailed) {
     const retry = String(config.retryAfterSeconds);
-    const problem = makeProblem("broker-unavailable", "no event of the batch could be published", { retryAfter: config.retryAfterSeconds, results });
+    const problem = makeProblem("BROKER_UNAVAILABLE", "no event of the batch could be published", { retryAfter: config.retryAfterSeconds, results });
     return problemResponse(problem, { "retry-after": retry });
   }
-  return problemResponse(makeProblem("batch-rejected", `all ${list.length} events were refused; see results`, { results }));
+  return problemResponse(makeProblem("BATCH_REJECTED", `all ${list.length} events were refused; see results`, { results }));
 }

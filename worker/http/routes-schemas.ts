@@ -51,7 +51,7 @@ export function registerSchemaRoutes(app: Hono<AppEnv>, registry: RegistryView):
   const manifest = registry.compiled.manifest;
   const entryOf = (type: string) => {
     const entry = registry.typeEntry(type);
-    if (!entry) throw new EdgeError("unknown-type", `the event type "${type}" is not registered`, { eventType: type });
+    if (!entry) throw new EdgeError("UNKNOWN_TYPE", `the event type "${type}" is not registered`, { eventType: type });
     return entry;
   };
 
@@ -76,7 +76,7 @@ export function registerSchemaRoutes(app: Hono<AppEnv>, registry: RegistryView):
     const version = entry.versions.find((v) => v.version === n);
     const schema = version && registry.compiled.schemas[versionKey(entry.type, n)];
     if (!version || !schema) {
-      throw new EdgeError("unknown-schema-version", `"${entry.type}" has no version ${c.req.param("n")}`, { eventType: entry.type });
+      throw new EdgeError("UNKNOWN_SCHEMA_VERSION", `"${entry.type}" has no version ${c.req.param("n")}`, { eventType: entry.type });
     }
     return cached(c, `"${version.hash}"`, JSON.stringify(schema), "application/schema+json");
   });

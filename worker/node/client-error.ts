@@ -15,8 +15,8 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
     socket.destroy();
     return;
   }
-  const kind: ProblemKind = HEADER_OVERFLOW.has(err.code ?? "") ? "headers-too-large" : "malformed-request";
-  const detail = kind === "headers-too-large" ? "the request headers are larger than the server accepts" : `the request could not be parsed as HTTP/1.1 (${err.code ?? "parse error"})`;
+  const kind: ProblemKind = HEADER_OVERFLOW.has(err.code ?? "") ? "HEADERS_TOO_LARGE" : "MALFORMED_REQUEST";
+  const detail = kind === "HEADERS_TOO_LARGE" ? "the request headers are larger than the server accepts" : `the request could not be parsed as HTTP/1.1 (${err.code ?? "parse error"})`;
   const problem = makeProblem(kind, detail);
   const body = JSON.stringify(problem);
   socket.end(

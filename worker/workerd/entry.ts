@@ -28,7 +28,7 @@ export default {
     } catch (err) {
       // A bad configuration answers every request with the reason, instead of an opaque 500.
       if (err instanceof ConfigError) {
-        return problemResponse(makeProblem("internal", err.message));
+        return problemResponse(makeProblem("INTERNAL", err.message));
       }
       return errorToResponse(err);
     }

@@ -9,9 +9,9 @@ import { BridgeError, type BridgeErrorCode } from "../bridge/index.ts";
 import { ConfigError } from "../worker/index.ts";
 import { RegistryError } from "../registry/index.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
 
 /** Bridge codes that mean the command was asked something it cannot do, before doing anything. */
 const BRIDGE_USAGE_CODES: ReadonlySet<BridgeErrorCode> = new Set(["CONFIG_INVALID", "REQUEST_INVALID"]);

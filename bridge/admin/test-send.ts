@@ -10,8 +10,8 @@ import { renderEvent } from "../delivery/event.ts";
 import { signHeaders } from "../delivery/sign.ts";
 import { liveSecrets, type Subscription } from "../subscriptions/model.ts";
 
-export const TEST_EVENT_TYPE = "jetgate.test";
-export const TEST_EVENT_SOURCE = "/jetgate/bridge";
+const TEST_EVENT_TYPE = "jetgate.test";
+const TEST_EVENT_SOURCE = "/jetgate/bridge";
 
 export async function testSend(
   sub: Subscription,

@@ -26,7 +26,7 @@ export function streamOf(source: Source): string {
  * max_deliver is unlimited: the bridge counts attempts itself and dead-letters, so no event can
  * be dropped silently by the server (and no BackOff is set, see DESIGN.md decision 4).
  */
-export function consumerConfig(sub: Subscription, source: Source): Partial<ConsumerConfig> & { durable_name: string } {
+function consumerConfig(sub: Subscription, source: Source): Partial<ConsumerConfig> & { durable_name: string } {
   const base = {
     durable_name: durableName(sub.id, source),
     description: `Jetgate deliveries for subscription ${sub.id}`,

@@ -22,7 +22,7 @@ import type { TickBatch } from "./tick-batch.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 /** After 410 Gone the message waits this long before it may be tried again (after re-enable). */
-export const GONE_RETRY_DELAY_MS = 60_000;
+const GONE_RETRY_DELAY_MS = 60_000;
 /** How long a pull request waits on the server for messages (the client then pulls again). */
 const PULL_EXPIRES_MS = 2_000;
 /**

@@ -105,7 +105,7 @@ export const systemResolver: Resolver = (hostname, options, callback) => dnsLook
  * Resolves a name and refuses it if any returned address is refused: checking every address (not
  * just the first) defeats a name that answers with one public and one private address.
  */
-export function resolveChecked(hostname: string, policy: SsrfPolicy, resolve: Resolver, callback: (err: Error | null, addresses: LookupAddress[]) => void): void {
+function resolveChecked(hostname: string, policy: SsrfPolicy, resolve: Resolver, callback: (err: Error | null, addresses: LookupAddress[]) => void): void {
   resolve(hostname, { all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     if (addresses.length === 0) return callback(new BridgeError("SSRF_REFUSED", `${hostname} resolved to no address`, { hostname }), []);

@@ -6,7 +6,7 @@ import { BridgeError } from "../errors.ts";
 import { checkUrl, guardedConnector, systemResolver, type Resolver, type SsrfPolicy } from "./ssrf.ts";
 
 /** Response bodies are kept only this far, for the attempt log and the DLQ history. */
-export const EXCERPT_BYTES = 1024;
+const EXCERPT_BYTES = 1024;
 /** A body longer than this is not read to the end; the connection is dropped instead. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 /** Checked URLs remembered per Deliverer (its SSRF policy never changes); a bound, not a tuning knob. */

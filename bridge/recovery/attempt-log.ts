@@ -12,7 +12,7 @@ import type { BridgeMetrics } from "../metrics.ts";
 import { scanStream } from "./stream-scan.ts";
 
 export const ATTEMPTS_STREAM = "JETGATE_ATTEMPTS";
-export const ATTEMPTS_PREFIX = "jetgate.attempts";
+const ATTEMPTS_PREFIX = "jetgate.attempts";
 
 /** `failed`: a test-send without a 2xx (test-sends are never retried). */
 export type AttemptOutcome = "delivered" | "retrying" | "dead-lettered" | "disabled" | "aborted" | "failed";
@@ -75,11 +75,11 @@ export function attemptRecord(ctx: AttemptContext, result: AttemptResult, outcom
 }
 
 /** Event ids and sources are free text (CloudEvents); base64url makes each one safe subject token. */
-export function eventToken(value: string): string {
+function eventToken(value: string): string {
   return Buffer.from(value, "utf8").toString("base64url") || "_";
 }
 
-export function attemptSubject(subscription: string, eventId: string, eventSource: string): string {
+function attemptSubject(subscription: string, eventId: string, eventSource: string): string {
   return `${ATTEMPTS_PREFIX}.${subscription}.${eventToken(eventId)}.${eventToken(eventSource)}`;
 }
 
@@ -100,7 +100,7 @@ export async function ensureAttemptsStream(nc: NatsConnection, replicas: number,
 
 const encoder = new TextEncoder();
 /** How long a failure record is retried before it is given up (a leader election takes seconds). */
-export const FAILURE_RECORD_DEADLINE_MS = 15_000;
+const FAILURE_RECORD_DEADLINE_MS = 15_000;
 
 export class AttemptLog {
   private readonly js: JetStreamClient;

@@ -12,7 +12,7 @@ import { copyEventHeaders } from "./event-headers.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
 
 export const REDRIVE_STREAM = "JETGATE_REDRIVE";
-export const REDRIVE_PREFIX = "jetgate.redrive";
+const REDRIVE_PREFIX = "jetgate.redrive";
 
 export interface Progress {
   start(total: number): void;

@@ -6,8 +6,8 @@
 import { CE_PREFIX, isJsonMediaType, mediaType, percentDecode, SPEC_VERSION, type EventAttributes } from "../../broker/index.ts";
 import { EdgeError } from "../http/problems.ts";
 
-export const STRUCTURED_TYPE = "application/cloudevents+json";
-export const BATCH_TYPE = "application/cloudevents-batch+json";
+const STRUCTURED_TYPE = "application/cloudevents+json";
+const BATCH_TYPE = "application/cloudevents-batch+json";
 
 const CONTEXT_ATTRIBUTES = new Set(["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time"]);
 /** CloudEvents §3.1.1: extension names are lower-case letters and digits. */

@@ -15,7 +15,7 @@ export interface ResolvedSchema {
 export type ValidationResult = { valid: true } | { valid: false; errors: ProblemSchemaError[] };
 
 /** How many schema errors one answer lists; the validator may find more. */
-export const MAX_REPORTED_ERRORS = 20;
+const MAX_REPORTED_ERRORS = 20;
 
 export class RegistryView {
   constructor(readonly compiled: CompiledRegistry) {}

@@ -9,27 +9,10 @@ import { pino } from "pino";
 import { listAttempts, type AttemptRecord, type DeadLetter, type RunningBridge } from "../../bridge/index.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";
-import { addSubscription, publishEvent, SECRET_A, startTestBridge, waitPulling, waitRunning, waitUntil } from "./helpers.ts";
+import { addSubscription, brokerDenying, LIMITED_USER, publishEvent, SECRET_A, startTestBridge, waitPulling, waitRunning, waitUntil } from "./helpers.ts";
 
 const TOKEN = "test-admin-token";
-const LIMITED = { natsUser: "limited", natsPass: "limited-secret" };
-
-async function brokerDenying(t: TestContext, deny: string[]): Promise<TestBroker> {
-  const broker = await startTestBroker({
-    nodes: 1,
-    extraConfig: `
-authorization {
-  users: [
-    { user: harness, password: "harness-secret" }
-    { user: ${LIMITED.natsUser}, password: "${LIMITED.natsPass}", permissions: { publish: { deny: ${JSON.stringify(deny)} } } }
-  ]
-}
-no_auth_user: harness
-`,
-  });
-  t.after(() => broker.stop());
-  return broker;
-}
+const LIMITED = { natsUser: LIMITED_USER.user, natsPass: LIMITED_USER.pass };
 
 /** A bridge logging in as `limited`, whose log lines the test can read. */
 async function limitedBridge(t: TestContext, broker: TestBroker): Promise<{ bridge: RunningBridge; logs: Array<Record<string, unknown>> }> {

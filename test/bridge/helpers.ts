@@ -4,7 +4,8 @@ import { nuid, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, SubscriptionStore, type BridgeConfig, type RunningBridge, type StartOptions, type Subscription } from "../../bridge/index.ts";
-import type { TestBroker } from "../harness/nats.ts";
+import type { TestContext } from "node:test";
+import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { edgeStyleEvent, publishEdgeStyle } from "../harness/events.ts";
 import { webhookIdOf } from "../../broker/index.ts";
 
@@ -76,4 +77,25 @@ export async function waitUntil(what: string, timeoutMs: number, probe: () => bo
     await sleep(25);
   }
   throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+}
+
+/** The NATS user of brokerDenying whose permissions deny some subjects. */
+export const LIMITED_USER = { user: "limited", pass: "limited-secret" };
+
+/** A single-node broker where LIMITED_USER may publish anything but the subjects in `deny`; `harness` (the default user) may do anything. */
+export async function brokerDenying(t: TestContext, deny: string[]): Promise<TestBroker> {
+  const broker = await startTestBroker({
+    nodes: 1,
+    extraConfig: `
+authorization {
+  users: [
+    { user: harness, password: "harness-secret" }
+    { user: ${LIMITED_USER.user}, password: "${LIMITED_USER.pass}", permissions: { publish: { deny: ${JSON.stringify(deny)} } } }
+  ]
+}
+no_auth_user: harness
+`,
+  });
+  t.after(() => broker.stop());
+  return broker;
 }

@@ -13,28 +13,10 @@ import { deleteConsumers, durableName, ensureConsumer } from "../../bridge/deliv
 import { publishDeadLetter } from "../../bridge/recovery/dlq.ts";
 import { ensureRedriveStream } from "../../bridge/recovery/redrive.ts";
 import { isConsumerNotFound } from "../../bridge/nats-errors.ts";
-import { startTestBroker, type TestBroker } from "../harness/nats.ts";
-import { SECRET_A, startTestBridge } from "./helpers.ts";
+import type { TestBroker } from "../harness/nats.ts";
+import { brokerDenying, LIMITED_USER, SECRET_A, startTestBridge } from "./helpers.ts";
 
-const LIMITED = { user: "limited", pass: "limited-secret" };
-
-/** A single-node broker where `limited` may publish anything but the subjects in `deny`. */
-async function brokerDenying(t: TestContext, deny: string[]): Promise<TestBroker> {
-  const broker = await startTestBroker({
-    nodes: 1,
-    extraConfig: `
-authorization {
-  users: [
-    { user: harness, password: "harness-secret" }
-    { user: ${LIMITED.user}, password: "${LIMITED.pass}", permissions: { publish: { deny: ${JSON.stringify(deny)} } } }
-  ]
-}
-no_auth_user: harness
-`,
-  });
-  t.after(() => broker.stop());
-  return broker;
-}
+const LIMITED = LIMITED_USER;
 
 async function connectLimited(t: TestContext, broker: TestBroker): Promise<NatsConnection> {
   const nc = await connect({ servers: broker.servers, ...LIMITED });

@@ -5,6 +5,7 @@
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import {
+  CE_PREFIX,
   DLQ_STREAM,
   DLQ_SUBJECT_PREFIX,
   H_ATTEMPTS,
@@ -137,9 +138,9 @@ function toDeadLetter(seq: number, subject: string, h: MsgHdrs | undefined, data
   return {
     seq,
     subscription: get(H_SUBSCRIPTION) || subject.slice(DLQ_SUBJECT_PREFIX.length),
-    eventId: get("ce-id"),
-    eventSource: get("ce-source"),
-    eventType: get("ce-type"),
+    eventId: get(`${CE_PREFIX}id`),
+    eventSource: get(`${CE_PREFIX}source`),
+    eventType: get(`${CE_PREFIX}type`),
     sourceSubject: get(H_SOURCE_SUBJECT),
     reason: get(H_REASON),
     deadAt: get(H_DEAD_AT),

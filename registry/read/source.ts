@@ -25,6 +25,53 @@ export async function findRepoRoot(start: string): Promise<string> {
   }
 }
 
+/**
+ * Where git keeps a checkout's objects and refs. Usually `<dir>/.git`; in a linked worktree
+ * (`git worktree add`) `.git` is a file `gitdir: <main>/.git/worktrees/<name>`, which holds the
+ * worktree's own HEAD while objects and refs stay in the main repository's git dir (its
+ * `commondir`). isomorphic-git reads one git dir, so it gets the common one, and HEAD is read here.
+ */
+function gitDirs(dir: string): GitDirs {
+  let found = gitDirsCache.get(dir);
+  if (!found) gitDirsCache.set(dir, (found = findGitDirs(dir)));
+  return found;
+}
+
+interface GitDirs {
+  args: { dir: string; gitdir: string };
+  worktreeHead: string | null;
+}
+const gitDirsCache = new Map<string, GitDirs>();
+
+function findGitDirs(dir: string): GitDirs {
+  const dotGit = path.join(dir, ".git");
+  const plain = { args: { dir, gitdir: dotGit }, worktreeHead: null };
+  let pointer: RegExpExecArray | null;
+  try {
+    if (fs.statSync(dotGit).isDirectory()) return plain;
+    pointer = /^gitdir:\s*(.+)$/m.exec(fs.readFileSync(dotGit, "utf8"));
+  } catch {
+    return plain;
+  }
+  if (!pointer) return plain;
+  const own = path.resolve(dir, pointer[1]!.trim());
+  let common = own;
+  try {
+    common = path.resolve(own, fs.readFileSync(path.join(own, "commondir"), "utf8").trim());
+  } catch {
+    // no commondir: a git dir of its own
+  }
+  return { args: { dir, gitdir: common }, worktreeHead: path.join(own, "HEAD") };
+}
+
+/** In a linked worktree, HEAD is the worktree's own: the ref it names, or its detached commit. */
+function headRef(dir: string, ref: string): string {
+  const { worktreeHead } = gitDirs(dir);
+  if (ref !== "HEAD" || worktreeHead === null) return ref;
+  const text = fs.readFileSync(worktreeHead, "utf8").trim();
+  return text.startsWith("ref:") ? text.slice("ref:".length).trim() : text;
+}
+
 /** Reads schemas/ at `ref`, or from the working tree when `ref` is undefined. */
 export async function readSnapshot(dir: string, ref?: string, cache: object = {}): Promise<Snapshot> {
   if (ref === undefined) return readWorkingTree(dir, cache);
@@ -36,9 +83,10 @@ export async function readSnapshot(dir: string, ref?: string, cache: object = {}
 async function resolveCommit(dir: string, ref: string, cache: object = {}): Promise<string> {
   let oid: string;
   try {
-    oid = /^[0-9a-f]{4,40}$/i.test(ref) ? await expandOidOrRef(dir, ref, cache) : await git.resolveRef({ fs, dir, ref });
+    const name = headRef(dir, ref);
+    oid = /^[0-9a-f]{4,40}$/i.test(name) ? await expandOidOrRef(dir, name, cache) : await git.resolveRef({ fs, ...gitDirs(dir).args, ref: name });
     // readCommit peels annotated tags down to the commit they point at.
-    const { oid: commitOid } = await git.readCommit({ fs, dir, oid, cache });
+    const { oid: commitOid } = await git.readCommit({ fs, ...gitDirs(dir).args, oid, cache });
     return commitOid;
   } catch (err) {
     throw new RefNotFoundError(ref, err);
@@ -47,9 +95,9 @@ async function resolveCommit(dir: string, ref: string, cache: object = {}): Prom
 
 async function expandOidOrRef(dir: string, ref: string, cache: object): Promise<string> {
   try {
-    return await git.resolveRef({ fs, dir, ref });
+    return await git.resolveRef({ fs, ...gitDirs(dir).args, ref });
   } catch {
-    return git.expandOid({ fs, dir, oid: ref.toLowerCase(), cache });
+    return git.expandOid({ fs, ...gitDirs(dir).args, oid: ref.toLowerCase(), cache });
   }
 }
 
@@ -57,7 +105,7 @@ async function readTreeFiles(dir: string, commit: string, cache: object): Promis
   const files = new Map<string, string>();
   let root;
   try {
-    root = await git.readTree({ fs, dir, oid: commit, filepath: SCHEMAS_DIR, cache });
+    root = await git.readTree({ fs, ...gitDirs(dir).args, oid: commit, filepath: SCHEMAS_DIR, cache });
   } catch (err) {
     if ((err as { code?: string }).code === "NotFoundError") return files; // no registry at this ref yet
     throw err;
@@ -70,7 +118,7 @@ async function readTreeFiles(dir: string, commit: string, cache: object): Promis
       if (entry.path.startsWith(".")) continue; // same rule as the working tree
       const p = `${prefix}/${entry.path}`;
       if (entry.type === "tree") {
-        const sub = await git.readTree({ fs, dir, oid: entry.oid, cache });
+        const sub = await git.readTree({ fs, ...gitDirs(dir).args, oid: entry.oid, cache });
         pending.push({ prefix: p, entries: sub.tree });
       } else if (entry.type === "blob") {
         blobs.push({ path: p, oid: entry.oid });
@@ -78,7 +126,7 @@ async function readTreeFiles(dir: string, commit: string, cache: object): Promis
     }
   }
   for (const blob of blobs) {
-    const { blob: bytes } = await git.readBlob({ fs, dir, oid: blob.oid, cache });
+    const { blob: bytes } = await git.readBlob({ fs, ...gitDirs(dir).args, oid: blob.oid, cache });
     files.set(blob.path, Buffer.from(bytes).toString("utf8"));
   }
   return files;
@@ -133,7 +181,7 @@ async function headIfUnchanged(dir: string, files: Map<string, string>, cache: o
 async function collectOids(dir: string, commit: string, out: Map<string, string>, cache: object): Promise<void> {
   let root;
   try {
-    root = await git.readTree({ fs, dir, oid: commit, filepath: SCHEMAS_DIR, cache });
+    root = await git.readTree({ fs, ...gitDirs(dir).args, oid: commit, filepath: SCHEMAS_DIR, cache });
   } catch {
     return;
   }
@@ -143,7 +191,7 @@ async function collectOids(dir: string, commit: string, out: Map<string, string>
     for (const entry of entries) {
       if (entry.path.startsWith(".")) continue;
       const p = `${prefix}/${entry.path}`;
-      if (entry.type === "tree") pending.push({ prefix: p, entries: (await git.readTree({ fs, dir, oid: entry.oid, cache })).tree });
+      if (entry.type === "tree") pending.push({ prefix: p, entries: (await git.readTree({ fs, ...gitDirs(dir).args, oid: entry.oid, cache })).tree });
       else if (entry.type === "blob") out.set(p, entry.oid);
     }
   }

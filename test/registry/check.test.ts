@@ -140,6 +140,31 @@ test("a repository packed by the git binary (git gc: packfile and packed-refs) r
   assert.ok(rules(report).includes("required-added"));
 });
 
+test("a linked worktree (git worktree add: .git is a file) reads its own HEAD, its working tree and the main repository's refs", async (t) => {
+  try {
+    execFileSync("git", ["--version"]);
+  } catch {
+    return t.skip("git binary not installed (only the git-binary tests use it)");
+  }
+  const repo = await baseRepo(t);
+  const tree = path.join(repo.dir, "..", `${path.basename(repo.dir)}-worktree`);
+  t.after(() => fs.rmSync(tree, { recursive: true, force: true }));
+  execFileSync("git", ["worktree", "add", "--quiet", "-b", "feature", tree, "main"], { cwd: repo.dir });
+  assert.ok(fs.statSync(path.join(tree, ".git")).isFile());
+  const breaking = typeFiles("order.created", "BACKWARD", [ORDER_V1, { ...ORDER_V2, required: ["id", "total", "note"] }], [EX, { ...EX, note: "n" }]);
+  for (const [rel, json] of Object.entries(breaking)) {
+    fs.mkdirSync(path.dirname(path.join(tree, rel)), { recursive: true });
+    fs.writeFileSync(path.join(tree, rel), typeof json === "string" ? json : JSON.stringify(json, null, 2));
+  }
+  const working = await checkRegistry({ dir: tree, base: "main" });
+  assert.ok(rules(working).includes("required-added"), "the worktree's uncommitted v2 against main");
+  execFileSync("git", ["add", "-A"], { cwd: tree });
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "v2"], { cwd: tree });
+  const committed = await checkRegistry({ dir: tree, base: "main", head: "HEAD" });
+  assert.ok(rules(committed).includes("required-added"), "the worktree's HEAD (branch feature) against main");
+  assert.deepEqual(committed.newVersions, ["order.created/v2"]);
+});
+
 test("schema errors: JSON syntax, invalid JSON Schema, unknown keyword, unresolved $ref, $id mismatch, draft, version gap", async (t) => {
   const repo = await Repo.create(t);
   repo.write({

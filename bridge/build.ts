@@ -21,7 +21,7 @@ export const BRIDGE_BUNDLE = join(ROOT, "dist/bridge.mjs");
  * collects again. A delivery's garbage is short-lived, but some of it is promoted while requests
  * are in flight, so a busy bridge sat at ~140 MB RSS with ~20 MB live. Declaring an old-space
  * ceiling below ~1 GB makes V8 scale that growth factor down (towards 1.3×); with a 4 MB nursery
- * instead of 16 MB a busy bridge stays near 100 MB at the same CPU (README, "Measured here").
+ * instead of 16 MB a busy bridge stays near 100 MB at the same CPU (docs/figures.md, "The bridge: delivery").
  * 512 MB is a ceiling far above what the bridge keeps live, not a target; raise it for many
  * subscriptions with large events (each durable may hand an instance max_ack_pending at once).
  */

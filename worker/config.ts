@@ -2,7 +2,7 @@
 // and secrets on workerd; options or environment on Node). Every default is named here and only
 // here: the vars' (DEFAULTS) and those of `jetgate edge` on Node (NODE_EDGE_DEFAULTS). wrangler.toml
 // declares only the var that has none, NATS_WS_URLS (test/edge/config.test.ts keeps it so); the
-// README's limits table lists the same names. Runtime-neutral: bundled for workerd too.
+// docs/operators.md ("Limits and vars") lists the same names. Runtime-neutral: bundled for workerd too.
 import { parseApiKeys, type ApiKeyEntry } from "./auth/keys.ts";
 
 export const DEFAULTS = {

@@ -10,7 +10,7 @@ import { cliConfig, int, list, withConnectionOptions, type ConnectionOptions } f
 
 export function registerServeCommand(program: Command): void {
   withConnectionOptions(program.command("bridge"))
-    .description("run the webhook bridge (settings from JETGATE_BRIDGE_* variables, see README)")
+    .description("run the webhook bridge (settings from JETGATE_BRIDGE_* variables, see docs/operators.md)")
     .option("--host <host>", "admin API host")
     .option("--port <port>", "admin API port", int)
     .option("--ssrf-allow <cidrs>", "private addresses receivers may use, comma separated", list)

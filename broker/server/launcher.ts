@@ -51,7 +51,7 @@ export interface ClusterOptions {
   maxFileStore?: string;
   /**
    * JetStream's fsync interval (`sync_interval`): unset keeps nats-server's default (a flush every
-   * 2 minutes), "always" fsyncs each write before its ack (the production example; see README).
+   * 2 minutes), "always" fsyncs each write before its ack (the production example; see docs/operators.md, "The broker").
    */
   syncInterval?: string;
   /**

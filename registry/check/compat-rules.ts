@@ -4,7 +4,7 @@
 // rule therefore has two names and two sentences, one per direction, both said in terms of the
 // change from the old version to the new one, so an author reads what they did, not which way
 // round the algorithm looked. Modelled on Confluent Schema Registry's JSON Schema rules
-// (io.confluent.kafka.schemaregistry.json.diff.Difference.Type), with the deviations the README lists.
+// (io.confluent.kafka.schemaregistry.json.diff.Difference.Type), with the deviations docs/schema-authors.md lists.
 
 export type Direction = "backward" | "forward";
 
@@ -106,7 +106,7 @@ export const RULES = {
 
 export type RuleKind = keyof typeof RULES;
 
-/** Every rule id either direction can report, for the README and tests. */
+/** Every rule id either direction can report, for the docs and tests. */
 export function allRuleIds(): string[] {
   const ids = new Set<string>();
   for (const row of Object.values(RULES) as RuleRow[]) {

@@ -5,7 +5,7 @@ export type Severity = "error" | "warning";
 type FindingCategory = "layout" | "schema" | "lint" | "immutability" | "compatibility" | "example";
 
 export interface Finding {
-  /** Stable rule id, e.g. `id-mismatch`, `required-added` (see the README's rule list). */
+  /** Stable rule id, e.g. `id-mismatch`, `required-added` (see docs/schema-authors.md, "Check findings"). */
   rule: string;
   severity: Severity;
   category: FindingCategory;

@@ -1,4 +1,4 @@
-// The lint rule set (documented in the README, section "Lint rules"). Lint findings are about
+// The lint rule set (documented in docs/schema-authors.md, "Lint rules"). Lint findings are about
 // style and future evolvability rather than validity. On a version that already exists at the
 // base ref they are downgraded to warnings: a released version cannot be changed to satisfy them.
 import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, isEventType } from "../../broker/index.ts";
@@ -13,7 +13,7 @@ export interface LintRule {
   summary: string;
 }
 
-/** The rule set, for the README and `--format json` consumers. */
+/** The rule set, for the docs and `--format json` consumers. */
 export const LINT_RULES: LintRule[] = [
   { id: "type-name", severity: "error", summary: `a type name matches ${EVENT_TYPE_PATTERN_SOURCE} and has at most ${EVENT_TYPE_MAX_LENGTH} characters (it becomes the NATS subject events.<type>)` },
   { id: "type-settings-missing", severity: "error", summary: "every type has a type.json with at least its compatibility mode" },

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrokerError } from "../errors.ts";
 import { ensureNatsServer } from "./nats-binary.ts";
+import { waitReady } from "./readiness.ts";
 
 /** How long a node may take to accept clients, and the cluster to elect a JetStream meta leader. */
 export const DEFAULT_READY_TIMEOUT_MS = 20_000;
@@ -59,7 +60,7 @@ export interface ClusterOptions {
    * then stops them in order (the local stack). Tests leave this off: there a Ctrl-C should stop all.
    */
   detached?: boolean;
-  /** Where a line goes when nats-server has to be fetched first (see nats-binary.ts). */
+  /** Where a line goes when nats-server has to be fetched first (nats-binary.ts) or a node is restarted (readiness.ts). */
   log?: (line: string) => void;
 }
 
@@ -75,7 +76,10 @@ export interface Broker {
   stopNode(index: number): Promise<void>;
   /** Start a stopped node again with the same config and store. */
   startNode(index: number): Promise<void>;
-  /** Resolves once every running node is healthy and JetStream has a meta leader. */
+  /**
+   * Resolves once every running node is healthy and, in a cluster, the meta leader lists every
+   * other running node as a current peer (readiness.ts), restarting a node it never hears.
+   */
   ready(timeoutMs?: number): Promise<void>;
 }
 
@@ -186,42 +190,6 @@ export async function stopStaleNodes(specs: NodeSpec[], log?: (line: string) => 
   }
 }
 
-async function waitFor(what: string, deadline: number, probe: () => Promise<boolean>): Promise<void> {
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await sleep(50);
-  }
-  throw new BrokerError("NOT_READY", `timed out waiting for ${what}`);
-}
-
-async function jsz(port: number): Promise<{ meta_cluster?: { leader?: string }; config?: unknown } | null> {
-  const res = await fetch(`http://127.0.0.1:${port}/jsz`, { signal: AbortSignal.timeout(1000) });
-  return res.ok ? ((await res.json()) as { meta_cluster?: { leader?: string } }) : null;
-}
-
-/** Resolves once every node answers /healthz and (in a cluster) JetStream has a meta leader. */
-async function waitReady(nodes: RunningNode[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  if (nodes.length === 0) return;
-  for (const node of nodes) {
-    await waitFor(`${node.name} to accept clients (see ${node.logFile})`, deadline, async () => {
-      if (node.process.exitCode !== null) {
-        throw new BrokerError("EXITED", `nats-server ${node.name} exited with ${node.process.exitCode}; see ${node.logFile}`);
-      }
-      const res = await fetch(`http://127.0.0.1:${node.ports.monitor}/healthz?js-enabled-only=true`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      return res.ok;
-    });
-  }
-  if (nodes.length > 1) {
-    await waitFor("a JetStream meta leader", deadline, async () => {
-      const infos = await Promise.all(nodes.map((n) => jsz(n.ports.monitor)));
-      return infos.every((info) => Boolean(info?.meta_cluster?.leader));
-    });
-  }
-}
-
 async function stopProcess(node: RunningNode, graceMs = 5000): Promise<void> {
   const child = node.process;
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -242,6 +210,15 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore, syncInterval: opts.syncInterval }));
   }
   const nodes = opts.nodes.map((spec) => spawnNode(bin, spec, opts.detached));
+  // The wait's repair for a node the meta leader never hears (readiness.ts): same config and store.
+  const restart = async (node: RunningNode): Promise<RunningNode> => {
+    await stopProcess(node);
+    const restarted = spawnNode(bin, node, opts.detached);
+    const index = nodes.indexOf(node);
+    if (index >= 0) nodes[index] = restarted;
+    return restarted;
+  };
+  const readyOptions = { restart, log: opts.log };
   const broker: Broker = {
     nodes,
     servers: nodes.map((n) => n.clientUrl),
@@ -263,11 +240,11 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     },
     async ready(timeoutMs = DEFAULT_READY_TIMEOUT_MS) {
       const running = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
-      await waitReady(running, timeoutMs);
+      await waitReady(running, timeoutMs, readyOptions);
     },
   };
   try {
-    await waitReady(nodes, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+    await waitReady(nodes, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, readyOptions);
   } catch (err) {
     await broker.stop();
     throw err;

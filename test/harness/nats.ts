@@ -44,7 +44,9 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
   }
   let broker: Broker;
   try {
-    broker = await startBroker({ nodes: specs, maxFileStore: "1GB", syncInterval: opts.syncInterval });
+    // The launcher's notices (a node restarted while starting) go to the test's stderr.
+    const log = (line: string) => process.stderr.write(`# startTestBroker: ${line}\n`);
+    broker = await startBroker({ nodes: specs, maxFileStore: "1GB", syncInterval: opts.syncInterval, log });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -3,6 +3,7 @@
 // harness and benchmarks with free ports in temp dirs. Every process is tracked by PID so callers
 // can always stop what they started.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -45,7 +46,7 @@ export interface RunningNode extends NodeSpec {
 
 export interface ClusterOptions {
   nodes: NodeSpec[];
-  /** Cluster name; ignored for a single node. */
+  /** Cluster name of generated configs (default clusterNameFor(nodes)); ignored for a single node. */
   clusterName?: string;
   readyTimeoutMs?: number;
   /** Max file store per node (default 2GB). */
@@ -81,6 +82,23 @@ export interface Broker {
    * other running node as a current peer (readiness.ts), restarting a node it never hears.
    */
   ready(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The default cluster name of generated configs: "jetgate-" and a hash of the nodes' directories,
+ * so each cluster on this host has its own, and keeps it across restarts (its streams' Raft groups
+ * record it). Clusters that share a name merge as soon as a node of one dials a port the other now
+ * listens on: a port a stopped node freed and a new cluster took, or one that two parallel runs
+ * were both given by the OS before either bound it. Merged, they share one meta group, as Raft
+ * peer ids are hashes of server names (n1, n2, n3 in every cluster): in trials here a fresh
+ * cluster then had its streams refused (10005) for as long as the other ran, or found "its"
+ * streams already there, kept by the other cluster. Between clusters of different names
+ * nats-server refuses the route (ClusterNameConflict).
+ */
+export function clusterNameFor(nodes: NodeSpec[]): string {
+  const hash = createHash("sha256");
+  for (const node of nodes) hash.update(`${node.dir}\n`);
+  return `jetgate-${hash.digest("hex").slice(0, 12)}`;
 }
 
 /** One node's nats-server config (verified on nats-server 2.10.27). */
@@ -202,7 +220,7 @@ async function stopProcess(node: RunningNode, graceMs = 5000): Promise<void> {
 
 export async function startBroker(opts: ClusterOptions): Promise<Broker> {
   const bin = ensureNatsServer(opts.log).path;
-  const clusterName = opts.clusterName ?? "jetgate";
+  const clusterName = opts.clusterName ?? clusterNameFor(opts.nodes);
   const maxFileStore = opts.maxFileStore ?? "2GB";
   for (const spec of opts.nodes) {
     mkdirSync(spec.dir, { recursive: true });

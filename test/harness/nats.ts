@@ -7,8 +7,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureStreamsReady } from "../../broker/index.ts";
-import { startBroker, type Broker, type NodeSpec } from "../../broker/server/index.ts";
-import { nodeConfig } from "../../broker/server/launcher.ts";
+import { clusterNameFor, nodeConfig, startBroker, type Broker, type NodeSpec } from "../../broker/server/index.ts";
 import { freePorts } from "./ports.ts";
 
 export interface TestBroker extends Broker {
@@ -36,10 +35,11 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
     ports: { client: ports[i * 4]!, websocket: ports[i * 4 + 1]!, cluster: ports[i * 4 + 2]!, monitor: ports[i * 4 + 3]! },
   }));
   if (opts.extraConfig) {
+    const clusterName = clusterNameFor(specs);
     for (const spec of specs) {
       mkdirSync(spec.dir, { recursive: true });
       spec.configFile = join(spec.dir, "nats-extra.conf");
-      writeFileSync(spec.configFile, nodeConfig(spec, specs, { clusterName: "jetgate", maxFileStore: "1GB", syncInterval: opts.syncInterval }) + opts.extraConfig);
+      writeFileSync(spec.configFile, nodeConfig(spec, specs, { clusterName, maxFileStore: "1GB", syncInterval: opts.syncInterval }) + opts.extraConfig);
     }
   }
   let broker: Broker;

@@ -16,9 +16,11 @@ export const DEFAULT_READY_DEADLINE_MS = 90_000;
  * JetStream API error codes (nats-server errors.json) that mean the cluster cannot answer *yet*:
  * 10008 JSClusterNotAvailErr, 10009 JSClusterNotLeaderErr, 10004 JSClusterIncompleteErr, and
  * 10005 JSClusterNoPeersErrF ("no suitable peers for placement"): a meta leader elected before
- * every peer has reported in cannot place an R3 stream yet (seen in CI on a fresh 3-node cluster).
- * A cluster that really lacks the peers waits out the deadline and then fails, naming the
- * resource and this cause. Any API error with the HTTP-like status 503 counts as well.
+ * every peer has reported in cannot place an R3 stream yet (seen in CI on a fresh 3-node cluster;
+ * the launcher now waits for the peers, broker/server/readiness.ts, but a client of a cluster it
+ * did not start may still meet this). A cluster that really lacks the peers waits out the
+ * deadline and then fails, naming the resource and this cause. Any API error with the HTTP-like
+ * status 503 counts as well.
  */
 const NOT_READY_CODES = new Set([10004, 10005, 10008, 10009]);
 /** 503s that are configuration, not recovery: 10076 JSNotEnabledErr, 10039 JSNotEnabledForAccountErr. */

@@ -3,11 +3,13 @@
 // harness and benchmarks with free ports in temp dirs. Every process is tracked by PID so callers
 // can always stop what they started.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrokerError } from "../errors.ts";
 import { ensureNatsServer } from "./nats-binary.ts";
+import { waitReady } from "./readiness.ts";
 
 /** How long a node may take to accept clients, and the cluster to elect a JetStream meta leader. */
 const DEFAULT_READY_TIMEOUT_MS = 20_000;
@@ -44,7 +46,7 @@ export interface RunningNode extends NodeSpec {
 
 export interface ClusterOptions {
   nodes: NodeSpec[];
-  /** Cluster name; ignored for a single node. */
+  /** Cluster name of generated configs (default clusterNameFor(nodes)); ignored for a single node. */
   clusterName?: string;
   readyTimeoutMs?: number;
   /** Max file store per node (default 2GB). */
@@ -59,7 +61,7 @@ export interface ClusterOptions {
    * then stops them in order (the local stack). Tests leave this off: there a Ctrl-C should stop all.
    */
   detached?: boolean;
-  /** Where a line goes when nats-server has to be fetched first (see nats-binary.ts). */
+  /** Where a line goes when nats-server has to be fetched first (nats-binary.ts) or a node is restarted (readiness.ts). */
   log?: (line: string) => void;
 }
 
@@ -75,8 +77,28 @@ export interface Broker {
   stopNode(index: number): Promise<void>;
   /** Start a stopped node again with the same config and store. */
   startNode(index: number): Promise<void>;
-  /** Resolves once every running node is healthy and JetStream has a meta leader. */
+  /**
+   * Resolves once every running node is healthy and, in a cluster, the meta leader lists every
+   * other running node as a current peer (readiness.ts), restarting a node it never hears.
+   */
   ready(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The default cluster name of generated configs: "jetgate-" and a hash of the nodes' directories,
+ * so each cluster on this host has its own, and keeps it across restarts (its streams' Raft groups
+ * record it). Clusters that share a name merge as soon as a node of one dials a port the other now
+ * listens on: a port a stopped node freed and a new cluster took, or one that two parallel runs
+ * were both given by the OS before either bound it. Merged, they share one meta group, as Raft
+ * peer ids are hashes of server names (n1, n2, n3 in every cluster): in trials here a fresh
+ * cluster then had its streams refused (10005) for as long as the other ran, or found "its"
+ * streams already there, kept by the other cluster. Between clusters of different names
+ * nats-server refuses the route (ClusterNameConflict).
+ */
+export function clusterNameFor(nodes: NodeSpec[]): string {
+  const hash = createHash("sha256");
+  for (const node of nodes) hash.update(`${node.dir}\n`);
+  return `jetgate-${hash.digest("hex").slice(0, 12)}`;
 }
 
 /** One node's nats-server config (verified on nats-server 2.10.27). */
@@ -186,42 +208,6 @@ export async function stopStaleNodes(specs: NodeSpec[], log?: (line: string) => 
   }
 }
 
-async function waitFor(what: string, deadline: number, probe: () => Promise<boolean>): Promise<void> {
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await sleep(50);
-  }
-  throw new BrokerError("NOT_READY", `timed out waiting for ${what}`);
-}
-
-async function jsz(port: number): Promise<{ meta_cluster?: { leader?: string }; config?: unknown } | null> {
-  const res = await fetch(`http://127.0.0.1:${port}/jsz`, { signal: AbortSignal.timeout(1000) });
-  return res.ok ? ((await res.json()) as { meta_cluster?: { leader?: string } }) : null;
-}
-
-/** Resolves once every node answers /healthz and (in a cluster) JetStream has a meta leader. */
-async function waitReady(nodes: RunningNode[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  if (nodes.length === 0) return;
-  for (const node of nodes) {
-    await waitFor(`${node.name} to accept clients (see ${node.logFile})`, deadline, async () => {
-      if (node.process.exitCode !== null) {
-        throw new BrokerError("EXITED", `nats-server ${node.name} exited with ${node.process.exitCode}; see ${node.logFile}`);
-      }
-      const res = await fetch(`http://127.0.0.1:${node.ports.monitor}/healthz?js-enabled-only=true`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      return res.ok;
-    });
-  }
-  if (nodes.length > 1) {
-    await waitFor("a JetStream meta leader", deadline, async () => {
-      const infos = await Promise.all(nodes.map((n) => jsz(n.ports.monitor)));
-      return infos.every((info) => Boolean(info?.meta_cluster?.leader));
-    });
-  }
-}
-
 async function stopProcess(node: RunningNode, graceMs = 5000): Promise<void> {
   const child = node.process;
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -234,7 +220,7 @@ async function stopProcess(node: RunningNode, graceMs = 5000): Promise<void> {
 
 export async function startBroker(opts: ClusterOptions): Promise<Broker> {
   const bin = ensureNatsServer(opts.log).path;
-  const clusterName = opts.clusterName ?? "jetgate";
+  const clusterName = opts.clusterName ?? clusterNameFor(opts.nodes);
   const maxFileStore = opts.maxFileStore ?? "2GB";
   for (const spec of opts.nodes) {
     mkdirSync(spec.dir, { recursive: true });
@@ -242,6 +228,15 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore, syncInterval: opts.syncInterval }));
   }
   const nodes = opts.nodes.map((spec) => spawnNode(bin, spec, opts.detached));
+  // The wait's repair for a node the meta leader never hears (readiness.ts): same config and store.
+  const restart = async (node: RunningNode): Promise<RunningNode> => {
+    await stopProcess(node);
+    const restarted = spawnNode(bin, node, opts.detached);
+    const index = nodes.indexOf(node);
+    if (index >= 0) nodes[index] = restarted;
+    return restarted;
+  };
+  const readyOptions = { restart, log: opts.log };
   const broker: Broker = {
     nodes,
     servers: nodes.map((n) => n.clientUrl),
@@ -263,11 +258,11 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     },
     async ready(timeoutMs = DEFAULT_READY_TIMEOUT_MS) {
       const running = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
-      await waitReady(running, timeoutMs);
+      await waitReady(running, timeoutMs, readyOptions);
     },
   };
   try {
-    await waitReady(nodes, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+    await waitReady(nodes, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, readyOptions);
   } catch (err) {
     await broker.stop();
     throw err;

@@ -6,9 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ensureStreamsReady } from "../../broker/index.ts";
-import { startBroker, type Broker, type NodeSpec } from "../../broker/server/index.ts";
-import { nodeConfig } from "../../broker/server/launcher.ts";
+import { BrokerError, ensureStreamsReady } from "../../broker/index.ts";
+import { clusterNameFor, nodeConfig, startBroker, type Broker, type NodeSpec } from "../../broker/server/index.ts";
 import { freePorts } from "./ports.ts";
 
 export interface TestBroker extends Broker {
@@ -27,28 +26,7 @@ export interface TestBrokerOptions {
 }
 
 export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<TestBroker> {
-  const count = opts.nodes ?? 3;
-  const dir = mkdtempSync(join(tmpdir(), "jetgate-nats-"));
-  const ports = await freePorts(count * 4);
-  const specs: NodeSpec[] = Array.from({ length: count }, (_, i) => ({
-    name: `n${i + 1}`,
-    dir: join(dir, `n${i + 1}`),
-    ports: { client: ports[i * 4]!, websocket: ports[i * 4 + 1]!, cluster: ports[i * 4 + 2]!, monitor: ports[i * 4 + 3]! },
-  }));
-  if (opts.extraConfig) {
-    for (const spec of specs) {
-      mkdirSync(spec.dir, { recursive: true });
-      spec.configFile = join(spec.dir, "nats-extra.conf");
-      writeFileSync(spec.configFile, nodeConfig(spec, specs, { clusterName: "jetgate", maxFileStore: "1GB", syncInterval: opts.syncInterval }) + opts.extraConfig);
-    }
-  }
-  let broker: Broker;
-  try {
-    broker = await startBroker({ nodes: specs, maxFileStore: "1GB", syncInterval: opts.syncInterval });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
+  const { dir, broker } = await startFresh(opts);
   const connections: NatsConnection[] = [];
   const open = async () => {
     const nc = await connect({ servers: broker.servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
@@ -70,4 +48,45 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
     throw err;
   }
   return { ...broker, dir, connect: open, stop };
+}
+
+/**
+ * Tries to give a fresh cluster: freePorts only knows a port was free when it asked, and another
+ * suite on this host may take it before nats-server binds it; that node then exits at once
+ * (EXITED, with its log line naming the port), and the next try takes other ports.
+ */
+const START_ATTEMPTS = 3;
+
+async function startFresh(opts: TestBrokerOptions): Promise<{ dir: string; broker: Broker }> {
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), "jetgate-nats-"));
+    try {
+      return { dir, broker: await startOnFreePorts(dir, opts) };
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      if (!(err instanceof BrokerError && err.code === "EXITED") || attempt === START_ATTEMPTS) throw err;
+      process.stderr.write(`# startTestBroker: try ${attempt} of ${START_ATTEMPTS} failed (${err.message}); again on other ports\n`);
+    }
+  }
+}
+
+async function startOnFreePorts(dir: string, opts: TestBrokerOptions): Promise<Broker> {
+  const count = opts.nodes ?? 3;
+  const ports = await freePorts(count * 4);
+  const specs: NodeSpec[] = Array.from({ length: count }, (_, i) => ({
+    name: `n${i + 1}`,
+    dir: join(dir, `n${i + 1}`),
+    ports: { client: ports[i * 4]!, websocket: ports[i * 4 + 1]!, cluster: ports[i * 4 + 2]!, monitor: ports[i * 4 + 3]! },
+  }));
+  if (opts.extraConfig) {
+    const clusterName = clusterNameFor(specs);
+    for (const spec of specs) {
+      mkdirSync(spec.dir, { recursive: true });
+      spec.configFile = join(spec.dir, "nats-extra.conf");
+      writeFileSync(spec.configFile, nodeConfig(spec, specs, { clusterName, maxFileStore: "1GB", syncInterval: opts.syncInterval }) + opts.extraConfig);
+    }
+  }
+  // The launcher's notices (a node restarted while starting) go to the test's stderr.
+  const log = (line: string) => process.stderr.write(`# startTestBroker: ${line}\n`);
+  return startBroker({ nodes: specs, maxFileStore: "1GB", syncInterval: opts.syncInterval, log });
 }

@@ -104,7 +104,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
 
   try {
     log(`starting ${opts.single ? "one nats-server node" : "a 3-node nats-server cluster"} (data in ${opts.dataDir})`);
-    const broker: Broker = await startBroker({ nodes: specs, detached: true });
+    const broker: Broker = await startBroker({ nodes: specs, detached: true, log });
     stops.push({ name: "nats-server", stop: () => broker.stop() });
     const nc: NatsConnection = await connect({ servers: broker.servers, name: "jetgate-stack" });
     stops.push({ name: "stack connection", stop: () => nc.close() });

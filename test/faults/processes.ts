@@ -6,6 +6,7 @@ import { appendFileSync } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
+import { killOnExit } from "../harness/exit.ts";
 
 export interface ChildSpec {
   name: string;
@@ -48,6 +49,7 @@ function log(file: string, line: string): void {
 /** Starts the child and waits for its "ready" line; a child that exits first is a ChildStartError. */
 export async function startChild(spec: ChildSpec): Promise<ChildService> {
   const child = spawn(process.execPath, ["--import", "tsx", spec.script, JSON.stringify(spec.options)], { stdio: ["ignore", "pipe", "pipe"] });
+  killOnExit(child);
   if (child.pid === undefined) throw new ChildStartError(`${spec.name}: spawn failed`, null, "");
   started.add(child.pid);
   const tail: string[] = [];

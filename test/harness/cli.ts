@@ -3,6 +3,7 @@
 // the CLI it starts) and fails naming the command.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { killOnExit } from "./exit.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/jetgate.js");
@@ -23,6 +24,7 @@ export function runJetgate(args: string[], opts: CliOptions = {}): Promise<CliRu
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...(opts.env ?? {}) };
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  killOnExit(child, true);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,6 +1,7 @@
 // Starts nats-server for tests and benchmarks: one node or a 3-node JetStream cluster on free
 // loopback ports, in a temp dir, with the EVENTS and DLQ streams created. Stop it with `stop()`
 // (register that in t.after()); the launcher also kills its children if this process exits.
+import "./exit.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import assert from "node:assert/strict";
 import type { NodeSpec } from "../../broker/server/index.ts";
 import { createServer } from "node:net";
+import { killOnExit } from "./exit.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
 
@@ -59,6 +60,7 @@ export function startStackProcess(opts: { dataDir: string; base: number; via: "n
       ? ["npm", ["start", "--silent", "--", ...stackArgs]]
       : [process.execPath, ["--import", "tsx", join(ROOT, "cli/main.ts"), "stack", ...stackArgs]];
   const child = spawn(command, args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  killOnExit(child, true);
   assert.ok(child.pid, "the stack process started");
   const output: string[] = [];
   const listeners = new Set<() => void>();

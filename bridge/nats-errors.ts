@@ -2,7 +2,7 @@
 // jetstream/src/jserrors.ts; the codes are nats-server's errors.json), never by message text. Only
 // these mean "absent" or "taken"; every other error (a timeout, a permission violation, a cluster
 // without a leader) is a failure and goes on to the caller, or through untilReady when it means
-// "not ready yet" (broker/ready.ts).
+// "not ready yet" (broker/jetstream/ready.ts).
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 
 /** The durable (or ordered) consumer does not exist: JSConsumerNotFoundErr, 10014. */

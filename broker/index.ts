@@ -6,7 +6,7 @@
 // that). Starting nats-server processes is Node-only and lives apart, in broker/server/.
 export * from "./streams.ts";
 export * from "./errors.ts";
-export * from "./ready.ts";
+export * from "./jetstream/ready.ts";
 export * from "./subjects.ts";
 export * from "./event-type.ts";
 export * from "./headers.ts";

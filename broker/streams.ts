@@ -9,7 +9,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { DEFAULT_READY_DEADLINE_MS, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "./ready.ts";
+import { DEFAULT_READY_DEADLINE_MS, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "./jetstream/ready.ts";
 import { ALL_DEAD_LETTERS_SUBJECT, ALL_EVENTS_SUBJECT } from "./subjects.ts";
 
 export const EVENTS_STREAM = "EVENTS";

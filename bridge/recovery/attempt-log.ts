@@ -130,7 +130,7 @@ export class AttemptLog {
   }
 
   /**
-   * A failure record is retried while JetStream is not ready (broker/ready.ts: a timeout, no
+   * A failure record is retried while JetStream is not ready (broker/jetstream/ready.ts: a timeout, no
    * responders, a cluster without a leader), until it acks or FAILURE_RECORD_DEADLINE_MS passes:
    * while the log's stream re-elects its leader (seconds, after a node dies) a single publish times
    * out, and with a short schedule every attempt of an event falls inside that window — the fault

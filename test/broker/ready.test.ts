@@ -1,4 +1,4 @@
-// The start-up wait's rules (broker/ready.ts, DESIGN.md decision 15) against real nats-server:
+// The start-up wait's rules (broker/jetstream/ready.ts, DESIGN.md decision 15) against real nats-server:
 // "not ready yet" is waited out up to a stated deadline and then named; a real error (not found,
 // permission denied) is thrown at once, never waited out.
 import { test } from "node:test";

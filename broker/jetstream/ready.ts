@@ -7,7 +7,7 @@
 // Node built-ins), so the edge could use it too.
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { BrokerError } from "./errors.ts";
+import { BrokerError } from "../errors.ts";
 
 /** How long a restarted cluster may take to elect leaders from its stored data (≈15 s seen here, more under load). */
 export const DEFAULT_READY_DEADLINE_MS = 90_000;

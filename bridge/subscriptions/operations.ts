@@ -7,6 +7,8 @@ import { generateSecret, parseSubscription, sameSpec, secretProblem, type Subscr
 
 /** How long the old secret keeps signing after a rotation, unless told otherwise (Svix: 24h). */
 export const DEFAULT_ROTATION_OVERLAP_MS = 24 * 3_600_000;
+/** The longest an old secret may keep signing after a rotation: a rotation is a hand-over, not a second key. */
+export const MAX_ROTATION_OVERLAP_MS = 30 * 24 * 3_600_000;
 
 export function ssrfPolicy(opts: { ssrfAllow?: string[]; httpsOnly?: boolean }): SsrfPolicy {
   return { allow: parseAllowList(opts.ssrfAllow ?? []), httpsOnly: opts.httpsOnly ?? false };
@@ -86,6 +88,10 @@ export async function rotateSecret(
   const problem = secretProblem(secret);
   if (problem) throw new BridgeError("REQUEST_INVALID", `secret ${problem}`, { field: "secret" });
   const overlap = opts.overlapMs ?? DEFAULT_ROTATION_OVERLAP_MS;
+  // Past this, `now + overlap` would also leave the range of a Date (found by the admin fuzz: a 500).
+  if (!(overlap >= 0 && overlap <= MAX_ROTATION_OVERLAP_MS)) {
+    throw new BridgeError("REQUEST_INVALID", `overlap must be between 0 and ${MAX_ROTATION_OVERLAP_MS / 86_400_000} days`, { field: "overlap" });
+  }
   const subscription = await store.modify(id, (s) => {
     const now = Date.now();
     const until = new Date(now + overlap).toISOString();

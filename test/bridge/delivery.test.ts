@@ -7,7 +7,7 @@ import { Webhook as SvixWebhook } from "svix";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver, failThenSucceed, type Receiver } from "../harness/receiver.ts";
-import { listDeadLetters, redriveDeadLetters, getDeadLetter, SubscriptionStore, rotateSecret, type RunningBridge } from "../../bridge/index.ts";
+import { BridgeError, listDeadLetters, redriveDeadLetters, getDeadLetter, SubscriptionStore, rotateSecret, type RunningBridge } from "../../bridge/index.ts";
 import { publishEvent, startTestBridge, addSubscription, waitRunning, waitUntil, SECRET_A, SECRET_B } from "./helpers.ts";
 
 let broker: TestBroker;
@@ -217,6 +217,10 @@ test("during secret rotation each delivery carries one signature per live secret
   await addSubscription(nc, { id: "rotating", url: rx.url, filter: "events.rotate.keys", secret: SECRET_A });
   await waitRunning([bridge], "rotating");
   const store = await SubscriptionStore.open(nc);
+  // An overlap past 30 days is refused as the caller's mistake (it once overflowed a Date: a 500).
+  for (const overlapMs of [31 * 86_400_000, 863_999_999_913_600_000, -1]) {
+    await assert.rejects(rotateSecret(store, "rotating", { secret: SECRET_B, overlapMs }), (err: unknown) => err instanceof BridgeError && err.code === "REQUEST_INVALID", String(overlapMs));
+  }
   await rotateSecret(store, "rotating", { secret: SECRET_B, overlapMs: 60_000 });
   await waitUntil("rotation seen", 5000, () => bridge.manager.known().find((s) => s.id === "rotating")?.secrets.length === 2);
   await publishEvent(nc, "rotate.keys", { k: 1 });

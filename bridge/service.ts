@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
-import { jetstreamManagerReady } from "../broker/index.ts";
+import { jetstreamManagerReady } from "../broker/jetstream/index.ts";
 import { pino, type Logger } from "pino";
 import { adminApp, adminListener } from "./admin/api.ts";
 import { AttemptLog, ensureAttemptsStream } from "./recovery/attempt-log.ts";

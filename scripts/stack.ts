@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createServer } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ensureStreamsReady } from "../broker/index.ts";
+import { ensureStreamsReady } from "../broker/jetstream/index.ts";
 import { startBroker, ensureNatsServer, stopStaleNodes, type Broker, type NodeSpec } from "../broker/server/index.ts";
 
 import { STACK, type StackStep } from "./stack-parts.ts";

@@ -3,7 +3,8 @@
 // them idempotently; all instances pull from the same durables and so share the work.
 import { nanos } from "@nats-io/nats-core";
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
-import { BrokerError, EVENTS_STREAM, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/index.ts";
+import { BrokerError, EVENTS_STREAM } from "../../broker/index.ts";
+import { LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { isConsumerNotFound, isStreamNotFound } from "../nats-errors.ts";
 import { REDRIVE_STREAM, redriveSubject } from "../recovery/redrive.ts";
 import type { Subscription } from "../subscriptions/model.ts";

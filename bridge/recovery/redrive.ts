@@ -5,7 +5,8 @@
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { nuid } from "@nats-io/nats-core";
-import { ensureStream, jetstreamManagerReady, EVENTS_STREAM, type UntilReadyOptions } from "../../broker/index.ts";
+import { EVENTS_STREAM } from "../../broker/index.ts";
+import { ensureStream, jetstreamManagerReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { BridgeError } from "../errors.ts";
 import { scanStream } from "./stream-scan.ts";
 import { copyEventHeaders } from "./event-headers.ts";

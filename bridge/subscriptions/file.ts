@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parse } from "yaml";
-import type { UntilReadyOptions } from "../../broker/index.ts";
+import type { UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { BridgeError } from "../errors.ts";
 import { applySubscriptions, ssrfPolicy, type ApplyResult } from "./operations.ts";
 import { SubscriptionStore } from "./store.ts";

@@ -3,7 +3,8 @@
 // the current run of failures began) so auto-disable is judged across instances.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
-import { EVENTS_STREAM, jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/index.ts";
+import { EVENTS_STREAM } from "../../broker/index.ts";
+import { jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { BridgeError } from "../errors.ts";
 import { isStreamNotFound, isWrongLastSequence } from "../nats-errors.ts";
 import type { Subscription } from "./model.ts";

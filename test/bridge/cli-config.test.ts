@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { connect } from "@nats-io/transport-node";
-import { ensureStreamsReady } from "../../broker/index.ts";
+import { ensureStreamsReady } from "../../broker/jetstream/index.ts";
 import { BRIDGE_DEFAULTS, bridgeEnv, configFromEnv, type BridgeConfig } from "../../bridge/config.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { runJetgate } from "../harness/cli.ts";

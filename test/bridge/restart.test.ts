@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { once } from "node:events";
 import { applySubscriptionsFile, type RunningBridge } from "../../bridge/index.ts";
-import { untilReady } from "../../broker/index.ts";
+import { untilReady } from "../../broker/jetstream/index.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";
 import { publishEvent, startTestBridge, SECRET_A } from "./helpers.ts";

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startTestBroker } from "../harness/nats.ts";
-import { EVENTS_STREAM, DLQ_STREAM, ensureStreamsReady } from "../../broker/index.ts";
+import { EVENTS_STREAM, DLQ_STREAM } from "../../broker/index.ts";
+import { ensureStreamsReady } from "../../broker/jetstream/index.ts";
 
 test("a 3-node cluster comes up with R3 EVENTS and DLQ streams, and ensureStreamsReady is idempotent", async (t) => {
   const broker = await startTestBroker({ nodes: 3 });

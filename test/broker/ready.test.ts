@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
-import { BrokerError, EVENTS_STREAM, isNotReady, untilReady } from "../../broker/index.ts";
+import { BrokerError, EVENTS_STREAM } from "../../broker/index.ts";
+import { isNotReady, untilReady } from "../../broker/jetstream/index.ts";
 import { startTestBroker } from "../harness/nats.ts";
 
 test("a start-up wait gives up after its deadline with NOT_READY naming the resource, and logs while it waits", { timeout: 120_000 }, async (t) => {

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BrokerError, ensureStreamsReady } from "../../broker/index.ts";
+import { BrokerError } from "../../broker/index.ts";
+import { ensureStreamsReady } from "../../broker/jetstream/index.ts";
 import { clusterNameFor, nodeConfig, startBroker, type Broker, type NodeSpec } from "../../broker/server/index.ts";
 import { freePorts } from "./ports.ts";
 

@@ -70,7 +70,7 @@ test("no file in the workerd folders imports node:*, esbuild, miniflare or wrang
   assert.deepEqual(problems, [], problems.join("\n"));
 });
 
-test("the real Worker bundle has no node:* module, Node built-in, esbuild, miniflare or wrangler in it, and only files the scan holds", async (t) => {
+test("the real Worker bundle has no node:* module, Node built-in, esbuild, miniflare, wrangler or JetStream client in it, and only files the scan holds", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "jetgate-workerd-imports-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   await buildRegistry({ dir: join(ROOT, "schemas"), out: join(dir, "registry") });
@@ -114,5 +114,10 @@ test("the real Worker bundle has no node:* module, Node built-in, esbuild, minif
       problems.push(`${path} is bundled for workerd but not among the scanned folders`);
     }
   }
+  // The edge publishes with nats-core alone; @nats-io/jetstream's client (CommonJS, so a bundler
+  // keeps all of it once anything imports it) would add ~140 KiB for nothing. broker/jetstream/
+  // holds what needs it, outside the contract's face.
+  const jetstreamClient = inputs.filter(([path]) => path.includes("node_modules/@nats-io/jetstream/")).map(([path]) => path);
+  if (jetstreamClient.length > 0) problems.push(`@nats-io/jetstream is in the bundle (${jetstreamClient.length} files, e.g. ${jetstreamClient[0]})`);
   assert.deepEqual(problems, [], problems.join("\n"));
 });

@@ -31,3 +31,20 @@ export function isEventType(value: string): boolean {
 export function isEventTypeSegment(value: string): boolean {
   return SEGMENT_PATTERN.test(value);
 }
+
+/**
+ * True for a type glob as API keys and browser tokens hold them (worker/auth/keys.ts typeMatches):
+ * dot-separated segments, each `**` (any run of segments), or a segment of the type grammar in
+ * which `*` stands for any text within the segment (`order.*`, `order.**`, `order-*.created`,
+ * `**`). A glob no valid type could match (`Order.*`, `order..x`, `a**b`) is refused, so a key's
+ * scope is never silently empty.
+ */
+export function isEventTypeGlob(value: string): boolean {
+  if (value.length === 0 || value.length > EVENT_TYPE_MAX_LENGTH) return false;
+  return value.split(SEGMENT_SEPARATOR).every((segment) => {
+    if (segment === "**" || segment === "*") return true;
+    if (segment.includes("**")) return false;
+    // Each `*` may stand for a word; what is left around it must read as a segment.
+    return SEGMENT_PATTERN.test(segment.replaceAll("*", "x"));
+  });
+}

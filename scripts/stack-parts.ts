@@ -38,6 +38,8 @@ export interface StackStep {
 const DEV_SUBSCRIPTIONS = "deploy/subscriptions.dev.yaml";
 const DEV_WEBHOOK_SECRET = "whsec_amV0Z2F0ZS1kZXYtb25seS1zZWNyZXQtZG8tbm90LXVzZSE=";
 const DEV_ADMIN_TOKEN = "dev-admin-token";
+/** The edge's TOKEN_SECRET in the local stack (public, dev only), so POST /v1/tokens works there. */
+const DEV_TOKEN_SECRET = "jetgate-dev-only-token-secret-do-not-use";
 /** The only private address the dev subscriptions may reach through the bridge's SSRF guard. */
 const LOOPBACK_ALLOW = ["127.0.0.1"];
 /** The receiver's port in DEV_SUBSCRIPTIONS. */
@@ -73,7 +75,7 @@ const edge: StackStep = {
       natsWebsocketUrls: ctx.broker.websocketUrls,
       registryDir: join(ctx.root, DEFAULT_OUT),
       apiKeys: await devApiKeys(),
-      vars: { LOG_REQUESTS: "true" },
+      vars: { LOG_REQUESTS: "true", TOKEN_SECRET: DEV_TOKEN_SECRET },
       onOutput: (line) => process.stdout.write(`[edge] ${line}\n`),
     });
     const curl =

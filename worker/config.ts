@@ -37,6 +37,26 @@ export const NODE_EDGE_DEFAULTS = {
   natsUrls: "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224",
 } as const;
 
+/**
+ * Browser tokens (POST /v1/tokens, worker/auth/browser-tokens.ts). Fixed by the contract, not vars:
+ * a token lives 10 minutes unless the request asks for less or more, never past an hour.
+ */
+export const TOKEN_LIMITS = {
+  DEFAULT_TTL_SECONDS: 600,
+  MAX_TTL_SECONDS: 3_600,
+  /** TOKEN_SECRET's least length in UTF-8 bytes: HMAC-SHA256's own output size (RFC 2104 §3). */
+  SECRET_MIN_BYTES: 32,
+  /** A token request is a few fields; anything larger is refused unread. */
+  MAX_REQUEST_BYTES: 8 * 1024,
+} as const;
+
+/**
+ * The secret browser tokens are signed with (HMAC-SHA256): a secret like API_KEYS
+ * (`wrangler secret put TOKEN_SECRET`; the environment on Node), never in wrangler.toml. Unset, the
+ * edge mints no tokens (POST /v1/tokens answers 503 naming it).
+ */
+export const TOKEN_SECRET_VAR = "TOKEN_SECRET";
+
 export interface EdgeConfig {
   natsUrls: string[];
   publisherShards: number;
@@ -54,6 +74,8 @@ export interface EdgeConfig {
   apiKeys: ApiKeyEntry[];
   /** How the publisher authenticates to NATS: NATS_USER + NATS_PASS, or NATS_TOKEN (secrets). */
   natsAuth: NatsAuth;
+  /** TOKEN_SECRET, or undefined when the operator set none (no browser tokens). */
+  tokenSecret?: string;
 }
 
 type NatsAuth = { user: string; pass: string } | { token: string } | Record<string, never>;
@@ -68,6 +90,17 @@ function natsAuthOf(vars: EdgeVars, problems: string[]): NatsAuth {
   if (user && pass) return { user, pass };
   if (user || pass) problems.push("NATS_USER and NATS_PASS go together");
   return {};
+}
+
+function tokenSecretOf(vars: EdgeVars, problems: string[]): string | undefined {
+  const secret = vars[TOKEN_SECRET_VAR];
+  if (secret === undefined || secret === "") return undefined;
+  const bytes = new TextEncoder().encode(secret).length;
+  if (bytes < TOKEN_LIMITS.SECRET_MIN_BYTES) {
+    problems.push(`${TOKEN_SECRET_VAR} must be at least ${TOKEN_LIMITS.SECRET_MIN_BYTES} bytes, got ${bytes}`);
+    return undefined;
+  }
+  return secret;
 }
 
 /** The vars as strings, exactly as wrangler or the environment hands them over. */
@@ -132,6 +165,8 @@ export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_
     apiKeys,
     natsAuth: natsAuthOf(vars, problems),
   };
+  const tokenSecret = tokenSecretOf(vars, problems);
+  if (tokenSecret !== undefined) config.tokenSecret = tokenSecret;
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -27,6 +27,7 @@ test("a usage error exits 2 in every part's commands", async () => {
     [["subscriptions", "rotate-secret", "sub-1", "--overlap", "soon", "--servers", unused]],
     [["replay", "sub-1", "--from-time", "yesterday", "--servers", unused]],
     [["edge", "--port", "http"]],
+    [["edge", "key", "--name", "app", "--subscribe", "Order.*"]],
     [["registry", "show", "order.created", "latest"]],
     [["registry", "check", "--format", "xml"]],
     [["stack", "--port-base", "5"]],
@@ -40,6 +41,7 @@ test("a bad setting in the environment exits 2 before anything starts", async ()
   await expectExit(USAGE, ["subscriptions", "list"], { JETGATE_BRIDGE_NATS_SERVERS: "nats://user:secret@127.0.0.1:4222" });
   await expectExit(USAGE, ["edge", "--nats", unused], { API_KEYS: "not json" });
   await expectExit(USAGE, ["edge", "--nats", unused], { MAX_EVENT_BYTES: "a lot" });
+  await expectExit(USAGE, ["edge", "--nats", unused], { TOKEN_SECRET: "shorter than 32 bytes" });
   await expectExit(USAGE, ["stack"], { JETGATE_STACK_PORT_BASE: "80" });
 });
 

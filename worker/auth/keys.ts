@@ -1,6 +1,7 @@
 // API keys: what a key entry holds, how a key is hashed, and which event types it may publish.
 // Keys are never stored in clear: the edge keeps the SHA-256 of each key (hex) and hashes the
 // presented bearer token to look it up, so a leaked config does not leak usable keys.
+import { isEventTypeGlob } from "../../broker/index.ts";
 
 export interface RateLimit {
   perSecond: number;
@@ -14,6 +15,11 @@ export interface ApiKeyEntry {
   sha256: string;
   /** Event types this key may publish, as glob patterns (see typeMatches). */
   types: string[];
+  /**
+   * Type patterns the key's browser tokens may subscribe to (same globs as `types`). Absent: the
+   * key may not subscribe, and its tokens carry no subscribe patterns.
+   */
+  subscribe?: string[];
   /** Overrides RATE_LIMIT_PER_SECOND / RATE_LIMIT_BURST for this key. */
   rateLimit?: RateLimit;
 }
@@ -85,9 +91,9 @@ export function generateApiKey(): string {
   return "jg_" + btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** The API_KEYS value for the local stack: DEV_API_KEY, allowed every type. */
+/** The API_KEYS value for the local stack: DEV_API_KEY, allowed to publish and subscribe to every type. */
 export async function devApiKeys(): Promise<ApiKeyEntry[]> {
-  return [{ name: "dev", sha256: await hashApiKey(DEV_API_KEY), types: ["**"] }];
+  return [{ name: "dev", sha256: await hashApiKey(DEV_API_KEY), types: ["**"], subscribe: ["**"] }];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -100,20 +106,18 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new Error("must be a JSON array of {name, sha256, types}");
+    throw new Error("must be a JSON array of {name, sha256, types, subscribe?}");
   }
-  if (!Array.isArray(parsed)) throw new Error("must be a JSON array of {name, sha256, types}");
+  if (!Array.isArray(parsed)) throw new Error("must be a JSON array of {name, sha256, types, subscribe?}");
   return parsed.map((entry, i) => {
     if (!isRecord(entry)) throw new Error(`entry ${i} is not an object`);
-    const { name, sha256, types, rateLimit } = entry;
+    const { name, sha256, types, subscribe, rateLimit } = entry;
     if (typeof name !== "string" || name === "") throw new Error(`entry ${i}: name must be a non-empty string`);
     if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
       throw new Error(`entry ${i} (${name}): sha256 must be 64 lower-case hex digits`);
     }
-    if (!Array.isArray(types) || !types.every((t) => typeof t === "string" && t !== "")) {
-      throw new Error(`entry ${i} (${name}): types must be an array of glob patterns`);
-    }
-    const out: ApiKeyEntry = { name, sha256, types: types as string[] };
+    const out: ApiKeyEntry = { name, sha256, types: typeGlobs(types, `entry ${i} (${name}): types`) };
+    if (subscribe !== undefined) out.subscribe = typeGlobs(subscribe, `entry ${i} (${name}): subscribe`);
     if (rateLimit !== undefined) {
       if (!isRecord(rateLimit) || !Number.isFinite(rateLimit.perSecond) || !Number.isFinite(rateLimit.burst)) {
         throw new Error(`entry ${i} (${name}): rateLimit must be {perSecond, burst}`);
@@ -122,6 +126,17 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
     }
     return out;
   });
+}
+
+/** A key's `types` or `subscribe`: an array of type globs (broker/event-type.ts isEventTypeGlob). */
+function typeGlobs(value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw new Error(`${what} must be an array of type globs`);
+  for (const glob of value) {
+    if (typeof glob !== "string" || !isEventTypeGlob(glob)) {
+      throw new Error(`${what}: ${JSON.stringify(glob)} is not a type glob (lower-case segments joined by ".", * within one, ** across)`);
+    }
+  }
+  return value as string[];
 }
 
 const globCache = new Map<string, RegExp>();
@@ -147,4 +162,50 @@ export function typeMatches(pattern: string, type: string): boolean {
     globCache.set(pattern, re);
   }
   return re.test(type);
+}
+
+type GlobToken = "*" | "**" | string;
+
+/** `order.**` → ["o","r","d","e","r",".","**"]: literal characters and the two wildcards. */
+function globTokens(glob: string): GlobToken[] {
+  const out: GlobToken[] = [];
+  for (let i = 0; i < glob.length; i++) {
+    if (glob.startsWith("**", i)) {
+      out.push("**");
+      i++;
+    } else out.push(glob[i]!);
+  }
+  return out;
+}
+
+/**
+ * True when every type `inner` matches is matched by `outer` (so a token asking for `inner` asks
+ * for no more than a key holding `outer`): `order.created` and `order.*` are within `order.*` and
+ * `order.**`; `order.**` is not within `order.*`. Decided on the two globs, not on samples: each of
+ * inner's pieces must be absorbed by a piece of outer at least as wide (a literal by itself, `*` or
+ * `**`; inner's `*` by `*` or `**`; inner's `**` by `**` only). Sound, so never lets a wider glob
+ * through; a glob within the union of several of the key's globs but none alone is refused.
+ */
+export function globWithin(inner: string, outer: string): boolean {
+  const a = globTokens(inner);
+  const b = globTokens(outer);
+  const memo = new Map<number, boolean>();
+  const covers = (i: number, j: number): boolean => {
+    const key = i * (b.length + 1) + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let result: boolean;
+    if (j === b.length) result = i === a.length;
+    else if (b[j] === "**") result = covers(i, j + 1) || (i < a.length && covers(i + 1, j));
+    else if (b[j] === "*") result = covers(i, j + 1) || (i < a.length && a[i] !== "." && a[i] !== "**" && covers(i + 1, j));
+    else result = i < a.length && a[i] === b[j] && covers(i + 1, j + 1);
+    memo.set(key, result);
+    return result;
+  };
+  return covers(0, 0);
+}
+
+/** The globs of `asked` that no glob of `allowed` covers (empty: all of them are within scope). */
+export function globsOutside(asked: string[], allowed: string[]): string[] {
+  return asked.filter((glob) => !allowed.some((scope) => globWithin(glob, scope)));
 }

@@ -15,6 +15,7 @@ import { EdgeError, errorToResponse, makeProblem, problemResponse } from "./prob
 import { RegistryView } from "../events/schema-registry.ts";
 import { registerEventRoutes } from "./routes-events.ts";
 import { registerSchemaRoutes } from "./routes-schemas.ts";
+import { registerTokenRoutes } from "./routes-tokens.ts";
 
 export interface AppDeps {
   registry: CompiledRegistry;
@@ -26,7 +27,7 @@ export interface AppDeps {
   readBody?: BodyReader;
   /** How an unread rest of a body is dropped before answering (default: the web Request's stream). */
   discardBody?: BodyDiscarder;
-  /** Clock for the rate limiter (tests). */
+  /** Clock for the rate limiter and token times (tests). */
   now?: () => number;
 }
 
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get("/v1/openapi.json", (c) => c.json(openapi));
   registerSchemaRoutes(app, registry);
   registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher, readBody: deps.readBody ?? readWebBody });
+  registerTokenRoutes(app, { config, keys, limiter, readBody: deps.readBody ?? readWebBody, now: deps.now ?? (() => Date.now()) });
 
   app.notFound((c) => problemResponse(makeProblem("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

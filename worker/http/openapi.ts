@@ -3,6 +3,8 @@
 // test/edge/ingest.test.ts and test/edge/errors.test.ts), so this document cannot drift from the code.
 import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, SPEC_VERSION } from "../../broker/index.ts";
 import { PROBLEM_KINDS, problemType, type ProblemKind } from "./problems.ts";
+import { TOKEN_LIMITS, TOKEN_SECRET_VAR } from "../config.ts";
+import { TOKEN_PROTOCOL_PREFIX } from "../auth/browser-tokens.ts";
 
 const problem = { $ref: "#/components/schemas/Problem" };
 const problemContent = { "application/problem+json": { schema: problem } };
@@ -85,6 +87,30 @@ export const openapi = {
           "429": limited,
           "431": errorResponse("Headers too large"),
           "503": unavailable,
+        },
+      },
+    },
+    "/v1/tokens": {
+      post: {
+        summary: "Mint a short-lived browser token for this API key (for the WebSocket, where a browser cannot send Authorization)",
+        requestBody: {
+          required: false,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/TokenRequest" } } },
+        },
+        responses: {
+          "201": {
+            description: "The token; pass `protocol` in Sec-WebSocket-Protocol (beside jetgate.v1)",
+            headers: { "Cache-Control": { schema: { const: "no-store" } } },
+            content: { "application/json": { schema: { $ref: "#/components/schemas/TokenIssued" } } },
+          },
+          "400": errorResponse("Malformed JSON, an unknown field, a bad ttl, origin or glob (invalid-token-request; `field` names it)"),
+          "401": errorResponse("No valid API key"),
+          "403": errorResponse("publish or subscribe asks for more than the key's scope (forbidden-scope; `outside` lists the globs)"),
+          "413": errorResponse("Body too large"),
+          "415": errorResponse("Not JSON"),
+          "429": limited,
+          "431": errorResponse("Headers too large"),
+          "503": errorResponse(`The operator set no ${TOKEN_SECRET_VAR} (tokens-not-configured)`),
         },
       },
     },
@@ -225,6 +251,26 @@ export const openapi = {
           time: { type: "string" },
           data: {},
           data_base64: { type: "string" },
+        },
+      },
+      TokenRequest: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          ttl: { type: "integer", minimum: 1, maximum: TOKEN_LIMITS.MAX_TTL_SECONDS, default: TOKEN_LIMITS.DEFAULT_TTL_SECONDS, description: "Seconds the token is valid" },
+          origin: { type: "string", description: "The one Origin the token may be used from, as browsers send it: scheme://host[:port]" },
+          publish: { type: "array", items: { type: "string" }, description: "Type globs, each within the key's types; default the key's types" },
+          subscribe: { type: "array", items: { type: "string" }, description: "Type globs, each within the key's subscribe scope; default that scope (none if the key has none)" },
+        },
+      },
+      TokenIssued: {
+        type: "object",
+        required: ["token", "expiresAt", "protocol"],
+        additionalProperties: false,
+        properties: {
+          token: { type: "string", pattern: "^v1\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$" },
+          expiresAt: { type: "string", format: "date-time" },
+          protocol: { type: "string", description: `${TOKEN_PROTOCOL_PREFIX}<token>, a Sec-WebSocket-Protocol value` },
         },
       },
       SchemaType: {

@@ -16,8 +16,13 @@ export const PROBLEM_KINDS = {
   INVALID_ATTRIBUTE: { status: 400, title: "A CloudEvents attribute has an invalid value" },
   INVALID_BATCH: { status: 400, title: "The batch is not a JSON array of CloudEvents" },
   MALFORMED_REQUEST: { status: 400, title: "The request is not valid HTTP/1.1" },
+  INVALID_TOKEN_REQUEST: { status: 400, title: "The browser token request is not valid" },
   UNAUTHORIZED: { status: 401, title: "A valid API key is required" },
+  TOKEN_INVALID: { status: 401, title: "The browser token is malformed or not signed by this edge" },
+  TOKEN_EXPIRED: { status: 401, title: "The browser token has expired" },
   FORBIDDEN_TYPE: { status: 403, title: "The API key may not publish this event type" },
+  FORBIDDEN_SCOPE: { status: 403, title: "The request asks for more than the API key's scope" },
+  TOKEN_ORIGIN_MISMATCH: { status: 403, title: "The browser token is not for this Origin" },
   NOT_FOUND: { status: 404, title: "No such route" },
   UNKNOWN_TYPE: { status: 404, title: "The event type is not registered" },
   UNKNOWN_SCHEMA_VERSION: { status: 404, title: "The schema version is not registered" },
@@ -33,6 +38,7 @@ export const PROBLEM_KINDS = {
   INTERNAL: { status: 500, title: "Internal error" },
   BROKER_UNAVAILABLE: { status: 503, title: "The event broker is unreachable" },
   PUBLISH_TIMEOUT: { status: 503, title: "The event broker did not confirm in time" },
+  TOKENS_NOT_CONFIGURED: { status: 503, title: "Browser tokens are not configured on this edge" },
 } as const;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;

@@ -38,7 +38,8 @@ async function publishSingle(c: Context<AppEnv>, deps: EventRouteDeps, prepared:
   return c.json(accepted(prepared, outcome), 202);
 }
 
-async function authorize(c: Context<AppEnv>, deps: EventRouteDeps): Promise<ApiKeyEntry> {
+/** The caller's API key, counted against its rate limit; POST /v1/tokens authorizes the same way. */
+export async function authorize(c: Context<AppEnv>, deps: Pick<EventRouteDeps, "keys" | "limiter">): Promise<ApiKeyEntry> {
   const key = await deps.keys.authenticate(c.req.header("authorization"));
   c.get("facts").keyName = key.name;
   deps.limiter.take(key);

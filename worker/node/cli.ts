@@ -1,14 +1,14 @@
 // `jetgate edge` — serve the edge on Node (self-hosting without Cloudflare) — and
 // `jetgate edge key` — make an API key and the API_KEYS entry that holds its hash.
 import { InvalidArgumentError, type Command } from "commander";
-import { ConfigError, DEFAULTS, NATS_SECRET_VARS, NODE_EDGE_DEFAULTS } from "../config.ts";
+import { ConfigError, DEFAULTS, NATS_SECRET_VARS, NODE_EDGE_DEFAULTS, TOKEN_SECRET_VAR } from "../config.ts";
 import { DEFAULT_REGISTRY_DIR } from "./paths.ts";
 import { DEV_API_KEY, devApiKeys, generateApiKey, hashApiKey, parseApiKeys, type ApiKeyEntry } from "../auth/keys.ts";
 
-/** The same vars as wrangler.toml's [vars] and the NATS login, taken from the environment when set. */
+/** The same vars as wrangler.toml's [vars], the NATS login and TOKEN_SECRET, taken from the environment when set. */
 function varsFromEnv(): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const name of [...Object.keys(DEFAULTS), ...NATS_SECRET_VARS]) {
+  for (const name of [...Object.keys(DEFAULTS), ...NATS_SECRET_VARS, TOKEN_SECRET_VAR]) {
     const value = process.env[name];
     if (value !== undefined) vars[name] = value;
   }
@@ -21,6 +21,14 @@ function apiKeysFromEnv(): ApiKeyEntry[] {
     return parseApiKeys(process.env.API_KEYS ?? "[]");
   } catch (err) {
     throw new ConfigError([`API_KEYS: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
+function checkEntry(entry: ApiKeyEntry): void {
+  try {
+    parseApiKeys(JSON.stringify([entry]));
+  } catch (err) {
+    throw new ConfigError([`${err instanceof Error ? err.message : String(err)}`]);
   }
 }
 
@@ -39,7 +47,10 @@ export function registerEdgeCommands(program: Command): void {
     .option("--nats <urls>", "comma-separated nats:// URLs of the cluster", process.env.NATS_URLS ?? NODE_EDGE_DEFAULTS.natsUrls)
     .option("--registry <dir>", "built registry (jetgate registry build --out DIR)", DEFAULT_REGISTRY_DIR)
     .option("--dev-key", `accept the fixed development key ${DEV_API_KEY} (never in production)`, false)
-    .addHelpText("after", "\nAPI keys: set API_KEYS to a JSON array of {name, sha256, types}; `jetgate edge key` makes one.")
+    .addHelpText(
+      "after",
+      `\nAPI keys: set API_KEYS to a JSON array of {name, sha256, types, subscribe?}; \`jetgate edge key\` makes one.\nBrowser tokens (POST /v1/tokens): set ${TOKEN_SECRET_VAR} to a secret of at least 32 bytes.`,
+    )
     .action(async (opts: { port: number; host: string; nats: string; registry: string; devKey: boolean }) => {
       const apiKeys = [...apiKeysFromEnv(), ...(opts.devKey ? await devApiKeys() : [])];
       if (apiKeys.length === 0) console.error("warning: no API keys configured (API_KEYS or --dev-key); every POST will be 401");
@@ -70,9 +81,14 @@ export function registerEdgeCommands(program: Command): void {
     .description("Make a new API key and print the API_KEYS entry holding its SHA-256")
     .requiredOption("--name <name>", "who holds the key (becomes `source` on POST /v1/events/{type})")
     .option("--types <globs>", "comma-separated event type globs it may publish (* within a segment, ** across)", "**")
-    .action(async (opts: { name: string; types: string }) => {
+    .option("--subscribe <globs>", "comma-separated event type globs its browser tokens may subscribe to (default: none)")
+    .action(async (opts: { name: string; types: string; subscribe?: string }) => {
       const key = generateApiKey();
-      const entry = { name: opts.name, sha256: await hashApiKey(key), types: opts.types.split(",").map((s) => s.trim()) };
+      const globs = (list: string) => list.split(",").map((s) => s.trim());
+      const entry: ApiKeyEntry = { name: opts.name, sha256: await hashApiKey(key), types: globs(opts.types) };
+      if (opts.subscribe !== undefined) entry.subscribe = globs(opts.subscribe);
+      // The entry is checked as the edge will read it: a bad glob fails here (exit 2), not at the edge's start.
+      checkEntry(entry);
       console.log(`key (give it to the client; it is not stored): ${key}`);
       console.log(`API_KEYS entry: ${JSON.stringify(entry)}`);
     });

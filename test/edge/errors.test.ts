@@ -148,6 +148,22 @@ for (const runtime of EDGE_RUNTIMES) {
       assertProblem(await send(suite.ledger, url(), { path: "/v2/nothing" }), 404, "not-found");
     });
 
+    test("a route asked with a method it does not have is a 405 method-not-allowed problem with Allow", async () => {
+      for (const [method, path, allow] of [
+        ["GET", "/v1/events", "POST"],
+        ["PUT", "/v1/events/order.created", "POST"],
+        ["DELETE", "/v1/schemas/order.created", "GET, HEAD"],
+        ["POST", "/v1/openapi.json", "GET, HEAD"],
+        ["GET", "/v1/tokens", "POST"],
+      ] as const) {
+        const res = await send(suite.ledger, url(), { path, method, headers: bearer(KEYS.full) });
+        assertProblem(res, 405, "method-not-allowed");
+        assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+      }
+      const head = await fetch(`${url()}/v1/schemas`, { method: "HEAD" });
+      assert.equal(head.status, 200, "HEAD on a GET route is served, not refused");
+    });
+
     test("CORS: a preflight from an allowed origin is answered with the allowed headers; other origins get none", async () => {
       const preflight = (origin: string) =>
         fetch(`${url()}/v1/events`, {

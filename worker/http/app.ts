@@ -89,6 +89,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerSchemaRoutes(app, registry);
   registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher, readBody: deps.readBody ?? readWebBody });
   registerTokenRoutes(app, { config, keys, limiter, readBody: deps.readBody ?? readWebBody, now: deps.now ?? (() => Date.now()) });
+  answerOtherMethods(app);
 
   app.notFound((c) => problemResponse(makeProblem("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
@@ -96,4 +97,26 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return errorToResponse(err);
   });
   return app;
+}
+
+/**
+ * A route that exists but not for this method answers 405 with the methods it has (RFC 9110
+ * §15.5.6: a 405 carries Allow), read from the routes registered above, so this list cannot drift
+ * from them. GET routes also answer HEAD (Hono serves HEAD from the GET handler).
+ */
+function answerOtherMethods(app: Hono<AppEnv>): void {
+  const allowed = new Map<string, Set<string>>();
+  for (const { path, method } of app.routes) {
+    if (method === "ALL" || path === "*" || path.endsWith("/*")) continue;
+    const methods = allowed.get(path) ?? new Set<string>();
+    methods.add(method);
+    if (method === "GET") methods.add("HEAD");
+    allowed.set(path, methods);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = [...methods].join(", ");
+    app.all(path, (c) => {
+      throw new EdgeError("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.routePath}; allowed: ${allow}`, {}, { allow });
+    });
+  }
 }

@@ -22,6 +22,7 @@ export const ADMIN_PROBLEMS: Record<AdminProblemCode, { status: number; title: s
   SUBSCRIPTION_NOT_FOUND: { status: 404, title: "No such subscription" },
   DLQ_NOT_FOUND: { status: 404, title: "No such dead letter" },
   SUBSCRIPTION_EXISTS: { status: 409, title: "A subscription with this id exists already" },
+  SUBSCRIPTION_CONFLICT: { status: 409, title: "The subscription kept changing while it was being updated" },
   BODY_TOO_LARGE: { status: 413, title: "The body is larger than allowed" },
   SUBSCRIPTION_INVALID: { status: 422, title: "The subscription is not valid" },
   SSRF_REFUSED: { status: 422, title: "The bridge does not deliver to this URL" },

@@ -108,7 +108,7 @@ export class SubscriptionStore {
         if (!isWrongLastSequence(err)) throw err;
       }
     }
-    throw new BridgeError("REQUEST_INVALID", `subscription ${id} kept changing under us; try again`, { id });
+    throw new BridgeError("SUBSCRIPTION_CONFLICT", `subscription ${id} kept changing under us; try again`, { id });
   }
 
   /**

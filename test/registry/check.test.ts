@@ -128,7 +128,7 @@ test("a repository packed by the git binary (git gc: packfile and packed-refs) r
   try {
     execFileSync("git", ["--version"]);
   } catch {
-    return t.skip("git binary not installed (only this test uses it)");
+    return t.skip("git binary not installed (only the git-binary tests use it)");
   }
   const repo = await baseRepo(t);
   await repo.tag("v1.0");

@@ -46,7 +46,12 @@ function consumerConfig(sub: Subscription, source: Source): Partial<ConsumerConf
     case "time":
       return { ...base, deliver_policy: DeliverPolicy.StartTime, opt_start_time: sub.startAt.time };
     default:
-      return { ...base, deliver_policy: DeliverPolicy.New };
+      // "new" means the events published after the subscription was created, as a Svix endpoint
+      // gets the messages sent after it was added. DeliverPolicy.New would start where the durable
+      // is created instead: after the bridge has seen the subscription, which under load (or with
+      // no bridge running) is later, and the events in between would never reach it. The creator's
+      // clock against the server's stamps: NTP-close, and the same clock on one host.
+      return { ...base, deliver_policy: DeliverPolicy.StartTime, opt_start_time: sub.createdAt };
   }
 }
 

@@ -160,14 +160,16 @@ export class SocketClient {
     return this.frames.filter((f) => f.op !== "event" && f.rid === rid);
   }
 
-  reply(rid: Rid, timeoutMs?: number): Promise<Frame> {
-    return this.waitFor(`the answer to rid ${JSON.stringify(rid)}`, () => this.repliesTo(rid)[0], timeoutMs);
+  /** The first answer carrying `rid` among the frames from index `from` on. */
+  reply(rid: Rid, timeoutMs?: number, from = 0): Promise<Frame> {
+    return this.waitFor(`the answer to rid ${JSON.stringify(rid)}`, () => this.frames.slice(from).find((f) => f.op !== "event" && f.rid === rid), timeoutMs);
   }
 
-  /** Sends a frame with a rid and resolves with its answer. */
+  /** Sends a frame with a rid and resolves with the answer to it (the first with its rid received after sending). */
   async request(frame: { rid: Rid } & Record<string, unknown>, timeoutMs?: number): Promise<Frame> {
+    const from = this.frames.length;
     this.send(frame);
-    return this.reply(frame.rid, timeoutMs);
+    return this.reply(frame.rid, timeoutMs, from);
   }
 
   /** The answer to a frame without a usable rid: the first problem frame without one after index `from`. */

@@ -93,6 +93,38 @@ for (const runtime of EDGE_RUNTIMES) {
       await socket.close();
     });
 
+    test('from "last" over several globs receives the last event matching any of them', async () => {
+      await post("order.created");
+      const lastPayment = await post("payment.settled");
+      await post("bench.tick", { n: 0 });
+      const socket = await subscriber();
+      await subscribe(socket, "either", ["order.*", "payment.*"], "last");
+      await socket.untilSeq("either", lastPayment);
+      const live = await post("order.created");
+      await socket.untilSeq("either", live);
+      assert.deepEqual(socket.seqs("either"), [lastPayment, live]);
+      await socket.close();
+    });
+
+    // Overlapping globs share one filter, events.> (NATS 2.10 refuses overlapping filters in one
+    // consumer, feed.ts filterSubjects), and DeliverPolicy.Last then starts at the stream's last
+    // event of any type, which the session drops for its type: the last matching one is never sent.
+    // The same holds for a glob whose filter is wider than it (order-*.created → events.*.created).
+    const lastTodo = { todo: 'server bug: from "last" with overlapping or widened globs sends no last event (feed.ts startOptions + filterSubjects)' };
+    test('from "last" over overlapping globs receives the last event matching them, not nothing', lastTodo, async () => {
+      const lastOrder = await post("order.created");
+      await post("bench.tick", { n: 0 });
+      const socket = await subscriber({ subscribe: ["**"] });
+      await subscribe(socket, "overlapping", ["order.*", "*.created"], "last");
+      const live = await post("order.created");
+      await socket.untilSeq("overlapping", live);
+      try {
+        assert.deepEqual(socket.seqs("overlapping"), [lastOrder, live], "the last order.created (though bench.tick came after it), then the live one");
+      } finally {
+        await socket.close();
+      }
+    });
+
     test("type globs filter: order.* and payment.* subscriptions on one socket each get only and all of their own types", async () => {
       const socket = await subscriber();
       await subscribe(socket, "o", "order.*", "new");

@@ -47,6 +47,23 @@ export function forge(token: string): string {
 
 export type Rid = string | number;
 
+/**
+ * A known edge bug, reported with the socket suites: on a cluster, the first pull of a new
+ * ordered consumer can reach the edge's NATS server before the consumer's interest does (route
+ * pooling), answered 503 no-responders; nats.js's consume() then waits for two missed idle
+ * heartbeats (2 × 15 s) before it pulls again. The subscription is silent that long, then catches
+ * up with nothing lost. Waits for a subscription's events allow for it.
+ */
+export const FIRST_PULL_STALL_MS = 30_000;
+
+const opened = new Set<SocketClient>();
+
+/** Closes every socket connectSocket opened and that is still open (for afterEach). */
+export async function closeAllSockets(): Promise<void> {
+  await Promise.allSettled([...opened].map((client) => client.close()));
+  opened.clear();
+}
+
 /** A frame from the edge, as JSON. */
 export interface Frame {
   op: string;
@@ -192,8 +209,12 @@ export class SocketClient {
     return this.events(rid).map((f) => f.seq as number);
   }
 
-  /** Waits until subscription `rid` has received an event with seq ≥ `seq`. */
-  untilSeq(rid: Rid, seq: number, timeoutMs?: number): Promise<Frame[]> {
+  /**
+   * Waits until subscription `rid` has received an event with seq ≥ `seq`. The default deadline
+   * outlasts the stall of a subscription whose first pull was lost (about 30 s: two missed idle
+   * heartbeats of nats.js's consume; see FIRST_PULL_STALL_MS).
+   */
+  untilSeq(rid: Rid, seq: number, timeoutMs = FIRST_PULL_STALL_MS + 60_000): Promise<Frame[]> {
     return this.waitFor(`subscription ${JSON.stringify(rid)} to receive seq ${seq}`, () => (this.events(rid).some((e) => e.seq >= seq) ? this.events(rid) : undefined), timeoutMs);
   }
 
@@ -232,6 +253,7 @@ export function connectSocket(httpUrl: string, opts: ConnectOptions = {}): Promi
     handshakeTimeout: opts.timeoutMs ?? 30_000,
   });
   const client = new SocketClient(ws, opts.ledger);
+  opened.add(client);
   return new Promise<SocketClient>((resolve, reject) => {
     ws.once("upgrade", (res) => {
       client.upgradeHeaders = res.headers;

@@ -5,13 +5,15 @@
 // 1008 at its next frame or event; a subscriber that stops reading is closed with 1013 naming the
 // seq to resume from (Node; workerd cannot see it). What each subscriber received is compared with
 // the stream itself. At the end the stream holds exactly the events that were acked, once each.
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { EVENTS_STREAM } from "../../broker/index.ts";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger, bearer, KEYS, send, waitUntil } from "./helpers.ts";
-import { connectSocket, lastSeq, signToken, SOCKET_SECRET, storedTypes, structuredEvent, type SocketClient } from "./socket-client.ts";
+import { closeAllSockets, connectSocket, FIRST_PULL_STALL_MS, lastSeq, signToken, SOCKET_SECRET, storedTypes, structuredEvent, type SocketClient } from "./socket-client.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
 /** Small enough that a paused reader passes it once the kernel's socket buffers are full; far above what the other cases send. */
@@ -24,6 +26,8 @@ before(async () => {
 after(async () => {
   await suite?.stop();
 });
+// A case that fails leaves no socket (nor its consumers) to the next.
+afterEach(closeAllSockets);
 
 const DATA: Record<string, unknown> = { "order.created": VALID_ORDER_V2, "payment.settled": { paymentId: "p-1" } };
 
@@ -145,6 +149,26 @@ for (const runtime of EDGE_RUNTIMES) {
       await socket.close();
     });
 
+    test("after unsubscribed, no event of that subscription follows; a socket's closing leaves no consumer in JetStream", async () => {
+      const jsm = await jetstreamManager(await suite.broker.connect());
+      const consumerCount = async () => (await jsm.consumers.list(EVENTS_STREAM).next()).length;
+      const consumersBefore = await consumerCount();
+      const socket = await subscriber();
+      await subscribe(socket, "o", "order.*", "new");
+      await subscribe(socket, "p", "payment.*", "new");
+      const before = await post("payment.settled");
+      await socket.untilSeq("p", before);
+      assert.deepEqual(await socket.request({ op: "unsubscribe", rid: "p" }), { op: "unsubscribed", rid: "p" });
+      const cut = socket.frames.findIndex((f) => f.op === "unsubscribed");
+      await post("payment.settled");
+      const marker = await post("order.created");
+      await socket.untilSeq("o", marker);
+      await socket.ping("after-marker");
+      assert.deepEqual(socket.frames.slice(cut).filter((f) => f.op === "event" && f.rid === "p"), [], "nothing for p after its unsubscribed frame");
+      await socket.close();
+      await waitUntil("the socket's ordered consumers to leave the EVENTS stream", 60_000, async () => (await consumerCount()) <= consumersBefore);
+    });
+
     test("resume from last seq + 1 after a drop, while events keep arriving over HTTPS and a socket: every matching seq once, no gap, no repeat", async () => {
       const start = (await lastSeq(await suite.broker.connect())) + 1;
       const publisher = await subscriber();
@@ -165,7 +189,7 @@ for (const runtime of EDGE_RUNTIMES) {
       try {
         const first = await subscriber();
         await subscribe(first, "orders", "order.*", start);
-        await first.waitFor("20 events before the drop", () => (first.events("orders").length >= 20 ? true : undefined), 60_000);
+        await first.waitFor("20 events before the drop", () => (first.events("orders").length >= 20 ? true : undefined), FIRST_PULL_STALL_MS + 60_000);
         first.ws.terminate();
         await first.closed("the dropped socket to close");
         const received = first.seqs("orders");
@@ -173,12 +197,12 @@ for (const runtime of EDGE_RUNTIMES) {
         await waitUntil("10 more events published while the subscriber is away", 60_000, async () => posted >= postedAtDrop + 10);
         const second = await subscriber();
         await subscribe(second, "orders", "order.*", received.at(-1)! + 1);
-        await second.waitFor("20 events after the resume", () => (second.events("orders").length >= 20 ? true : undefined), 60_000);
+        await second.waitFor("20 events after the resume", () => (second.events("orders").length >= 20 ? true : undefined), FIRST_PULL_STALL_MS + 60_000);
         stop = true;
         await publishing;
         const end = await lastSeq(await suite.broker.connect());
         const expected = await matching(start, end, "order.");
-        await second.untilSeq("orders", expected.at(-1)!, 60_000);
+        await second.untilSeq("orders", expected.at(-1)!);
         const union = [...received, ...second.seqs("orders")];
         assert.equal(new Set(union).size, union.length, "no seq was received twice");
         assert.deepEqual(union, expected, "the two sockets together received exactly the order events of the range, in order");
@@ -205,7 +229,7 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.match(closed.reason, /expired/);
       assert.equal(pinging.repliesTo("after-expiry").length, 0, "the frame after expiry is not answered");
       await post("order.created");
-      const closedByEvent = await listening.closed("the close of a subscribed socket whose token expired, at its next event");
+      const closedByEvent = await listening.closed("the close of a subscribed socket whose token expired, at its next event", FIRST_PULL_STALL_MS + 60_000);
       assert.equal(closedByEvent.code, 1008);
       assert.equal(listening.events("orders").length, 0, "no event is sent past the token's expiry");
     });
@@ -241,7 +265,7 @@ for (const runtime of EDGE_RUNTIMES) {
       const expected = await matching(got[0]!, end, "bench.");
       const again = await subscriber();
       await subscribe(again, "ticks", "bench.*", resumeFrom);
-      await again.untilSeq("ticks", expected.at(-1)!, 60_000);
+      await again.untilSeq("ticks", expected.at(-1)!);
       assert.deepEqual([...got, ...again.seqs("ticks")], expected, "resumed from the named seq: no gap, no repeat");
       await again.close();
     });

@@ -106,6 +106,8 @@ function startOptions(from: StartFrom): Partial<OrderedConsumerOptions> {
  */
 export class JetStreamFeed implements EventFeed {
   private nc: Promise<NatsConnection> | null = null;
+  /** Feed stops under way (each deletes its consumer), which close() lets finish. */
+  private readonly stopping = new Set<Promise<void>>();
 
   constructor(private readonly connect: () => Promise<NatsConnection>) {}
 
@@ -137,10 +139,21 @@ export class JetStreamFeed implements EventFeed {
     void messages.closed().then((err) => {
       if (!stopped) sink.failed(err ? err.message : "the event feed closed");
     });
+    const stopping = this.stopping;
     return {
-      async stop() {
+      stop() {
         stopped = true;
-        await messages.close().catch(() => undefined);
+        const done = (async () => {
+          await messages.close().catch(() => undefined);
+          // Closing the iterator leaves the consumer on the server until its inactive threshold,
+          // which nats.js fixes at 5 minutes for ordered consumers: every unsubscribe and every
+          // closed socket would leave one behind that long. Deleting it frees it now; if the
+          // connection is already gone, the threshold still collects it.
+          await consumer.delete().catch(() => undefined);
+        })();
+        stopping.add(done);
+        void done.finally(() => stopping.delete(done));
+        return done;
       },
     };
   }
@@ -149,6 +162,9 @@ export class JetStreamFeed implements EventFeed {
   async close(): Promise<void> {
     const nc = this.nc;
     this.nc = null;
+    // Feeds stopped just before (the socket hub closes the connection as its last socket's
+    // subscriptions stop) delete their consumers first, over this connection.
+    await Promise.allSettled([...this.stopping]);
     const current = nc && (await nc.catch(() => null));
     await current?.close().catch(() => undefined);
   }

@@ -17,6 +17,8 @@ export interface FeedMessage {
   msg: JsMsg;
   /** When JetStream stored it (ms since the epoch), for the fan-out lag. */
   storedAtMs: number;
+  /** Messages the consumer had left to deliver after this one (0: caught up). */
+  pending: number;
 }
 
 export interface FeedSink {
@@ -42,8 +44,6 @@ const FEED_PULL_MESSAGES = 256;
  * globs (`order-*.created` → `events.*.created`), so the session still checks each event's type.
  * NATS refuses overlapping filters in one consumer (2.10): a filter another one covers is dropped
  * (`order.created` beside `order.*`); filters that overlap otherwise fall back to `events.>`.
- * Where the filters are wider than the globs, "last" is the last event of the filters, which the
- * session drops when it is of another type (docs/browsers.md).
  */
 export function filterSubjects(globs: string[]): string[] {
   const unique = [...new Set(globs.map(globSubject))];
@@ -95,7 +95,10 @@ export function subjectsOverlap(a: string, b: string): boolean {
 
 function startOptions(from: StartFrom): Partial<OrderedConsumerOptions> {
   if (from === "new") return { deliver_policy: DeliverPolicy.New };
-  if (from === "last") return { deliver_policy: DeliverPolicy.Last };
+  // The last message of every subject the filters match, then live: the session keeps the last
+  // of those whose type its globs match (filters can be wider than globs, so Last alone could
+  // start at another type's event and send nothing).
+  if (from === "last") return { deliver_policy: DeliverPolicy.LastPerSubject };
   return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from };
 }
 
@@ -131,7 +134,7 @@ export class JetStreamFeed implements EventFeed {
       max_messages: FEED_PULL_MESSAGES,
       callback: (msg) => {
         if (stopped) return;
-        sink.event({ seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(msg.info.timestampNanos / 1e6) });
+        sink.event({ seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(msg.info.timestampNanos / 1e6), pending: msg.info.pending });
       },
     });
     // The ordered consumer recreates itself through node failures; its end without a stop means

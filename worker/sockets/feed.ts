@@ -37,6 +37,14 @@ export interface EventFeed {
 
 /** How many messages an ordered consumer asks for at once: enough to keep a busy socket fed. */
 const FEED_PULL_MESSAGES = 256;
+/**
+ * How long each pull lasts. nats.js's idle heartbeat is half of it, and a lost pull is noticed
+ * after two missed heartbeats: in a cluster the first pull of a new ordered consumer can reach a
+ * server before the consumer's interest does and be answered 503 no-responders, after which the
+ * subscription is silent until then. nats.js's default (30 s) made that 30 s; 5 s costs an idle
+ * subscription one pull request every 5 s.
+ */
+const FEED_PULL_EXPIRES_MS = 5_000;
 
 /**
  * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
@@ -132,6 +140,7 @@ export class JetStreamFeed implements EventFeed {
     let stopped = false;
     const messages: ConsumerMessages = await consumer.consume({
       max_messages: FEED_PULL_MESSAGES,
+      expires: FEED_PULL_EXPIRES_MS,
       callback: (msg) => {
         if (stopped) return;
         sink.event({ seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(msg.info.timestampNanos / 1e6), pending: msg.info.pending });

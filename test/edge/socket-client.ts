@@ -48,13 +48,13 @@ export function forge(token: string): string {
 export type Rid = string | number;
 
 /**
- * A known edge bug, reported with the socket suites: on a cluster, the first pull of a new
- * ordered consumer can reach the edge's NATS server before the consumer's interest does (route
- * pooling), answered 503 no-responders; nats.js's consume() then waits for two missed idle
- * heartbeats (2 × 15 s) before it pulls again. The subscription is silent that long, then catches
- * up with nothing lost. Waits for a subscription's events allow for it.
+ * On a cluster, the first pull of a new ordered consumer can reach the edge's NATS server before
+ * the consumer's interest does (route pooling), answered 503 no-responders; nats.js's consume()
+ * then waits for two missed idle heartbeats before it pulls again (feed.ts FEED_PULL_EXPIRES_MS:
+ * about 5 s). The subscription is silent that long, then catches up with nothing lost. Waits for
+ * a subscription's events allow for it, with room for a loaded machine.
  */
-export const FIRST_PULL_STALL_MS = 30_000;
+export const FIRST_PULL_STALL_MS = 15_000;
 
 const opened = new Set<SocketClient>();
 
@@ -211,8 +211,7 @@ export class SocketClient {
 
   /**
    * Waits until subscription `rid` has received an event with seq ≥ `seq`. The default deadline
-   * outlasts the stall of a subscription whose first pull was lost (about 30 s: two missed idle
-   * heartbeats of nats.js's consume; see FIRST_PULL_STALL_MS).
+   * outlasts the stall of a subscription whose first pull was lost (see FIRST_PULL_STALL_MS).
    */
   untilSeq(rid: Rid, seq: number, timeoutMs = FIRST_PULL_STALL_MS + 60_000): Promise<Frame[]> {
     return this.waitFor(`subscription ${JSON.stringify(rid)} to receive seq ${seq}`, () => (this.events(rid).some((e) => e.seq >= seq) ? this.events(rid) : undefined), timeoutMs);

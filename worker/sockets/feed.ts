@@ -17,6 +17,8 @@ export interface FeedMessage {
   msg: JsMsg;
   /** When JetStream stored it (ms since the epoch), for the fan-out lag. */
   storedAtMs: number;
+  /** Messages the consumer had left to deliver after this one (0: caught up). */
+  pending: number;
 }
 
 export interface FeedSink {
@@ -35,20 +37,42 @@ export interface EventFeed {
 
 /** How many messages an ordered consumer asks for at once: enough to keep a busy socket fed. */
 const FEED_PULL_MESSAGES = 256;
+/**
+ * How long each pull lasts. nats.js's idle heartbeat is half of it, and a lost pull is noticed
+ * after two missed heartbeats: in a cluster the first pull of a new ordered consumer can reach a
+ * server before the consumer's interest does and be answered 503 no-responders, after which the
+ * subscription is silent until then. nats.js's default (30 s) made that 30 s; 5 s costs an idle
+ * subscription one pull request every 5 s.
+ */
+const FEED_PULL_EXPIRES_MS = 5_000;
 
 /**
  * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
  * segment with `*` becomes `*`, a `**` becomes `>` for the rest. They may cover more than the
  * globs (`order-*.created` → `events.*.created`), so the session still checks each event's type.
- * NATS refuses overlapping filters in one consumer (2.10), so overlap falls back to `events.>`.
+ * NATS refuses overlapping filters in one consumer (2.10): a filter another one covers is dropped
+ * (`order.created` beside `order.*`); filters that overlap otherwise fall back to `events.>`.
  */
 export function filterSubjects(globs: string[]): string[] {
-  const subjects = [...new Set(globs.map(globSubject))];
-  if (subjects.includes(ALL_EVENTS_SUBJECT)) return [ALL_EVENTS_SUBJECT];
+  const unique = [...new Set(globs.map(globSubject))];
+  // Distinct filters cannot cover each other both ways, so this keeps exactly the widest ones.
+  const subjects = unique.filter((s, i) => !unique.some((other, j) => j !== i && subjectCovers(other, s)));
   for (let i = 0; i < subjects.length; i++) {
     for (let j = i + 1; j < subjects.length; j++) if (subjectsOverlap(subjects[i]!, subjects[j]!)) return [ALL_EVENTS_SUBJECT];
   }
   return subjects;
+}
+
+/** True when every subject `inner` matches is matched by `outer`. */
+export function subjectCovers(outer: string, inner: string): boolean {
+  const o = outer.split(".");
+  const n = inner.split(".");
+  for (let i = 0; i < o.length; i++) {
+    if (o[i] === ">") return n.length > i;
+    if (n[i] === undefined || n[i] === ">") return false;
+    if (o[i] !== "*" && (n[i] === "*" || n[i] !== o[i])) return false;
+  }
+  return o.length === n.length;
 }
 
 function globSubject(glob: string): string {
@@ -84,7 +108,10 @@ export function subjectsOverlap(a: string, b: string): boolean {
  * one node) started again at seq 1 and sent the subscriber the whole stream.
  */
 async function startOptions(js: JetStreamClient, from: StartFrom): Promise<Partial<OrderedConsumerOptions>> {
-  if (from === "last") return { deliver_policy: DeliverPolicy.Last };
+  // The last message of every subject the filters match, then live: the session keeps the last
+  // of those whose type its globs match (filters can be wider than globs, so Last alone could
+  // start at another type's event and send nothing).
+  if (from === "last") return { deliver_policy: DeliverPolicy.LastPerSubject };
   if (from === "new") {
     const info = await (await js.jetstreamManager(false)).streams.info(EVENTS_STREAM);
     return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.state.last_seq + 1 };
@@ -122,9 +149,10 @@ export class JetStreamFeed implements EventFeed {
     let stopped = false;
     const messages: ConsumerMessages = await consumer.consume({
       max_messages: FEED_PULL_MESSAGES,
+      expires: FEED_PULL_EXPIRES_MS,
       callback: (msg) => {
         if (stopped) return;
-        sink.event({ seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(msg.info.timestampNanos / 1e6) });
+        sink.event({ seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(msg.info.timestampNanos / 1e6), pending: msg.info.pending });
       },
     });
     // The ordered consumer recreates itself through node failures; its end without a stop means

@@ -39,6 +39,8 @@ export interface SessionDeps {
   limits: { maxFrameBytes: number; maxInFlight: number; maxBufferedBytes: number; maxJsonDepth: number; retryAfterSeconds: number };
   stats: SocketStats;
   now: () => number;
+  /** Told whenever the socket's number of open subscriptions changes (the workerd hub records it). */
+  onSubscriptions?: (count: number) => void;
 }
 
 interface Subscription {
@@ -49,6 +51,12 @@ interface Subscription {
   handle?: FeedHandle;
   /** Events that arrived before the `subscribed` frame went out, sent right after it. */
   early: FeedMessage[] | null;
+  /**
+   * from "last": the feed first replays the last event of each subject its filters match; the
+   * newest of those whose type matches is held here and sent when the feed has caught up.
+   * undefined once that phase is over (or for any other start).
+   */
+  last?: { candidate: FeedMessage | null };
   ended: boolean;
 }
 
@@ -152,6 +160,7 @@ export class SocketSession {
       void sub.handle?.stop();
     }
     this.subscriptions.clear();
+    this.deps.onSubscriptions?.(0);
   }
 
   private send(text: string): void {
@@ -247,7 +256,9 @@ export class SocketSession {
       return this.refuse(rid, new EdgeError("FORBIDDEN_SCOPE", `the token may not subscribe to ${outside.join(", ")}: ${held}`, { field: "types", outside }));
     }
     const sub: Subscription = { rid, types, lastSeq: 0, early: [], ended: false };
+    if (from === "last") sub.last = { candidate: null };
     this.subscriptions.set(rid, sub);
+    this.deps.onSubscriptions?.(this.subscriptions.size);
     let handle: FeedHandle;
     try {
       handle = await this.deps.feed.open(filterSubjects(types), from, {
@@ -256,6 +267,7 @@ export class SocketSession {
       });
     } catch (err) {
       this.subscriptions.delete(rid);
+      this.deps.onSubscriptions?.(this.subscriptions.size);
       const detail = `the event feed could not start: ${err instanceof Error ? err.message : String(err)}`;
       return this.refuse(rid, new EdgeError("BROKER_UNAVAILABLE", detail, { retryAfter: this.deps.limits.retryAfterSeconds }));
     }
@@ -276,11 +288,12 @@ export class SocketSession {
     if (!sub) return this.refuse(rid, new EdgeError("UNKNOWN_SUBSCRIPTION", `no open subscription has rid ${JSON.stringify(rid)}`));
     sub.ended = true;
     this.subscriptions.delete(rid);
+    this.deps.onSubscriptions?.(this.subscriptions.size);
     void sub.handle?.stop();
     this.send(frames.unsubscribedFrame(rid));
   }
 
-  /** One event to the client, in stream order; a socket that cannot keep up is closed with 1013. */
+  /** One event from the feed: to the client in stream order, if its type matches (and, from "last", once caught up). */
   private deliver(sub: Subscription, message: FeedMessage): void {
     if (sub.ended || this.closed) return;
     if (sub.early) {
@@ -288,8 +301,20 @@ export class SocketSession {
       return;
     }
     if (message.seq <= sub.lastSeq || this.expired()) return;
-    const type = eventTypeOfSubject(message.subject);
-    if (!sub.types.some((glob) => typeMatches(glob, type))) return;
+    const matches = sub.types.some((glob) => typeMatches(glob, eventTypeOfSubject(message.subject)));
+    if (sub.last) {
+      if (matches) sub.last.candidate = message;
+      if (message.pending > 0) return;
+      const last = sub.last.candidate;
+      sub.last = undefined;
+      if (last) this.sendEvent(sub, last);
+      return;
+    }
+    if (matches) this.sendEvent(sub, message);
+  }
+
+  /** One event frame; a socket whose output backs up past the bound is closed with 1013. */
+  private sendEvent(sub: Subscription, message: FeedMessage): void {
     const envelope = decodeEvent(message.subject, message.msg.headers, message.msg.data, `EVENTS:${message.seq}`);
     this.send(frames.eventFrame(sub.rid, message.seq, structuredEventJson(envelope)));
     sub.lastSeq = message.seq;

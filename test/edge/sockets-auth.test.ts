@@ -147,6 +147,25 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.equal(refusal.headers["content-type"], "application/problem+json");
     });
 
+    // docs/browsers.md: 1001 when the edge goes away. Miniflare's dispose ends workerd without
+    // the hub closing its sockets, which the client sees as 1006 (no close frame).
+    const goingAwayTodo = runtime === "workerd" ? { todo: "workerd's shutdown drops the socket (1006) instead of closing it with 1001" } : {};
+    test("stopping the edge closes its open sockets with 1001 going away", goingAwayTodo, async () => {
+      const edge = await startTestEdge({ runtime, broker: suite.broker, registryDir: writeTestRegistry(), apiKeys: await testApiKeys(), vars: { ...SUITE_VARS, TOKEN_SECRET: SOCKET_SECRET } });
+      let stopped = false;
+      try {
+        const socket = await connectSocket(edge.url, { token: signToken() });
+        assert.equal((await socket.request({ op: "subscribe", rid: "s", types: "order.*" })).op, "subscribed");
+        await edge.stop();
+        stopped = true;
+        const closed = await socket.closed("the close when the edge stops");
+        assert.equal(closed.code, 1001, JSON.stringify(closed));
+        assert.match(closed.reason, /reconnect/);
+      } finally {
+        if (!stopped) await edge.stop();
+      }
+    });
+
     test("an edge with no TOKEN_SECRET is 503 tokens-not-configured naming the var", async () => {
       const refusal = await refusedUpgrade(unconfigured.get(runtime)!.url, { token: signToken() });
       assertRefusal(refusal, 503, "tokens-not-configured");

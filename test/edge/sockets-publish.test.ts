@@ -102,6 +102,9 @@ for (const runtime of EDGE_RUNTIMES) {
         ["a publish without event", { op: "publish", rid: "no-event" }, "no-event"],
         ["a subscribe with a bad glob", { op: "subscribe", rid: "bad-glob", types: "order.>" }, "bad-glob"],
         ["a subscribe from seq 0", { op: "subscribe", rid: "bad-from", types: "order.*", from: 0 }, "bad-from"],
+        ["a subscribe to no types", { op: "subscribe", rid: "no-types", types: [] }, "no-types"],
+        ["a subscribe to 33 globs", { op: "subscribe", rid: "many-types", types: Array.from({ length: 33 }, (_, i) => `t${i}.*`) }, "many-types"],
+        ["a subscribe without rid", { op: "subscribe", types: "order.*" }, undefined],
         ["an unsubscribe without rid", { op: "unsubscribe" }, undefined],
       ];
       for (const [what, frame, rid] of cases) {
@@ -112,6 +115,12 @@ for (const runtime of EDGE_RUNTIMES) {
         assert.equal(problem.rid, rid, what);
         await socket.ping(`alive-${from}`);
       }
+    });
+
+    test("a ping without rid is answered by a pong without rid", async () => {
+      const from = socket.frames.length;
+      socket.send({ op: "ping" });
+      assert.deepEqual(await socket.waitFor("the pong", () => socket.frames.slice(from).find((f) => f.op === "pong")), { op: "pong" });
     });
 
     test("a rid already naming an open subscription is malformed-frame for a publish or a second subscribe", async () => {

@@ -85,6 +85,23 @@ for (const runtime of EDGE_RUNTIMES) {
       await socket.close();
     });
 
+    test('a from "new" subscription whose consumer is lost (its node restarted) carries on without replaying older events', async () => {
+      await post("order.created");
+      const jsm = await jetstreamManager(await suite.broker.connect());
+      const names = async () => new Set((await jsm.consumers.list(EVENTS_STREAM).next()).map((c) => c.name));
+      const before = await names();
+      const socket = await subscriber();
+      await subscribe(socket, "new", "order.*", "new");
+      const created = [...(await names())].filter((name) => !before.has(name));
+      assert.equal(created.length, 1, `one consumer for the subscription: ${created}`);
+      // What a restart of the node holding this in-memory, one-replica consumer does to it.
+      await jsm.consumers.delete(EVENTS_STREAM, created[0]!);
+      const live = await post("order.created");
+      // nats.js finds the consumer gone after two missed idle heartbeats (about 30 s) and recreates it.
+      await socket.untilSeq("new", live, FIRST_PULL_STALL_MS + 90_000);
+      assert.deepEqual(socket.seqs("new"), [live], "only the event stored after subscribing, none from before");
+    });
+
     test('from "last" receives the last matching event, not a later one of another type, then live ones', async () => {
       const lastOrder = await post("order.created");
       await post("payment.settled");

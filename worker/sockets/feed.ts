@@ -5,7 +5,7 @@
 // the last sequence it saw when a node fails, so its order and completeness hold across faults.
 // Runtime-neutral: the connection is handed in (wsconnect in the workerd socket hub, transport-node
 // on Node).
-import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages, type JsMsg, type OrderedConsumerOptions } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg, type OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, ALL_EVENTS_SUBJECT } from "../../broker/index.ts";
 import type { StartFrom } from "./frames.ts";
@@ -101,12 +101,21 @@ export function subjectsOverlap(a: string, b: string): boolean {
   return true;
 }
 
-function startOptions(from: StartFrom): Partial<OrderedConsumerOptions> {
-  if (from === "new") return { deliver_policy: DeliverPolicy.New };
+/**
+ * "new" is asked for as the sequence after the stream's last, not as DeliverPolicy.New: nats.js
+ * keeps an ordered consumer's resume point from its opt_start_seq, which New leaves unset, so an
+ * ordered consumer recreated before its first message (its node restarted: it lives in memory on
+ * one node) started again at seq 1 and sent the subscriber the whole stream.
+ */
+async function startOptions(js: JetStreamClient, from: StartFrom): Promise<Partial<OrderedConsumerOptions>> {
   // The last message of every subject the filters match, then live: the session keeps the last
   // of those whose type its globs match (filters can be wider than globs, so Last alone could
   // start at another type's event and send nothing).
   if (from === "last") return { deliver_policy: DeliverPolicy.LastPerSubject };
+  if (from === "new") {
+    const info = await (await js.jetstreamManager(false)).streams.info(EVENTS_STREAM);
+    return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.state.last_seq + 1 };
+  }
   return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from };
 }
 
@@ -136,7 +145,7 @@ export class JetStreamFeed implements EventFeed {
 
   async open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle> {
     const js = jetstream(await this.connection());
-    const consumer: Consumer = await js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects, ...startOptions(from) });
+    const consumer: Consumer = await js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects, ...(await startOptions(js, from)) });
     let stopped = false;
     const messages: ConsumerMessages = await consumer.consume({
       max_messages: FEED_PULL_MESSAGES,

@@ -52,6 +52,8 @@ const FANOUT_SOCKETS = 100;
 const FANOUT_RATE = 200;
 
 type Runtime = "workerd" | "node";
+/** JETGATE_BENCH_RUNTIMES=node (or workerd) runs one runtime only, e.g. to profile it. */
+const RUNTIMES = (process.env.JETGATE_BENCH_RUNTIMES ?? "workerd,node").split(",").filter((r): r is Runtime => r === "workerd" || r === "node");
 
 interface Edge {
   url: string;
@@ -340,7 +342,7 @@ export default async function socketsBench(ctx: BenchContext): Promise<BenchRow[
   let errors = 0;
   try {
     const nc = await broker.connect();
-    for (const runtime of ["workerd", "node"] as const) {
+    for (const runtime of RUNTIMES) {
       ctx.progress(`sockets: starting the ${runtime} edge`);
       edge = await startEdge(runtime, broker, registryDir);
       try {

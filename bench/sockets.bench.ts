@@ -16,6 +16,7 @@
 // PID at the end, even on failure. Figures only: nothing here asserts a timing.
 import type { ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
+import { cpus } from "node:os";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream } from "@nats-io/jetstream";
@@ -27,7 +28,7 @@ import { edgeStyleEvent, publishEdgeStyle } from "../test/harness/events.ts";
 import { startEdgeWorkerd } from "../worker/dev/index.ts";
 import { DEV_API_KEY, devApiKeys } from "../worker/auth/keys.ts";
 import { paced } from "./paced.ts";
-import { childPids, cpuMeter } from "./proc.ts";
+import { childPids, cpuMeter, machineCpuMs } from "./proc.ts";
 import { startServer, stopChild } from "./servers.ts";
 import { closeSockets, eventIdOf, eventTemplate, figures, histogram, mintToken, openSocket, publishLoad, subscribeAll, type LatencyFigures } from "./ws-client.ts";
 import type { BenchContext, BenchRow } from "./lib.ts";
@@ -67,8 +68,7 @@ interface Phase {
   errors: number;
   firstProblem?: string;
   latency: LatencyFigures;
-  /** CPU per acked event, µs, by process group. */
-  cpuPerEvent: Record<string, number>;
+  cpu: CpuFigures;
 }
 
 async function startEdge(runtime: Runtime, broker: TestBroker, registryDir: string): Promise<Edge> {
@@ -99,16 +99,37 @@ function killQuietly(pid: number): void {
   }
 }
 
-function cpuGroups(edge: Edge, broker: TestBroker): Record<string, number[]> {
-  return { edge: edge.pids, "nats-server ×3": broker.nodes.map((n) => n.pid), "bench (load)": [process.pid] };
+interface CpuFigures {
+  /** µs per event, by process group. */
+  perEvent: Record<string, number>;
+  /** What other processes on the machine used meanwhile, in % of all its cores. */
+  othersPct: number;
 }
 
-function perEvent(cpu: Record<string, number>, events: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, events > 0 ? (ms * 1000) / events : Number.NaN]));
+/**
+ * CPU spent from now until `stop(events)`: by the edge, nats-server and this process, per event,
+ * and by everything else on the (shared) machine, so a figure taken while others ran says so.
+ */
+function meterCpu(edge: Edge, broker: TestBroker): { stop(events: number): CpuFigures } {
+  const meter = cpuMeter({ edge: edge.pids, "nats-server ×3": broker.nodes.map((n) => n.pid), "bench (load)": [process.pid] });
+  const machine0 = machineCpuMs();
+  const t0 = performance.now();
+  return {
+    stop(events) {
+      const cpu = meter.stop();
+      const machine = machineCpuMs().busy - machine0.busy;
+      const mine = Object.values(cpu).reduce((a, b) => a + b, 0);
+      const wall = performance.now() - t0;
+      return {
+        perEvent: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, events > 0 ? (ms * 1000) / events : Number.NaN])),
+        othersPct: Math.max(0, (100 * (machine - mine)) / (wall * cpus().length)),
+      };
+    },
+  };
 }
 
-function cpuNote(cpu: Record<string, number>): string {
-  return "CPU µs/event: " + Object.entries(cpu).map(([k, us]) => `${k} ${Math.round(us)}`).join(", ");
+function cpuNote(cpu: CpuFigures): string {
+  return "CPU µs/event: " + Object.entries(cpu.perEvent).map(([k, us]) => `${k} ${Math.round(us)}`).join(", ") + `; other processes ${Math.round(cpu.othersPct)}% of the machine`;
 }
 
 /** POST /v1/events (structured, a fresh id each) with autocannon at `connections`, each response timed. */
@@ -118,7 +139,7 @@ async function httpsLoad(edge: Edge, broker: TestBroker, connections: number, se
   const hist = histogram();
   let ok = 0;
   let refused = 0;
-  const meter = cpuMeter(cpuGroups(edge, broker));
+  const meter = meterCpu(edge, broker);
   const started = performance.now();
   const tracker = autocannon({
     url: `${edge.url}/v1/events`,
@@ -136,22 +157,20 @@ async function httpsLoad(edge: Edge, broker: TestBroker, connections: number, se
   });
   const result = await tracker;
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = meter.stop();
   return {
+    cpu: meter.stop(ok),
     rate: ok / elapsed,
     count: ok,
     errors: refused + result.errors + result.timeouts,
     firstProblem: refused > 0 ? `${refused} answers were not 202` : undefined,
     latency: figures(hist),
-    cpuPerEvent: perEvent(cpu, ok),
   };
 }
 
 async function wsLoad(edge: Edge, broker: TestBroker, sockets: WebSocket[], depth: number, seconds: number, prefix: string): Promise<Phase> {
-  const meter = cpuMeter(cpuGroups(edge, broker));
+  const meter = meterCpu(edge, broker);
   const run = await publishLoad(sockets, { depth, seconds, prefix, event: eventTemplate(TYPE, "/bench/ws", DATA) });
-  const cpu = meter.stop();
-  return { rate: run.rate, count: run.acked, errors: run.errors, firstProblem: run.firstProblem, latency: run.latency, cpuPerEvent: perEvent(cpu, run.acked) };
+  return { rate: run.rate, count: run.acked, errors: run.errors, firstProblem: run.firstProblem, latency: run.latency, cpu: meter.stop(run.acked) };
 }
 
 function latencyNote(l: LatencyFigures): string {
@@ -183,7 +202,7 @@ async function publishPhases(ctx: BenchContext, runtime: Runtime, edge: Edge, br
           value: https.rate,
           unit: "events/s",
           better: "higher",
-          note: `${latencyNote(https.latency)}; ${cpuNote(https.cpuPerEvent)}`,
+          note: `${latencyNote(https.latency)}; ${cpuNote(https.cpu)}`,
         },
         {
           group,
@@ -192,7 +211,7 @@ async function publishPhases(ctx: BenchContext, runtime: Runtime, edge: Edge, br
           unit: "events/s",
           better: "higher",
           ratio: { against: `${runtime} HTTPS at c=${c}`, value: ws.rate / https.rate, goal: "≥ 1.5" },
-          note: `${latencyNote(ws.latency)}; ${cpuNote(ws.cpuPerEvent)}`,
+          note: `${latencyNote(ws.latency)}; ${cpuNote(ws.cpu)}`,
         },
         { group, name: `${runtime} WebSocket ack p50 (${n}×${depth})`, value: ws.latency.p50, unit: "ms", better: "lower", ratio: { against: `HTTPS p50 at c=${c}`, value: ws.latency.p50 / https.latency.p50 } },
         { group, name: `${runtime} WebSocket ack p99 (${n}×${depth})`, value: ws.latency.p99, unit: "ms", better: "lower", ratio: { against: `HTTPS p99 at c=${c}`, value: ws.latency.p99 / https.latency.p99 } },
@@ -212,7 +231,9 @@ interface FanoutFigures {
   missingAtSockets: number;
   missingAtFloor: number;
   outOfOrder: number;
-  cpuPerEvent: Record<string, number>;
+  /** Close codes of sockets that closed during the phase. */
+  closes: number[];
+  cpu: CpuFigures;
 }
 
 /**
@@ -246,8 +267,11 @@ async function fanout(edge: Edge, broker: TestBroker, nc: NatsConnection, socket
       if (i >= 0 && record(floorHist, i, now)) atFloor++;
     },
   });
+  const closes: number[] = [];
   const listeners = sockets.map((ws) => {
     let last = -1;
+    const onClose = (code: number) => void closes.push(code);
+    ws.once("close", onClose);
     const onMessage = (data: Buffer) => {
       const now = performance.now();
       const i = indexOf(eventIdOf(data.toString()));
@@ -257,9 +281,12 @@ async function fanout(edge: Edge, broker: TestBroker, nc: NatsConnection, socket
       if (record(socketHist, i, now)) atSockets++;
     };
     ws.on("message", onMessage);
-    return () => ws.off("message", onMessage);
+    return () => {
+      ws.off("message", onMessage);
+      ws.off("close", onClose);
+    };
   });
-  const meter = cpuMeter(cpuGroups(edge, broker));
+  const meter = meterCpu(edge, broker);
   try {
     const run = await paced(rate, seconds, (i) => {
       sentAt[i] = performance.now();
@@ -269,15 +296,15 @@ async function fanout(edge: Edge, broker: TestBroker, nc: NatsConnection, socket
     // The last events' receipts: 10 s at most after the last publish.
     const until = performance.now() + 10_000;
     while ((atSockets < expected * sockets.length || atFloor < expected) && performance.now() < until) await sleep(20);
-    const cpu = meter.stop();
     return {
+      cpu: meter.stop(expected),
       sent: expected,
       sockets: figures(socketHist),
       floor: figures(floorHist),
       missingAtSockets: expected * sockets.length - atSockets,
       missingAtFloor: expected - atFloor,
       outOfOrder,
-      cpuPerEvent: perEvent(cpu, expected),
+      closes,
     };
   } finally {
     floor.unsubscribe();
@@ -308,7 +335,7 @@ async function fanoutPhase(ctx: BenchContext, runtime: Runtime, edge: Edge, brok
         note: `${f.sockets.count}/${f.sent * FANOUT_SOCKETS} receipts, ${f.missingAtSockets} missing, ${f.outOfOrder} out of order; max ${f.sockets.max.toFixed(1)} ms`,
       },
       { group, name: `${runtime} fan-out publish → socket receipt p99 (${at})`, value: f.sockets.p99, unit: "ms", better: "lower" },
-      { group, name: `${runtime} fan-out receipts missing at the sockets (of ${f.sent} × ${FANOUT_SOCKETS})`, value: f.missingAtSockets, unit: "events", better: "lower", note: `${f.outOfOrder} out of order` },
+      { group, name: `${runtime} fan-out receipts missing at the sockets (of ${f.sent} × ${FANOUT_SOCKETS})`, value: f.missingAtSockets, unit: "events", better: "lower", note: `${f.outOfOrder} out of order; ${f.closes.length ? `sockets closed during the phase with ${f.closes.join(", ")}` : "no socket closed"}` },
       { group, name: `${runtime} fan-out publish → socket receipt max (${at})`, value: f.sockets.max, unit: "ms", better: "lower" },
       { group, name: `${runtime} floor: publish → core NATS subscriber p50 (same run)`, value: f.floor.p50, unit: "ms", better: "lower", note: `${f.floor.count}/${f.sent} receipts, ${f.missingAtFloor} missing` },
       { group, name: `${runtime} floor: publish → core NATS subscriber p99 (same run)`, value: f.floor.p99, unit: "ms", better: "lower" },
@@ -320,7 +347,7 @@ async function fanoutPhase(ctx: BenchContext, runtime: Runtime, edge: Edge, brok
         unit: "ms",
         better: "lower",
         ratio: { against: "goal 10 ms", value: gap / 10, goal: runtime === "node" ? "≤ 1 (≤ floor + 10 ms)" : "" },
-        note: `p50 gap ${(f.sockets.p50 - f.floor.p50).toFixed(2)} ms, max gap ${(f.sockets.max - f.floor.max).toFixed(1)} ms; ${cpuNote(f.cpuPerEvent)} (per published event, ×${FANOUT_SOCKETS} frames)`,
+        note: `p50 gap ${(f.sockets.p50 - f.floor.p50).toFixed(2)} ms, max gap ${(f.sockets.max - f.floor.max).toFixed(1)} ms; ${cpuNote(f.cpu)} (per published event, ×${FANOUT_SOCKETS} frames)`,
       },
     );
   } finally {

@@ -73,6 +73,17 @@ export interface EventFeed {
 const FEED_PULL_MESSAGES = 256;
 
 /**
+ * How often nats-server tells an idle pull that it is still alive; two missed, the client library
+ * checks the consumer and pulls again. Its default is half the pull's expiry (15 s), so a pull
+ * that never reached the consumer left the subscription silent for 30 s: the fan-out bench saw
+ * it (100 subscriptions opened at once on a 3-node cluster under load, now and then one ordered
+ * consumer with no pull waiting, nothing delivered and every event pending 20 s later, its
+ * socket receiving nothing, no error anywhere). At 2 s the feed recovers within ~5 s, and an
+ * idle subscription costs one small heartbeat message every 2 s.
+ */
+const FEED_IDLE_HEARTBEAT_MS = 2_000;
+
+/**
  * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
  * segment with `*` becomes `*`, a `**` becomes `>` for the rest. They may cover more than the
  * globs (`order-*.created` → `events.*.created`), so the session still checks each event's type.
@@ -148,6 +159,7 @@ export class JetStreamFeed implements EventFeed {
     let stopped = false;
     const messages: ConsumerMessages = await consumer.consume({
       max_messages: FEED_PULL_MESSAGES,
+      idle_heartbeat: FEED_IDLE_HEARTBEAT_MS,
       callback: (msg) => {
         if (stopped) return;
         const storedAtNanos = msg.info.timestampNanos;

@@ -74,14 +74,22 @@ const FEED_PULL_MESSAGES = 256;
 
 /**
  * How often nats-server tells an idle pull that it is still alive; two missed, the client library
- * checks the consumer and pulls again. Its default is half the pull's expiry (15 s), so a pull
- * that never reached the consumer left the subscription silent for 30 s: the fan-out bench saw
- * it (100 subscriptions opened at once on a 3-node cluster under load, now and then one ordered
- * consumer with no pull waiting, nothing delivered and every event pending 20 s later, its
- * socket receiving nothing, no error anywhere). At 2 s the feed recovers within ~5 s, and an
- * idle subscription costs one small heartbeat message every 2 s.
+ * checks the consumer and pulls again. Its default is half the pull's expiry (15 s), so a pull that
+ * went unanswered left a subscription silent for ~30 s (seen in the fan-out bench: the socket got
+ * nothing, no error, no close). At 2 s the feed recovers within ~5 s from whatever the first-pull
+ * retry below does not cover, and an idle subscription costs one small message every 2 s.
  */
 const FEED_IDLE_HEARTBEAT_MS = 2_000;
+
+/**
+ * An ordered consumer is created on one node of the cluster, and its first pull is sent at once
+ * through the client's own node; when that node has not yet heard of the new consumer, nats-server
+ * answers the pull "no responders" (503). @nats-io/jetstream 3.4 then only marks the consumer for
+ * a reset at the next missed heartbeats (nats.go restarts at once: nats-io/nats.go#1827). Seen
+ * here for 2–4 of 100 subscriptions opened one after another on a 3-node cluster, every time.
+ * The feed replaces such a consumer at once, from the same start sequence, this many times.
+ */
+const FIRST_PULL_RETRIES = 5;
 
 /**
  * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
@@ -171,28 +179,61 @@ export class JetStreamFeed implements EventFeed {
 
   async open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle> {
     const js = jetstream(await this.connection());
-    const consumer: Consumer = await js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects, ...startOptions(from) });
     let stopped = false;
-    const messages: ConsumerMessages = await consumer.consume({
-      max_messages: FEED_PULL_MESSAGES,
-      idle_heartbeat: FEED_IDLE_HEARTBEAT_MS,
-      callback: (msg) => {
-        if (stopped) return;
-        const storedAtNanos = msg.info.timestampNanos;
-        const message: FeedMessage = { seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(storedAtNanos / 1e6) };
-        message.eventJson = () => this.rendered.get(message, storedAtNanos);
-        sink.event(message);
-      },
-    });
-    // The ordered consumer recreates itself through node failures; its end without a stop means
-    // the connection closed for good.
-    void messages.closed().then((err) => {
-      if (!stopped) sink.failed(err ? err.message : "the event feed closed");
-    });
+    let received = false;
+    let current: ConsumerMessages | null = null;
+    const begin = async (options: Partial<OrderedConsumerOptions>, attempt: number): Promise<void> => {
+      const consumer: Consumer = await js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects, ...options });
+      // Where this consumer starts, as a sequence (its create answer, no extra request): a
+      // replacement starts at the same place, so nothing is skipped or repeated.
+      const firstSeq = (await consumer.info(true)).delivered.stream_seq + 1;
+      const messages: ConsumerMessages = await consumer.consume({
+        max_messages: FEED_PULL_MESSAGES,
+        idle_heartbeat: FEED_IDLE_HEARTBEAT_MS,
+        callback: (msg) => {
+          if (stopped || current !== messages) return;
+          received = true;
+          const storedAtNanos = msg.info.timestampNanos;
+          const message: FeedMessage = { seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(storedAtNanos / 1e6) };
+          message.eventJson = () => this.rendered.get(message, storedAtNanos);
+          sink.event(message);
+        },
+      });
+      current = messages;
+      if (stopped) {
+        // Stopped while this replacement was being created.
+        await messages.close().catch(() => undefined);
+        return;
+      }
+      void (async () => {
+        for await (const status of messages.status()) {
+          if (status.type !== "no_responders" || received || stopped || current !== messages || attempt >= FIRST_PULL_RETRIES) continue;
+          // The first pull found no consumer: see FIRST_PULL_RETRIES. Start a new one where this
+          // one would have, and let this one go.
+          current = null;
+          await messages.close().catch(() => undefined);
+          void consumer.delete().catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+          if (stopped) return;
+          try {
+            await begin({ deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: firstSeq }, attempt + 1);
+          } catch (err) {
+            if (!stopped) sink.failed(`the event feed could not restart: ${err instanceof Error ? err.message : String(err)}`);
+          }
+          return;
+        }
+      })();
+      // The ordered consumer recreates itself through node failures; its end without a stop
+      // (or a replacement) means the connection closed for good.
+      void messages.closed().then((err) => {
+        if (!stopped && current === messages) sink.failed(err ? err.message : "the event feed closed");
+      });
+    };
+    await begin(startOptions(from), 0);
     return {
       async stop() {
         stopped = true;
-        await messages.close().catch(() => undefined);
+        await current?.close().catch(() => undefined);
       },
     };
   }

@@ -50,9 +50,10 @@ export type Rid = string | number;
 /**
  * On a cluster, the first pull of a new ordered consumer can reach the edge's NATS server before
  * the consumer's interest does (route pooling), answered 503 no-responders; nats.js's consume()
- * then waits for two missed idle heartbeats before it pulls again (feed.ts FEED_PULL_EXPIRES_MS:
- * about 5 s). The subscription is silent that long, then catches up with nothing lost. Waits for
- * a subscription's events allow for it, with room for a loaded machine.
+ * then waits for two missed idle heartbeats before it pulls again. The feed replaces such a
+ * consumer at once (feed.ts FIRST_PULL_RETRIES), and anything else of the kind heals after two
+ * missed heartbeats (FEED_IDLE_HEARTBEAT_MS: ~4 s); nothing is lost. Waits for a subscription's
+ * events allow for that, with room for a loaded machine.
  */
 export const FIRST_PULL_STALL_MS = 15_000;
 

@@ -3,7 +3,7 @@
 // an ack only after JetStream's), so a socket can do nothing a POST could not, and says no in the
 // same problem types. Runtime-neutral: the socket itself is a SocketTransport, handed in by the
 // workerd socket hub or the Node edge.
-import { decodeEvent, eventTypeOfSubject, structuredEventJson } from "../../broker/index.ts";
+import { eventTypeOfSubject } from "../../broker/index.ts";
 import { globsOutside, typeMatches, type ApiKeyEntry } from "../auth/keys.ts";
 import type { BrowserTokenClaims } from "../auth/browser-tokens.ts";
 import { fromStructured } from "../events/cloudevents.ts";
@@ -13,7 +13,7 @@ import { parseJson, parseJsonText } from "../http/request-limits.ts";
 import { EdgeError, makeProblem, type Problem } from "../http/problems.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import type { EventFeed, FeedHandle, FeedMessage } from "./feed.ts";
-import { filterSubjects } from "./feed.ts";
+import { filterSubjects, renderEvent } from "./feed.ts";
 import * as frames from "./frames.ts";
 import type { Rid, StartFrom, Subprotocol } from "./frames.ts";
 import type { SocketStats } from "./stats.ts";
@@ -315,8 +315,7 @@ export class SocketSession {
 
   /** One event frame; a socket whose output backs up past the bound is closed with 1013. */
   private sendEvent(sub: Subscription, message: FeedMessage): void {
-    const envelope = decodeEvent(message.subject, message.msg.headers, message.msg.data, `EVENTS:${message.seq}`);
-    this.send(frames.eventFrame(sub.rid, message.seq, structuredEventJson(envelope)));
+    this.send(frames.eventFrame(sub.rid, message.seq, message.eventJson?.() ?? renderEvent(message)));
     sub.lastSeq = message.seq;
     this.deps.stats.fanoutLag(this.deps.now() - message.storedAtMs);
     const buffered = this.transport.bufferedBytes?.() ?? 0;

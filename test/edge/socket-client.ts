@@ -12,6 +12,7 @@ import WebSocket from "ws";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { EVENTS_STREAM, eventTypeOfSubject } from "../../broker/index.ts";
+import type { BrowserTokenClaims } from "../../worker/auth/browser-tokens.ts";
 import type { Ledger } from "./helpers.ts";
 
 /** TOKEN_SECRET of the socket suites: at least 32 bytes, as config.ts requires. */
@@ -19,15 +20,8 @@ export const SOCKET_SECRET = "socket-suites-secret-of-at-least-32-bytes";
 
 export const PROBLEMS = "https://jetgate.dev/problems/";
 
-export interface TokenClaims {
-  sub: string;
-  publish: string[];
-  subscribe: string[];
-  origin?: string;
-  iat: number;
-  exp: number;
-  jti: string;
-}
+/** The claims a token signs (only the type comes from the module; the tests sign apart from it). */
+export type TokenClaims = BrowserTokenClaims;
 
 /** A browser token over `claims`; `ttl` seconds from now unless exp is given. */
 export function signToken(claims: Partial<TokenClaims> & { ttl?: number } = {}, secret = SOCKET_SECRET): string {

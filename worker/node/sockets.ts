@@ -15,7 +15,7 @@ import type { RegistryView } from "../events/schema-registry.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import { JetStreamFeed } from "../sockets/feed.ts";
 import { CLOSE, SUBPROTOCOLS } from "../sockets/frames.ts";
-import { SocketSession, type SocketGrant } from "../sockets/session.ts";
+import { sessionLimits, SocketSession, type SocketGrant } from "../sockets/session.ts";
 import { SocketTally, type SocketStats } from "../sockets/stats.ts";
 import type { LogSink } from "../http/access-log.ts";
 
@@ -83,13 +83,7 @@ export class NodeSockets {
         registry,
         publisher,
         feed: this.feed,
-        limits: {
-          maxFrameBytes: config.maxEventBytes,
-          maxInFlight: config.wsMaxInFlight,
-          maxBufferedBytes: config.wsMaxBufferedBytes,
-          maxJsonDepth: config.maxJsonDepth,
-          retryAfterSeconds: config.retryAfterSeconds,
-        },
+        limits: sessionLimits(config),
         stats: tally,
         now: () => Date.now(),
       },

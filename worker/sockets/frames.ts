@@ -31,6 +31,16 @@ export const CLOSE = {
   SLOW_CONSUMER: 1013,
 } as const;
 
+const encoder = new TextEncoder();
+
+/** True when a frame is over `max` UTF-8 bytes; a text frame's length alone mostly decides (1–3 bytes a UTF-16 unit). */
+export function frameTooBig(data: string | ArrayBuffer | Uint8Array, max: number): boolean {
+  if (typeof data !== "string") return data.byteLength > max;
+  if (data.length > max) return true;
+  if (data.length * 3 <= max) return false;
+  return encoder.encode(data).length > max;
+}
+
 /** A client's request id: echoed on every answer so the client can match it. */
 export type Rid = string | number;
 

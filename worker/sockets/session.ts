@@ -1,19 +1,18 @@
 // One browser socket once it is open (docs/browsers.md): its frames in, its answers and events
-// out. Publishing takes the HTTPS path's steps (fromStructured → prepareEvent → the publisher →
-// an ack only after JetStream's), so a socket can do nothing a POST could not, and says no in the
-// same problem types. Runtime-neutral: the socket itself is a SocketTransport, handed in by the
-// workerd socket hub or the Node edge.
+// out — publishes (publish.ts: the HTTPS path's steps, acked after JetStream's) under a per-socket
+// bound, and subscriptions read from the JetStream feed (feed.ts). Runtime-neutral: the socket
+// itself is a SocketTransport, handed in by the workerd socket hub or the Node edge.
 import { eventTypeOfSubject } from "../../broker/index.ts";
 import { globsOutside, typeMatches, type ApiKeyEntry } from "../auth/keys.ts";
 import type { BrowserTokenClaims } from "../auth/browser-tokens.ts";
-import { fromStructured } from "../events/cloudevents.ts";
-import { accepted, prepareEvent, publishFailure } from "../events/ingest.ts";
 import type { RegistryView } from "../events/schema-registry.ts";
+import type { EdgeConfig } from "../config.ts";
 import { parseJson, parseJsonText } from "../http/request-limits.ts";
 import { EdgeError, makeProblem, type Problem } from "../http/problems.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import type { EventFeed, FeedHandle, FeedMessage } from "./feed.ts";
 import { filterSubjects, renderEvent } from "./feed.ts";
+import { publishFrame } from "./publish.ts";
 import * as frames from "./frames.ts";
 import type { Rid, StartFrom, Subprotocol } from "./frames.ts";
 import type { SocketStats } from "./stats.ts";
@@ -32,11 +31,30 @@ export interface SocketGrant {
   protocol: Subprotocol;
 }
 
+export interface SessionLimits {
+  maxFrameBytes: number;
+  maxInFlight: number;
+  maxBufferedBytes: number;
+  maxJsonDepth: number;
+  retryAfterSeconds: number;
+}
+
+/** A socket's limits from the edge's config: a frame is held to one event's size (MAX_EVENT_BYTES). */
+export function sessionLimits(config: EdgeConfig): SessionLimits {
+  return {
+    maxFrameBytes: config.maxEventBytes,
+    maxInFlight: config.wsMaxInFlight,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    maxJsonDepth: config.maxJsonDepth,
+    retryAfterSeconds: config.retryAfterSeconds,
+  };
+}
+
 export interface SessionDeps {
   registry: RegistryView;
   publisher: Publisher;
   feed: EventFeed;
-  limits: { maxFrameBytes: number; maxInFlight: number; maxBufferedBytes: number; maxJsonDepth: number; retryAfterSeconds: number };
+  limits: SessionLimits;
   stats: SocketStats;
   now: () => number;
   /** Told whenever the socket's number of open subscriptions changes (the workerd hub records it). */
@@ -58,16 +76,6 @@ interface Subscription {
    */
   last?: { candidate: FeedMessage | null };
   ended: boolean;
-}
-
-const encoder = new TextEncoder();
-
-/** True when a frame is over `max` UTF-8 bytes; a text frame's length alone mostly decides (1–3 bytes a UTF-16 unit). */
-function tooBig(data: string | ArrayBuffer | Uint8Array, max: number): boolean {
-  if (typeof data !== "string") return data.byteLength > max;
-  if (data.length > max) return true;
-  if (data.length * 3 <= max) return false;
-  return encoder.encode(data).length > max;
 }
 
 export class SocketSession {
@@ -104,7 +112,7 @@ export class SocketSession {
   async onMessage(data: string | ArrayBuffer | Uint8Array): Promise<void> {
     if (this.closed) return;
     this.deps.stats.frameIn();
-    if (tooBig(data, this.deps.limits.maxFrameBytes)) {
+    if (frames.frameTooBig(data, this.deps.limits.maxFrameBytes)) {
       this.close(frames.CLOSE.TOO_BIG, `a frame is at most ${this.deps.limits.maxFrameBytes} bytes`);
       return;
     }
@@ -230,21 +238,9 @@ export class SocketSession {
     }
   }
 
-  /** The HTTPS structured path, answered as one frame: ack after JetStream's, or the problem. */
   private async publishEvent(rid: Rid | undefined, value: unknown): Promise<void> {
     const { registry, publisher, limits, stats } = this.deps;
-    try {
-      const event = fromStructured(value, (bytes) => parseJson(bytes, limits.maxJsonDepth));
-      const prepared = prepareEvent(event, { key: this.key, registry, maxEventBytes: limits.maxFrameBytes, trace: {} });
-      const [outcome] = await publisher.publishMany([prepared.request]);
-      if (!outcome) throw new EdgeError("INTERNAL", "the publisher returned no outcome");
-      if (!outcome.ok) throw publishFailure(outcome, limits.retryAfterSeconds);
-      stats.published(outcome.ack.duplicate ? "duplicate" : "acked");
-      this.send(frames.ackFrame(rid ?? event.id, accepted(prepared, outcome)));
-    } catch (err) {
-      stats.published(err instanceof EdgeError ? err.code : "INTERNAL");
-      this.refuse(rid, err);
-    }
+    this.send(await publishFrame({ key: this.key, registry, publisher, limits, stats }, rid, value));
   }
 
   private async subscribe(rid: Rid, types: string[], from: StartFrom): Promise<void> {

@@ -21,7 +21,7 @@ import type { SocketAcceptor } from "../http/routes-sockets.ts";
 import { shardOf } from "../publish/publisher.ts";
 import { JetStreamFeed } from "../sockets/feed.ts";
 import { CLOSE } from "../sockets/frames.ts";
-import { SocketSession, type SocketGrant } from "../sockets/session.ts";
+import { sessionLimits, SocketSession, type SocketGrant } from "../sockets/session.ts";
 import { SocketTally } from "../sockets/stats.ts";
 import { DurablePublisher, varsOf, type WorkerEnv } from "./publisher-do.ts";
 
@@ -108,13 +108,7 @@ export class SocketHub extends DurableObject<WorkerEnv> {
         registry: this.registry,
         publisher: this.publisher,
         feed: this.feed,
-        limits: {
-          maxFrameBytes: config.maxEventBytes,
-          maxInFlight: config.wsMaxInFlight,
-          maxBufferedBytes: config.wsMaxBufferedBytes,
-          maxJsonDepth: config.maxJsonDepth,
-          retryAfterSeconds: config.retryAfterSeconds,
-        },
+        limits: sessionLimits(config),
         stats: tally,
         now: () => Date.now(),
         onSubscriptions: (subscriptions) => {

@@ -1,14 +1,17 @@
 // Where a subscribed socket's events come from: JetStream, not core NATS (DESIGN.md decision 13),
 // so a subscription that starts at a sequence gets every stored event from there and then the
-// live ones with no gap between the two. Each subscription reads through its own ordered consumer
-// (@nats-io/jetstream): ephemeral, in memory, one replica, recreated by the client library from
-// the last sequence it saw when a node fails, so its order and completeness hold across faults.
-// Runtime-neutral: the connection is handed in (wsconnect in the workerd socket hub, transport-node
-// on Node).
-import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg, type OrderedConsumerOptions } from "@nats-io/jetstream";
+// live ones with no gap between the two. It reads through an ordered consumer (ordered-reader.ts):
+// subscriptions on the same filters that start at or after what a shared tail holds join it
+// (shared-tail.ts); any other start gets a consumer of its own. Runtime-neutral: the connection is
+// handed in (wsconnect in the workerd socket hub, transport-node on Node).
+import { DeliverPolicy, jetstream, type JetStreamClient, type JsMsg, type OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, ALL_EVENTS_SUBJECT, decodeEvent, structuredEventJson } from "../../broker/index.ts";
+import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, ALL_EVENTS_SUBJECT } from "../../broker/index.ts";
 import type { StartFrom } from "./frames.ts";
+import { readOrdered, RenderedEvents } from "./ordered-reader.ts";
+import { SharedTail } from "./shared-tail.ts";
+
+export { renderEvent } from "./ordered-reader.ts";
 
 /** One message as a subscription receives it. */
 export interface FeedMessage {
@@ -26,37 +29,6 @@ export interface FeedMessage {
   eventJson?: () => string;
 }
 
-/** The structured CloudEvent of a stored message, as an `event` frame carries it. */
-export function renderEvent(message: Pick<FeedMessage, "seq" | "subject" | "msg">): string {
-  return structuredEventJson(decodeEvent(message.subject, message.msg.headers, message.msg.data, `EVENTS:${message.seq}`));
-}
-
-/**
- * How many rendered events a feed keeps. Every subscription reads through its own ordered
- * consumer, so N sockets on one type get N copies of each message; rendering one (decoding its
- * headers, hashing its webhook id, checking its data is JSON: ~12 µs for 1 KB on the bench
- * machine) was done N times. The copies of one message arrive within moments of each other, so a
- * short memory of the latest ones renders each once.
- */
-const RENDERED_KEPT = 512;
-
-/** Rendered events by stream position (seq and stored time, so a recreated stream cannot alias). */
-class RenderedEvents {
-  private readonly kept = new Map<string, string>();
-
-  get(message: FeedMessage, storedAtNanos: number): string {
-    const key = `${message.seq}/${storedAtNanos}/${message.subject}`;
-    let json = this.kept.get(key);
-    if (json === undefined) {
-      json = renderEvent(message);
-      this.kept.set(key, json);
-      // Oldest first: a Map iterates in insertion order.
-      if (this.kept.size > RENDERED_KEPT) this.kept.delete(this.kept.keys().next().value!);
-    }
-    return json;
-  }
-}
-
 export interface FeedSink {
   event(message: FeedMessage): void;
   /** The feed ended for good (connection closed, consumer impossible); the socket should resume elsewhere. */
@@ -70,28 +42,6 @@ export interface FeedHandle {
 export interface EventFeed {
   open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle>;
 }
-
-/** How many messages an ordered consumer asks for at once: enough to keep a busy socket fed. */
-const FEED_PULL_MESSAGES = 256;
-
-/**
- * How often nats-server tells an idle pull that it is still alive; two missed, the client library
- * checks the consumer and pulls again. Its default is half the pull's expiry (15 s), so a pull that
- * went unanswered left a subscription silent for ~30 s (seen in the fan-out bench: the socket got
- * nothing, no error, no close). At 2 s the feed recovers within ~5 s from whatever the first-pull
- * retry below does not cover, and an idle subscription costs one small message every 2 s.
- */
-const FEED_IDLE_HEARTBEAT_MS = 2_000;
-
-/**
- * An ordered consumer is created on one node of the cluster, and its first pull is sent at once
- * through the client's own node; when that node has not yet heard of the new consumer, nats-server
- * answers the pull "no responders" (503). @nats-io/jetstream 3.4 then only marks the consumer for
- * a reset at the next missed heartbeats (nats.go restarts at once: nats-io/nats.go#1827). Seen
- * here for 2–4 of 100 subscriptions opened one after another on a 3-node cluster, every time.
- * The feed replaces such a consumer at once, from the same start sequence, this many times.
- */
-const FIRST_PULL_RETRIES = 5;
 
 /**
  * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
@@ -174,7 +124,9 @@ async function startOptions(js: JetStreamClient, from: StartFrom): Promise<Parti
 export class JetStreamFeed implements EventFeed {
   private nc: Promise<NatsConnection> | null = null;
   private readonly rendered = new RenderedEvents();
-  /** Feed stops under way (each deletes its consumer), which close() lets finish. */
+  /** Live tails by their filters; a promise while the tail's consumer is being created. */
+  private readonly tails = new Map<string, Promise<SharedTail>>();
+  /** Consumer deletes under way, which close() lets finish. */
   private readonly stopping = new Set<Promise<void>>();
 
   constructor(private readonly connect: () => Promise<NatsConnection>) {}
@@ -193,65 +145,42 @@ export class JetStreamFeed implements EventFeed {
 
   async open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle> {
     const js = jetstream(await this.connection());
-    // Resolved once: a replacement consumer (FIRST_PULL_RETRIES) starts where the first one would have.
-    const options: Partial<OrderedConsumerOptions> = { filter_subjects: subjects, ...(await startOptions(js, from)) };
-    let stopped = false;
-    let received = false;
-    let current: Reading | null = null;
-    const begin = async (attempt: number): Promise<void> => {
-      const consumer: Consumer = await js.consumers.get(EVENTS_STREAM, options);
-      const messages: ConsumerMessages = await consumer.consume({
-        max_messages: FEED_PULL_MESSAGES,
-        idle_heartbeat: FEED_IDLE_HEARTBEAT_MS,
-        callback: (msg) => {
-          if (stopped || current?.messages !== messages) return;
-          received = true;
-          const storedAtNanos = msg.info.timestampNanos;
-          const message: FeedMessage = { seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(storedAtNanos / 1e6), pending: msg.info.pending };
-          message.eventJson = () => this.rendered.get(message, storedAtNanos);
-          sink.event(message);
-        },
-      });
-      const reading: Reading = { consumer, messages };
-      current = reading;
-      if (stopped) {
-        // Stopped while this one was being created.
-        await retire(reading);
-        return;
-      }
-      void (async () => {
-        for await (const status of messages.status()) {
-          if (status.type !== "no_responders" || received || stopped || current !== reading || attempt >= FIRST_PULL_RETRIES) continue;
-          // The first pull found no consumer: see FIRST_PULL_RETRIES.
-          current = null;
-          await retire(reading);
-          await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-          if (stopped) return;
-          try {
-            await begin(attempt + 1);
-          } catch (err) {
-            if (!stopped) sink.failed(`the event feed could not restart: ${err instanceof Error ? err.message : String(err)}`);
-          }
-          return;
-        }
-      })();
-      // The ordered consumer recreates itself through node failures; its end without a stop (or
-      // a replacement) means the connection closed for good.
-      void messages.closed().then((err) => {
-        if (!stopped && current === reading) sink.failed(err ? err.message : "the event feed closed");
-      });
-    };
-    await begin(0);
-    const stopping = this.stopping;
-    return {
-      stop() {
-        stopped = true;
-        const done = current ? retire(current) : Promise.resolve();
-        stopping.add(done);
-        void done.finally(() => stopping.delete(done));
-        return done;
-      },
-    };
+    // Resolved once: a replacement consumer (ordered-reader.ts) starts where the first would have.
+    const start = await startOptions(js, from);
+    const seq = start.deliver_policy === DeliverPolicy.StartSequence ? start.opt_start_seq : undefined;
+    if (seq !== undefined) {
+      const key = subjects.join(" ");
+      // Live subscriptions start the tail of their filters when there is none. No await between
+      // the look-up and the start, so subscriptions arriving together find the same tail.
+      const starting = this.tails.get(key) ?? (from === "new" ? this.startTail(js, key, subjects, seq) : undefined);
+      const tail = await starting?.catch(() => undefined);
+      if (tail?.covers(seq)) return tail.join(seq, sink);
+    }
+    const reader = await readOrdered(js, { filter_subjects: subjects, ...start }, { message: (m) => sink.event(m), failed: (r) => sink.failed(r) }, this.rendered);
+    return { stop: () => this.track(reader.stop()) };
+  }
+
+  private startTail(js: JetStreamClient, key: string, subjects: string[], seq: number): Promise<SharedTail> {
+    const tail = new SharedTail(seq, (ended, stopping) => {
+      if (this.tails.get(key) === starting) this.tails.delete(key);
+      void this.track(stopping);
+    });
+    const starting = (async () => {
+      const options = { filter_subjects: subjects, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq };
+      tail.started(await readOrdered(js, options, tail, this.rendered));
+      return tail;
+    })();
+    this.tails.set(key, starting);
+    starting.catch(() => {
+      if (this.tails.get(key) === starting) this.tails.delete(key);
+    });
+    return starting;
+  }
+
+  private track(stopping: Promise<void>): Promise<void> {
+    this.stopping.add(stopping);
+    void stopping.finally(() => this.stopping.delete(stopping));
+    return stopping;
   }
 
   /** Closes the connection (every feed on it ends); the next open connects again. */
@@ -264,20 +193,4 @@ export class JetStreamFeed implements EventFeed {
     const current = nc && (await nc.catch(() => null));
     await current?.close().catch(() => undefined);
   }
-}
-
-interface Reading {
-  consumer: Consumer;
-  messages: ConsumerMessages;
-}
-
-/**
- * Stops reading and deletes the consumer. Closing the iterator alone leaves an ordered consumer on
- * the server until its inactive threshold, which nats.js fixes at 5 minutes: every unsubscribe and
- * every closed socket would leave one behind that long. If the connection is already gone, the
- * threshold still collects it.
- */
-async function retire(reading: Reading): Promise<void> {
-  await reading.messages.close().catch(() => undefined);
-  await reading.consumer.delete().catch(() => undefined);
 }

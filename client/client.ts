@@ -1,0 +1,326 @@
+// JetgateClient: one WebSocket to the edge's GET /v1/ws (docs/browsers.md), kept open across
+// drops. Each connection fetches a fresh token, waits for the `ready` frame, then re-subscribes
+// every subscription after its last seq and re-sends every unanswered publish, so a page that
+// loses its socket loses no event in either direction.
+import { backoffDelay, DEFAULT_BACKOFF, type Backoff } from "./backoff.ts";
+import { ClientError } from "./errors.ts";
+import { CLOSE_CODES, PROTOCOL, TOKEN_PROTOCOL_PREFIX, type Ack, type CloudEvent, type ReadyFrame, type ServerFrame } from "./frames.ts";
+import { randomEventId } from "./ids.ts";
+import { Outbox } from "./outbox.ts";
+import { ClientSubscription, type EventHandler, type SubscribeOptions, type Subscription } from "./subscriptions.ts";
+
+/** What the client needs of a WebSocket: the browser's, or `ws` on Node 20 (which has none). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+export type WebSocketConstructor = new (url: string, protocols: string[]) => SocketLike;
+
+export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface StatusChange {
+  status: ConnectionStatus;
+  /** Failed attempts since the last open connection (connecting, reconnecting). */
+  attempt?: number;
+  /** reconnecting: when the next attempt starts. */
+  retryInMs?: number;
+  /** reconnecting, closed: the close code and reason of the socket that ended. */
+  code?: number;
+  reason?: string;
+  /** reconnecting: why the attempt failed before a socket existed (the token fetcher threw). */
+  error?: unknown;
+  /** open: the edge's `ready` frame. */
+  ready?: ReadyFrame;
+}
+
+export interface JetgateClientOptions {
+  /** The edge's WebSocket URL, e.g. `wss://events.example.com/v1/ws`. */
+  url: string;
+  /** Called before every connection: a fresh browser token (from POST /v1/tokens, via your backend). */
+  token: () => Promise<string>;
+  /** Reconnect schedule; DEFAULT_BACKOFF for what is not given. */
+  backoff?: Partial<Backoff>;
+  onStatus?: (change: StatusChange) => void;
+  /** `source` for events that bring none (CloudEvents requires one; the edge refuses an event without). */
+  source?: string;
+  /** The WebSocket class; default `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** A socket that has not sent `ready` by then is given up and tried again. */
+  connectTimeoutMs?: number;
+  /** A `ping` after this long without a frame; a socket silent for twice this is given up. 0: never. */
+  pingIntervalMs?: number;
+}
+
+export const CLIENT_DEFAULTS = { connectTimeoutMs: 10_000, pingIntervalMs: 30_000 } as const;
+
+/** Close codes after which a reconnect cannot help (docs/browsers.md, "Close codes"). */
+const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.NORMAL, CLOSE_CODES.TOO_BIG]);
+/** The client gives a socket up with an application code (RFC 6455 §7.4.2: 4000–4999 are private use). */
+const GIVE_UP_CODE = 4000;
+
+/** Event type → data type, e.g. from types generated off the registry's schemas. */
+export type EventMap = Record<string, unknown>;
+
+/** An event to publish: `specversion` defaults to "1.0", `id` to a random UUID, `source` to the client's. */
+export type EventInput<T extends string = string, D = unknown> = {
+  type: T;
+  data?: D;
+  id?: string;
+  source?: string;
+  specversion?: "1.0";
+} & Record<string, unknown>;
+
+export class JetgateClient<Events extends EventMap = EventMap> {
+  private readonly outbox = new Outbox();
+  private readonly subscriptions = new Map<string, ClientSubscription>();
+  private readonly backoff: Backoff;
+  private readonly WebSocketClass: WebSocketConstructor;
+  private nextSubscription = 1;
+  private socket: SocketLike | undefined;
+  private ready: ReadyFrame | undefined;
+  private attempt = 0;
+  private closed = false;
+  private timers: ReturnType<typeof setTimeout>[] = [];
+  private lastFrameAt = 0;
+  private current: ConnectionStatus = "connecting";
+
+  constructor(private readonly options: JetgateClientOptions) {
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!ctor) throw new TypeError("no WebSocket here: pass one as the WebSocket option (on Node 20, the ws package)");
+    this.WebSocketClass = ctor;
+    void this.connect();
+  }
+
+  get status(): ConnectionStatus {
+    return this.current;
+  }
+
+  /** The current connection's `ready` frame (who, until when, the edge's limits); undefined between connections. */
+  get session(): ReadyFrame | undefined {
+    return this.ready;
+  }
+
+  /** Publishes not answered yet, waiting or in flight. */
+  get unanswered(): number {
+    return this.outbox.unanswered;
+  }
+
+  /**
+   * Publishes one event: resolves once JetStream stored it, rejects with a ProblemError when the
+   * edge refused it, or a ClientError (CLOSED, FRAME_TOO_LARGE). Survives reconnects.
+   */
+  publish<T extends keyof Events & string>(event: EventInput<T, Events[T]>): Promise<Ack<T>> {
+    if (this.closed) return Promise.reject(new ClientError("CLOSED", "the client is closed"));
+    const complete = { ...event, specversion: event.specversion ?? "1.0", id: event.id ?? randomEventId() } as CloudEvent;
+    const source = event.source ?? this.options.source;
+    if (source !== undefined) complete.source = source;
+    const acked = this.outbox.add(complete) as Promise<Ack<T>>;
+    this.pump();
+    return acked;
+  }
+
+  /** Receives every event whose type matches `types` (globs as in API key scopes), in stream order. */
+  subscribe(types: string | string[], options: SubscribeOptions, onEvent: EventHandler): Subscription {
+    const rid = `s${this.nextSubscription++}`;
+    const list = typeof types === "string" ? [types] : [...types];
+    const sub = new ClientSubscription(rid, list, options, onEvent, (s, tellEdge) => this.dropSubscription(s, tellEdge));
+    if (this.closed) {
+      sub.ended(new ClientError("CLOSED", "the client is closed"));
+      return sub;
+    }
+    this.subscriptions.set(rid, sub);
+    if (this.ready) this.send(JSON.stringify(sub.frame()));
+    return sub;
+  }
+
+  /** Closes for good: the socket with 1000, every unanswered publish rejected with CLOSED. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimers();
+    const socket = this.socket;
+    this.socket = undefined;
+    this.ready = undefined;
+    if (socket) {
+      detach(socket);
+      closeQuietly(socket, CLOSE_CODES.NORMAL, "client closed");
+    }
+    this.end("the client was closed");
+    this.setStatus({ status: "closed", code: CLOSE_CODES.NORMAL, reason: "client closed" });
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    this.setStatus({ status: "connecting", attempt: this.attempt });
+    let token: string;
+    try {
+      token = await this.options.token();
+    } catch (error) {
+      this.retry({ error });
+      return;
+    }
+    if (this.closed) return;
+    let socket: SocketLike;
+    try {
+      socket = new this.WebSocketClass(this.options.url, [PROTOCOL, TOKEN_PROTOCOL_PREFIX + token]);
+    } catch (error) {
+      this.retry({ error });
+      return;
+    }
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      if (socket === this.socket) this.onFrame(event.data);
+    };
+    socket.onclose = (event) => {
+      if (socket === this.socket) this.lost(event.code, event.reason);
+    };
+    // Every error is followed by a close event, which is where the client acts.
+    socket.onerror = () => {};
+    this.later(this.options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, () => {
+      if (socket === this.socket && !this.ready) this.giveUp(socket, "no ready frame in time");
+    });
+  }
+
+  private onFrame(data: unknown): void {
+    this.lastFrameAt = Date.now();
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(String(data)) as ServerFrame;
+    } catch {
+      return; // The edge sends JSON only; anything else is not for this client.
+    }
+    switch (frame.op) {
+      case "ready":
+        return this.opened(frame);
+      case "ack":
+        this.outbox.acked(frame.rid, frame);
+        return this.pump();
+      case "problem":
+        if (this.outbox.refused(frame.rid, frame.problem)) return this.pump();
+        this.subscriptions.get(String(frame.rid))?.refused(frame.problem);
+        return;
+      case "subscribed":
+        this.subscriptions.get(String(frame.rid))?.confirmed(frame.types);
+        return;
+      case "event":
+        this.subscriptions.get(String(frame.rid))?.deliver(frame.seq, frame.event);
+        return;
+    }
+  }
+
+  private opened(ready: ReadyFrame): void {
+    this.ready = ready;
+    this.attempt = 0;
+    this.clearTimers();
+    this.setStatus({ status: "open", ready });
+    for (const sub of this.subscriptions.values()) this.send(JSON.stringify(sub.frame()));
+    this.pump();
+    this.keepAlive();
+  }
+
+  /** Pings when the socket has been quiet, and gives it up when even the ping gets no answer. */
+  private keepAlive(): void {
+    const interval = this.options.pingIntervalMs ?? CLIENT_DEFAULTS.pingIntervalMs;
+    if (interval <= 0) return;
+    const socket = this.socket;
+    const tick = () => {
+      if (socket !== this.socket || !socket) return;
+      const quiet = Date.now() - this.lastFrameAt;
+      if (quiet >= 2 * interval) return this.giveUp(socket, "no answer to ping");
+      if (quiet >= interval) this.send(JSON.stringify({ op: "ping" }));
+      this.later(interval, tick);
+    };
+    this.later(interval, tick);
+  }
+
+  private pump(): void {
+    const ready = this.ready;
+    if (!ready) return;
+    this.outbox.pump({ maxInFlight: ready.maxInFlight, maxFrameBytes: ready.maxFrameBytes, send: (text) => this.send(text) });
+  }
+
+  private send(text: string): void {
+    try {
+      this.socket?.send(text);
+    } catch {
+      // A socket closing under us: what was sent on it is re-sent on the next one.
+    }
+  }
+
+  /** The client's own decision that a socket is dead: it does not wait for the close handshake. */
+  private giveUp(socket: SocketLike, reason: string): void {
+    detach(socket);
+    closeQuietly(socket, GIVE_UP_CODE, reason);
+    this.lost(GIVE_UP_CODE, reason);
+  }
+
+  private lost(code: number, reason: string): void {
+    const wasReady = this.ready !== undefined;
+    this.socket = undefined;
+    this.ready = undefined;
+    this.clearTimers();
+    this.outbox.requeueInFlight();
+    if (this.closed) return;
+    if (FINAL_CLOSE_CODES.has(code)) {
+      this.closed = true;
+      this.end(`the edge closed the connection (${code}${reason ? ` ${reason}` : ""})`);
+      this.setStatus({ status: "closed", code, reason });
+      return;
+    }
+    // A token that ran out on a working connection is expected: a fresh one at once.
+    if (wasReady && code === CLOSE_CODES.TOKEN_EXPIRED) return this.retry({ code, reason }, 0);
+    this.retry({ code, reason });
+  }
+
+  private retry(why: Pick<StatusChange, "code" | "reason" | "error">, delay = backoffDelay(this.backoff, this.attempt)): void {
+    if (this.closed) return;
+    this.attempt++;
+    this.setStatus({ status: "reconnecting", attempt: this.attempt, retryInMs: delay, ...why });
+    this.later(delay, () => void this.connect());
+  }
+
+  private end(detail: string): void {
+    const err = new ClientError("CLOSED", detail);
+    this.outbox.rejectAll(err);
+    for (const sub of this.subscriptions.values()) sub.ended(err);
+    this.subscriptions.clear();
+  }
+
+  private dropSubscription(sub: ClientSubscription, tellEdge: boolean): void {
+    if (!this.subscriptions.delete(sub.rid)) return;
+    if (tellEdge && this.ready) this.send(JSON.stringify({ op: "unsubscribe", rid: sub.rid }));
+  }
+
+  private setStatus(change: StatusChange): void {
+    this.current = change.status;
+    this.options.onStatus?.(change);
+  }
+
+  private later(ms: number, fn: () => void): void {
+    this.timers.push(setTimeout(fn, ms));
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
+  }
+}
+
+function detach(socket: SocketLike): void {
+  socket.onmessage = null;
+  socket.onclose = null;
+  socket.onerror = () => {};
+}
+
+function closeQuietly(socket: SocketLike, code: number, reason: string): void {
+  try {
+    socket.close(code, reason);
+  } catch {
+    // Already closed, or still connecting in a runtime that refuses close() then.
+  }
+}

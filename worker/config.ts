@@ -27,6 +27,11 @@ export const DEFAULTS = {
   CORS_ORIGINS: "",
   /** One JSON log line per request. */
   LOG_REQUESTS: true,
+  /**
+   * GET /demo, a page that publishes and subscribes over GET /v1/ws with the dev API key prefilled:
+   * for the local stack only (it turns it on), never on a deployed edge.
+   */
+  DEMO_PAGE: false,
 } as const;
 
 /** `jetgate edge`, the edge on Node, unless its options say otherwise. */
@@ -71,6 +76,8 @@ export interface EdgeConfig {
   rateLimitBurst: number;
   corsOrigins: string[];
   logRequests: boolean;
+  /** DEMO_PAGE: GET /demo is served. */
+  demoPage: boolean;
   apiKeys: ApiKeyEntry[];
   /** How the publisher authenticates to NATS: NATS_USER + NATS_PASS, or NATS_TOKEN (secrets). */
   natsAuth: NatsAuth;
@@ -126,6 +133,12 @@ function int(vars: EdgeVars, name: keyof typeof DEFAULTS, problems: string[], mi
   return value;
 }
 
+/** A true/false var: unset or empty is the default, "false" and "0" are false, anything else true. */
+function flag(vars: EdgeVars, name: "LOG_REQUESTS" | "DEMO_PAGE"): boolean {
+  const raw = (vars[name] ?? "").toLowerCase();
+  return raw === "" ? DEFAULTS[name] : raw !== "false" && raw !== "0";
+}
+
 function list(raw: string | undefined): string[] {
   return (raw ?? "")
     .split(",")
@@ -147,7 +160,6 @@ export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_
   } catch (err) {
     problems.push(`API_KEYS: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const logRaw = (vars.LOG_REQUESTS ?? "").toLowerCase();
   const config: EdgeConfig = {
     natsUrls,
     publisherShards: int(vars, "PUBLISHER_SHARDS", problems, 1),
@@ -161,7 +173,8 @@ export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_
     rateLimitPerSecond: int(vars, "RATE_LIMIT_PER_SECOND", problems),
     rateLimitBurst: int(vars, "RATE_LIMIT_BURST", problems),
     corsOrigins: list(vars.CORS_ORIGINS ?? DEFAULTS.CORS_ORIGINS),
-    logRequests: logRaw === "" ? DEFAULTS.LOG_REQUESTS : logRaw !== "false" && logRaw !== "0",
+    logRequests: flag(vars, "LOG_REQUESTS"),
+    demoPage: flag(vars, "DEMO_PAGE"),
     apiKeys,
     natsAuth: natsAuthOf(vars, problems),
   };

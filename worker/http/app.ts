@@ -16,6 +16,7 @@ import { RegistryView } from "../events/schema-registry.ts";
 import { registerEventRoutes } from "./routes-events.ts";
 import { registerSchemaRoutes } from "./routes-schemas.ts";
 import { registerTokenRoutes } from "./routes-tokens.ts";
+import { registerDemoRoutes } from "./routes-demo.ts";
 
 export interface AppDeps {
   registry: CompiledRegistry;
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerSchemaRoutes(app, registry);
   registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher, readBody: deps.readBody ?? readWebBody });
   registerTokenRoutes(app, { config, keys, limiter, readBody: deps.readBody ?? readWebBody, now: deps.now ?? (() => Date.now()) });
+  if (config.demoPage) registerDemoRoutes(app, registry);
   answerOtherMethods(app);
 
   app.notFound((c) => problemResponse(makeProblem("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));

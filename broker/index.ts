@@ -14,3 +14,4 @@ export * from "./media-type.ts";
 export * from "./percent-encoding.ts";
 export * from "./event-identity.ts";
 export * from "./event-message.ts";
+export * from "./structured-event.ts";

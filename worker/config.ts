@@ -27,6 +27,12 @@ export const DEFAULTS = {
   CORS_ORIGINS: "",
   /** One JSON log line per request. */
   LOG_REQUESTS: true,
+  /** WebSocket (GET /v1/ws): publishes one socket may have awaiting their JetStream ack; the next gets a `backpressure` problem. */
+  WS_MAX_IN_FLIGHT: 256,
+  /** WebSocket: bytes waiting to be sent to one socket before it is closed as a slow consumer (1013). */
+  WS_MAX_BUFFERED_BYTES: 4 * 1024 * 1024,
+  /** workerd: Durable Objects the browser sockets are spread over (each holds its sockets and one NATS connection). */
+  SOCKET_HUB_SHARDS: 4,
   /**
    * GET /demo, a page that publishes and subscribes over GET /v1/ws with the dev API key prefilled:
    * for the local stack only (it turns it on), never on a deployed edge.
@@ -76,6 +82,9 @@ export interface EdgeConfig {
   rateLimitBurst: number;
   corsOrigins: string[];
   logRequests: boolean;
+  wsMaxInFlight: number;
+  wsMaxBufferedBytes: number;
+  socketHubShards: number;
   /** DEMO_PAGE: GET /demo is served. */
   demoPage: boolean;
   apiKeys: ApiKeyEntry[];
@@ -174,6 +183,9 @@ export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_
     rateLimitBurst: int(vars, "RATE_LIMIT_BURST", problems),
     corsOrigins: list(vars.CORS_ORIGINS ?? DEFAULTS.CORS_ORIGINS),
     logRequests: flag(vars, "LOG_REQUESTS"),
+    wsMaxInFlight: int(vars, "WS_MAX_IN_FLIGHT", problems, 1),
+    wsMaxBufferedBytes: int(vars, "WS_MAX_BUFFERED_BYTES", problems, 1),
+    socketHubShards: int(vars, "SOCKET_HUB_SHARDS", problems, 1),
     demoPage: flag(vars, "DEMO_PAGE"),
     apiKeys,
     natsAuth: natsAuthOf(vars, problems),

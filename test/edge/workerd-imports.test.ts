@@ -31,7 +31,7 @@ function forbidden(spec: string): string | null {
 /** The files bundled for workerd, or meant to be: the edge's runtime-neutral folders, its config, the contract, the registry's compiled face. */
 function workerdFiles(): string[] {
   const out: string[] = [];
-  for (const dir of ["worker/http", "worker/auth", "worker/events", "worker/publish", "worker/workerd", "broker"]) {
+  for (const dir of ["worker/http", "worker/auth", "worker/events", "worker/publish", "worker/sockets", "worker/workerd", "broker"]) {
     for (const name of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
       if (name.isFile() && name.name.endsWith(".ts")) out.push(`${dir}/${name.name}`);
     }
@@ -70,7 +70,7 @@ test("no file in the workerd folders imports node:*, esbuild, miniflare or wrang
   assert.deepEqual(problems, [], problems.join("\n"));
 });
 
-test("the real Worker bundle has no node:* module, Node built-in, esbuild, miniflare, wrangler or JetStream client in it, and only files the scan holds", async (t) => {
+test("the real Worker bundle has no node:* module, Node built-in, esbuild, miniflare or wrangler in it, the JetStream client only for the socket feed, and only files the scan holds", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "jetgate-workerd-imports-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   await buildRegistry({ dir: join(ROOT, "schemas"), out: join(dir, "registry") });
@@ -114,10 +114,14 @@ test("the real Worker bundle has no node:* module, Node built-in, esbuild, minif
       problems.push(`${path} is bundled for workerd but not among the scanned folders`);
     }
   }
-  // The edge publishes with nats-core alone; @nats-io/jetstream's client (CommonJS, so a bundler
-  // keeps all of it once anything imports it) would add ~140 KiB for nothing. broker/jetstream/
-  // holds what needs it, outside the contract's face.
-  const jetstreamClient = inputs.filter(([path]) => path.includes("node_modules/@nats-io/jetstream/")).map(([path]) => path);
-  if (jetstreamClient.length > 0) problems.push(`@nats-io/jetstream is in the bundle (${jetstreamClient.length} files, e.g. ${jetstreamClient[0]})`);
+  // The edge publishes with nats-core alone. @nats-io/jetstream's client (CommonJS, so a bundler
+  // keeps all of it once anything imports it: ~140 KiB) comes in for one reason, the ordered
+  // consumers that feed subscribed sockets (worker/sockets/feed.ts); nothing else may pull it in.
+  const jetstreamImporters = inputs
+    .filter(([path, input]) => !path.includes("node_modules/") && input.imports.some((imp) => imp.path.includes("node_modules/@nats-io/jetstream/")))
+    .map(([path]) => path);
+  if (jetstreamImporters.join() !== "worker/sockets/feed.ts") {
+    problems.push(`@nats-io/jetstream must come into the bundle through worker/sockets/feed.ts alone; imported by: ${jetstreamImporters.join(", ") || "none"}`);
+  }
   assert.deepEqual(problems, [], problems.join("\n"));
 });

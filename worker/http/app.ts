@@ -16,6 +16,7 @@ import { RegistryView } from "../events/schema-registry.ts";
 import { registerEventRoutes } from "./routes-events.ts";
 import { registerSchemaRoutes } from "./routes-schemas.ts";
 import { registerTokenRoutes } from "./routes-tokens.ts";
+import { registerSocketRoutes, type SocketAcceptor } from "./routes-sockets.ts";
 import { registerDemoRoutes } from "./routes-demo.ts";
 
 export interface AppDeps {
@@ -30,6 +31,10 @@ export interface AppDeps {
   discardBody?: BodyDiscarder;
   /** Clock for the rate limiter and token times (tests). */
   now?: () => number;
+  /** Holds upgraded browser sockets (GET /v1/ws); without it the route is not served. */
+  sockets?: SocketAcceptor;
+  /** Prometheus text for GET /metrics (the Node edge); without it the route is not served. */
+  metrics?: { contentType: string; text(): Promise<string> };
 }
 
 /** Headers a browser may send on a CORS POST (the preflight reflects only these). */
@@ -86,10 +91,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const broker = await deps.publisher.health();
     return c.json({ ok: broker.reachable, broker }, broker.reachable ? 200 : 503);
   });
+  const metrics = deps.metrics;
+  if (metrics) app.get("/metrics", async (c) => c.body(await metrics.text(), 200, { "content-type": metrics.contentType }));
   app.get("/v1/openapi.json", (c) => c.json(openapi));
   registerSchemaRoutes(app, registry);
   registerEventRoutes(app, { config, keys, limiter, registry, publisher: deps.publisher, readBody: deps.readBody ?? readWebBody });
-  registerTokenRoutes(app, { config, keys, limiter, readBody: deps.readBody ?? readWebBody, now: deps.now ?? (() => Date.now()) });
+  const now = deps.now ?? (() => Date.now());
+  registerTokenRoutes(app, { config, keys, limiter, readBody: deps.readBody ?? readWebBody, now });
+  if (deps.sockets) registerSocketRoutes(app, { config, sockets: deps.sockets, now });
   if (config.demoPage) registerDemoRoutes(app, registry);
   answerOtherMethods(app);
 

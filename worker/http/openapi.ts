@@ -114,6 +114,30 @@ export const openapi = {
         },
       },
     },
+    "/v1/ws": {
+      get: {
+        summary: "Browser WebSocket: publish with per-frame acks, subscribe to types from a stream sequence (frames and close codes: docs/browsers.md)",
+        security: [],
+        parameters: [
+          {
+            name: "token",
+            in: "query",
+            required: false,
+            description: `A browser token, for clients that cannot offer the subprotocol ${TOKEN_PROTOCOL_PREFIX}<token> (preferred: a query shows in URLs and logs)`,
+            schema: { type: "string" },
+          },
+        ],
+        responses: {
+          "101": { description: "Switching Protocols; Sec-WebSocket-Protocol: jetgate.v1 (or cloudevents.json, publish only)" },
+          "400": errorResponse("None of the offered subprotocols is jetgate.v1 or cloudevents.json (malformed-request)"),
+          "401": errorResponse("No token, or a malformed or forged one (token-invalid), or an expired one (token-expired)"),
+          "403": errorResponse("The Origin is not the edge's own nor in CORS_ORIGINS (origin-not-allowed), or not the token's (token-origin-mismatch)"),
+          "426": errorResponse("Not a WebSocket upgrade (upgrade-required)"),
+          "431": errorResponse("Headers too large"),
+          "503": errorResponse(`The operator set no ${TOKEN_SECRET_VAR} (tokens-not-configured)`),
+        },
+      },
+    },
     "/v1/schemas": {
       get: {
         summary: "The registered event types",

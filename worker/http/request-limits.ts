@@ -132,7 +132,7 @@ export function jsonDepth(text: string): number {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Decodes UTF-8 and parses JSON within the depth limit; the only JSON.parse the edge runs. */
+/** Decodes UTF-8 and parses JSON within the depth limit (parseJsonText). */
 export function parseJson(bytes: Uint8Array, maxDepth: number): unknown {
   let text: string;
   try {
@@ -140,6 +140,11 @@ export function parseJson(bytes: Uint8Array, maxDepth: number): unknown {
   } catch {
     throw new EdgeError("MALFORMED_JSON", "the body is not valid UTF-8");
   }
+  return parseJsonText(text, maxDepth);
+}
+
+/** Parses JSON text within the depth limit; the only JSON.parse the edge runs on a client's input. */
+export function parseJsonText(text: string, maxDepth: number): unknown {
   const depth = jsonDepth(text);
   if (depth > maxDepth) {
     throw new EdgeError("JSON_TOO_DEEP", `the JSON nests ${depth} levels deep; the limit is ${maxDepth}`, { limit: maxDepth });

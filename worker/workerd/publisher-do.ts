@@ -12,6 +12,8 @@ import { shardOf, type Publisher, type PublishOutcome, type PublishRequest, type
 
 export interface WorkerEnv {
   PUBLISHER: DurableObjectNamespace<PublisherShard>;
+  /** SocketHub (socket-hub.ts), reached only through its fetch handler, so no method types are needed here. */
+  SOCKETS: DurableObjectNamespace<unknown>;
   [name: string]: unknown;
 }
 

@@ -10,6 +10,17 @@ declare module "cloudflare:workers" {
   export interface DurableObjectState {
     readonly id: DurableObjectId;
     waitUntil(promise: Promise<unknown>): void;
+    /** The WebSocket Hibernation API: the runtime holds the socket and wakes the object for its events. */
+    acceptWebSocket(ws: WorkerdWebSocket, tags?: string[]): void;
+    getWebSockets(tag?: string): WorkerdWebSocket[];
+  }
+  /** workerd's WebSocket: the web one, plus a small attachment that survives hibernation. */
+  export interface WorkerdWebSocket {
+    send(message: string | ArrayBuffer | ArrayBufferView): void;
+    close(code?: number, reason?: string): void;
+    readonly readyState: number;
+    serializeAttachment(value: unknown): void;
+    deserializeAttachment(): unknown;
   }
   export interface DurableObjectId {
     toString(): string;
@@ -19,10 +30,10 @@ declare module "cloudflare:workers" {
     idFromName(name: string): DurableObjectId;
     get(id: DurableObjectId): DurableObjectStub<T>;
   }
-  /** RPC stub: every method of the object, returning a promise. */
+  /** RPC stub: every method of the object, returning a promise; fetch() reaches the object's fetch handler. */
   export type DurableObjectStub<T> = {
     [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
-  };
+  } & { fetch(request: Request): Promise<Response> };
   export interface ExecutionContext {
     waitUntil(promise: Promise<unknown>): void;
     passThroughOnException(): void;

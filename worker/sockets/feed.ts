@@ -1,0 +1,113 @@
+// Where a subscribed socket's events come from: JetStream, not core NATS (DESIGN.md decision 13),
+// so a subscription that starts at a sequence gets every stored event from there and then the
+// live ones with no gap between the two. Each subscription reads through its own ordered consumer
+// (@nats-io/jetstream): ephemeral, in memory, one replica, recreated by the client library from
+// the last sequence it saw when a node fails, so its order and completeness hold across faults.
+// Runtime-neutral: the connection is handed in (wsconnect in the workerd socket hub, transport-node
+// on Node).
+import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages, type JsMsg, type OrderedConsumerOptions } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, ALL_EVENTS_SUBJECT } from "../../broker/index.ts";
+import type { StartFrom } from "./frames.ts";
+
+/** One message as a subscription receives it. */
+export interface FeedMessage {
+  seq: number;
+  subject: string;
+  msg: JsMsg;
+  /** When JetStream stored it (ms since the epoch), for the fan-out lag. */
+  storedAtMs: number;
+}
+
+export interface FeedSink {
+  event(message: FeedMessage): void;
+  /** The feed ended for good (connection closed, consumer impossible); the socket should resume elsewhere. */
+  failed(reason: string): void;
+}
+
+export interface FeedHandle {
+  stop(): Promise<void>;
+}
+
+export interface EventFeed {
+  open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle>;
+}
+
+/** How many messages an ordered consumer asks for at once: enough to keep a busy socket fed. */
+const FEED_PULL_MESSAGES = 256;
+
+/**
+ * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
+ * segment with `*` becomes `*`, a `**` becomes `>` for the rest. They may cover more than the
+ * globs (`order-*.created` → `events.*.created`), so the session still checks each event's type.
+ * NATS refuses overlapping filters in one consumer (2.10), so overlap falls back to `events.>`.
+ */
+export function filterSubjects(globs: string[]): string[] {
+  const subjects = [...new Set(globs.map(globSubject))];
+  if (subjects.includes(ALL_EVENTS_SUBJECT)) return [ALL_EVENTS_SUBJECT];
+  for (let i = 0; i < subjects.length; i++) {
+    for (let j = i + 1; j < subjects.length; j++) if (subjectsOverlap(subjects[i]!, subjects[j]!)) return [ALL_EVENTS_SUBJECT];
+  }
+  return subjects;
+}
+
+function globSubject(glob: string): string {
+  const tokens: string[] = [];
+  for (const segment of glob.split(".")) {
+    if (segment.includes("**")) {
+      tokens.push(">");
+      break;
+    }
+    tokens.push(segment.includes("*") ? "*" : segment);
+  }
+  return EVENTS_SUBJECT_PREFIX + tokens.join(".");
+}
+
+/** True when some subject matches both filters. */
+export function subjectsOverlap(a: string, b: string): boolean {
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const s = x[i];
+    const t = y[i];
+    if (s === ">" || t === ">") return s !== undefined && t !== undefined;
+    if (s === undefined || t === undefined) return false;
+    if (s !== t && s !== "*" && t !== "*") return false;
+  }
+  return true;
+}
+
+function startOptions(from: StartFrom): Partial<OrderedConsumerOptions> {
+  if (from === "new") return { deliver_policy: DeliverPolicy.New };
+  if (from === "last") return { deliver_policy: DeliverPolicy.Last };
+  return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from };
+}
+
+/** Ordered consumers on EVENTS over one connection, opened when the first subscription needs it. */
+export class JetStreamFeed implements EventFeed {
+  constructor(private readonly connection: () => Promise<NatsConnection>) {}
+
+  async open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle> {
+    const js = jetstream(await this.connection());
+    const consumer: Consumer = await js.consumers.get(EVENTS_STREAM, { filter_subjects: subjects, ...startOptions(from) });
+    let stopped = false;
+    const messages: ConsumerMessages = await consumer.consume({
+      max_messages: FEED_PULL_MESSAGES,
+      callback: (msg) => {
+        if (stopped) return;
+        sink.event({ seq: msg.seq, subject: msg.subject, msg, storedAtMs: Math.floor(msg.info.timestampNanos / 1e6) });
+      },
+    });
+    // The ordered consumer recreates itself through node failures; its end without a stop means
+    // the connection closed for good.
+    void messages.closed().then((err) => {
+      if (!stopped) sink.failed(err ? err.message : "the event feed closed");
+    });
+    return {
+      async stop() {
+        stopped = true;
+        await messages.close().catch(() => undefined);
+      },
+    };
+  }
+}

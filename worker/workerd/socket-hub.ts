@@ -1,0 +1,172 @@
+// Browser sockets on workerd (DESIGN.md decision 13). A Worker cannot hold a socket past its
+// request, so the Worker checks the upgrade (routes-sockets.ts: Origin, token) and hands it to a
+// SocketHub Durable Object, which accepts it with the WebSocket Hibernation API: the runtime
+// holds the socket, and the object is woken for its frames, so a socket that only publishes now
+// and then costs nothing while idle. Publishes go through the same publisher shards as HTTPS
+// (DurablePublisher); subscriptions read JetStream through one NATS connection per hub
+// (JetStreamFeed). Sockets are spread over SOCKET_HUB_SHARDS hubs by their token's id.
+//
+// A hub with an open subscription keeps its NATS connection and so stays awake; it lets the
+// connection go when its last subscription ends, and hibernates after that. A hub woken from
+// hibernation finds its sockets' grants in their attachments and rebuilds their sessions.
+import { DurableObject, type DurableObjectNamespace, type DurableObjectState, type WorkerdWebSocket } from "cloudflare:workers";
+import { wsconnect, type NatsConnection } from "@nats-io/nats-core";
+import * as registry from "jetgate-registry";
+import { parseConfig, type EdgeConfig } from "../config.ts";
+import { RegistryView } from "../events/schema-registry.ts";
+import type { SocketAcceptor } from "../http/routes-sockets.ts";
+import { shardOf } from "../publish/publisher.ts";
+import { JetStreamFeed } from "../sockets/feed.ts";
+import { SocketSession, type SocketGrant } from "../sockets/session.ts";
+import { SocketTally } from "../sockets/stats.ts";
+import { DurablePublisher, varsOf, type WorkerEnv } from "./publisher-do.ts";
+
+/** Carries the checked grant from the Worker to its hub; only the Worker can reach a hub, never a client. */
+const GRANT_HEADER = "jetgate-socket-grant";
+
+declare const WebSocketPair: { new (): { 0: WorkerdWebSocket; 1: WorkerdWebSocket } };
+
+interface Attachment {
+  grant: SocketGrant;
+}
+
+interface Held {
+  session: SocketSession;
+  tally: SocketTally;
+  grant: SocketGrant;
+}
+
+export class SocketHub extends DurableObject<WorkerEnv> {
+  private readonly config: EdgeConfig;
+  private readonly registry = new RegistryView(registry);
+  private readonly publisher: DurablePublisher;
+  private readonly feed: JetStreamFeed;
+  private readonly held = new Map<WorkerdWebSocket, Held>();
+  private nc: Promise<NatsConnection> | null = null;
+
+  constructor(ctx: DurableObjectState, env: WorkerEnv) {
+    super(ctx, env);
+    this.config = parseConfig(varsOf(env), "NATS_WS_URLS");
+    this.publisher = new DurablePublisher(env.PUBLISHER, this.config.publisherShards, this.config.publishTimeoutMs);
+    this.feed = new JetStreamFeed(() => this.connection());
+  }
+
+  private connection(): Promise<NatsConnection> {
+    if (!this.nc) {
+      const { natsUrls, natsAuth } = this.config;
+      this.nc = wsconnect({ ...natsAuth, servers: natsUrls, name: `jetgate-edge-sockets-${this.ctx.id.name ?? this.ctx.id.toString()}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      this.nc.catch(() => {
+        this.nc = null;
+      });
+    }
+    return this.nc;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const grant = JSON.parse(request.headers.get(GRANT_HEADER) ?? "null") as SocketGrant | null;
+    if (!grant) return new Response("a socket hub is reached through GET /v1/ws only", { status: 400 });
+    const pair = new WebSocketPair();
+    const client = pair[0];
+    const server = pair[1];
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ grant } satisfies Attachment);
+    this.hold(server, grant).session.start();
+    // Answer with the chosen subprotocol only when the client offered it (RFC 6455 §4.2.2); never the token.
+    const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+    const headers: Record<string, string> = offered.includes(grant.protocol) ? { "sec-websocket-protocol": grant.protocol } : {};
+    return new Response(null, { status: 101, webSocket: client, headers } as ResponseInit);
+  }
+
+  async webSocketMessage(ws: WorkerdWebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Not awaited: a publish waits for its ack while the socket's next frames are read, as on Node.
+    this.ctx.waitUntil(this.heldOf(ws).session.onMessage(message));
+  }
+
+  async webSocketClose(ws: WorkerdWebSocket, code: number, reason: string): Promise<void> {
+    this.release(ws, code);
+    try {
+      // Complete the closing handshake (RFC 6455 §5.5.1); 1005/1006 are never sent on the wire.
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async webSocketError(ws: WorkerdWebSocket): Promise<void> {
+    this.release(ws, 1011);
+  }
+
+  private hold(ws: WorkerdWebSocket, grant: SocketGrant): Held {
+    const { config } = this;
+    const tally = new SocketTally();
+    const session = new SocketSession(
+      {
+        send: (text) => ws.send(text),
+        close: (code, reason) => {
+          ws.close(code, reason);
+          this.release(ws, code);
+        },
+      },
+      grant,
+      {
+        registry: this.registry,
+        publisher: this.publisher,
+        feed: this.feed,
+        limits: {
+          maxFrameBytes: config.maxEventBytes,
+          maxInFlight: config.wsMaxInFlight,
+          maxBufferedBytes: config.wsMaxBufferedBytes,
+          maxJsonDepth: config.maxJsonDepth,
+          retryAfterSeconds: config.retryAfterSeconds,
+        },
+        stats: tally,
+        now: () => Date.now(),
+      },
+    );
+    const held = { session, tally, grant };
+    this.held.set(ws, held);
+    return held;
+  }
+
+  /** The session of a socket, rebuilt from its attachment when the hub woke from hibernation. */
+  private heldOf(ws: WorkerdWebSocket): Held {
+    const known = this.held.get(ws);
+    if (known) return known;
+    const { grant } = ws.deserializeAttachment() as Attachment;
+    return this.hold(ws, grant);
+  }
+
+  private release(ws: WorkerdWebSocket, code: number): void {
+    const held = this.held.get(ws);
+    if (!held) return;
+    this.held.delete(ws);
+    held.session.onClose(code);
+    if (this.config.logRequests) {
+      const { sub, jti } = held.grant.claims;
+      console.log(JSON.stringify({ msg: "socket closed", time: new Date().toISOString(), sub, jti, code, ...held.tally.summary() }));
+    }
+    if (![...this.held.values()].some((h) => h.session.positions().length > 0)) this.letConnectionGo();
+  }
+
+  /** No subscription left: close the NATS connection, so the hub can hibernate. */
+  private letConnectionGo(): void {
+    const nc = this.nc;
+    this.nc = null;
+    void nc?.then((c) => c.close()).catch(() => undefined);
+  }
+}
+
+/** The Worker's side: hands each checked upgrade to its hub, by the token's id. */
+export class HubAcceptor implements SocketAcceptor {
+  constructor(
+    private readonly namespace: DurableObjectNamespace<unknown>,
+    private readonly shards: number,
+  ) {}
+
+  async accept(request: Request, grant: SocketGrant): Promise<Response> {
+    const id = this.namespace.idFromName(`sockets-${shardOf(grant.claims.jti, this.shards)}`);
+    const forwarded = new Request(request.url, { method: "GET", headers: request.headers });
+    forwarded.headers.set(GRANT_HEADER, JSON.stringify(grant));
+    return this.namespace.get(id).fetch(forwarded);
+  }
+}

@@ -51,3 +51,11 @@ export function assertResponsesMatchOpenApi(responses: Recorded[]): number {
   }
   return checked;
 }
+
+/** Checks frames the edge sent on GET /v1/ws against the document's WsServerFrame; answers how many. */
+export function assertServerFramesMatchOpenApi(frames: unknown[]): number {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  const validate = ajv.compile({ components: doc.components, $ref: "#/components/schemas/WsServerFrame" });
+  for (const frame of frames) assert.ok(validate(frame), `a server frame is not a WsServerFrame: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(frame).slice(0, 300)}`);
+  return frames.length;
+}

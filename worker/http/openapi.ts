@@ -5,6 +5,7 @@ import { EVENT_TYPE_MAX_LENGTH, EVENT_TYPE_PATTERN_SOURCE, SPEC_VERSION } from "
 import { PROBLEM_KINDS, problemType, type ProblemKind } from "./problems.ts";
 import { TOKEN_LIMITS, TOKEN_SECRET_VAR } from "../config.ts";
 import { TOKEN_PROTOCOL_PREFIX } from "../auth/browser-tokens.ts";
+import { WS_CLIENT_FRAME, WS_SERVER_FRAME } from "../sockets/frame-schemas.ts";
 
 const problem = { $ref: "#/components/schemas/Problem" };
 const problemContent = { "application/problem+json": { schema: problem } };
@@ -128,7 +129,10 @@ export const openapi = {
           },
         ],
         responses: {
-          "101": { description: "Switching Protocols; Sec-WebSocket-Protocol: jetgate.v1 (or cloudevents.json, publish only)" },
+          "101": {
+            description:
+              "Switching Protocols; Sec-WebSocket-Protocol: jetgate.v1 (or cloudevents.json, publish only). Then frames: components WsClientFrame and WsServerFrame",
+          },
           "400": errorResponse("None of the offered subprotocols is jetgate.v1 or cloudevents.json (malformed-request)"),
           "401": errorResponse("No token, or a malformed or forged one (token-invalid), or an expired one (token-expired)"),
           "403": errorResponse("The Origin is not the edge's own nor in CORS_ORIGINS (origin-not-allowed), or not the token's (token-origin-mismatch)"),
@@ -242,6 +246,8 @@ export const openapi = {
           },
         ],
       },
+      WsClientFrame: WS_CLIENT_FRAME,
+      WsServerFrame: WS_SERVER_FRAME,
       Problem: {
         type: "object",
         description: "RFC 9457 problem details",

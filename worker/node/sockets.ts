@@ -6,7 +6,6 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Hono } from "hono";
 import type { AppEnv } from "../http/context.ts";
@@ -33,7 +32,6 @@ export class NodeSockets {
   private readonly granted = new WeakMap<Request, SocketGrant>();
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<SocketSession>();
-  private nc: Promise<NatsConnection> | null = null;
   private readonly feed: JetStreamFeed;
 
   readonly acceptor: SocketAcceptor = {
@@ -52,19 +50,10 @@ export class NodeSockets {
       // Answer with the protocol the route chose, never with the token (jetgate.token.<token>).
       handleProtocols: (offered) => (offered.has(SUBPROTOCOLS.JETGATE) ? SUBPROTOCOLS.JETGATE : offered.has(SUBPROTOCOLS.CLOUDEVENTS) ? SUBPROTOCOLS.CLOUDEVENTS : false),
     });
-    this.feed = new JetStreamFeed(() => this.connection());
-  }
-
-  private connection(): Promise<NatsConnection> {
-    if (!this.nc) {
-      const { natsUrls, natsAuth } = this.deps.config;
-      this.nc = connect({ ...natsAuth, servers: natsUrls, name: "jetgate-edge-node-sockets", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-      // A failed first connect is forgotten, so the next subscribe tries again.
-      this.nc.catch(() => {
-        this.nc = null;
-      });
-    }
-    return this.nc;
+    const { natsUrls, natsAuth } = deps.config;
+    this.feed = new JetStreamFeed(() =>
+      connect({ ...natsAuth, servers: natsUrls, name: "jetgate-edge-node-sockets", maxReconnectAttempts: -1, reconnectTimeWait: 250 }),
+    );
   }
 
   /** Serves upgrades on `server` through `app` (its GET /v1/ws decides). */
@@ -125,8 +114,7 @@ export class NodeSockets {
     this.sessions.clear();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
-    const nc = await this.nc?.catch(() => null);
-    await nc?.close().catch(() => undefined);
+    await this.feed.close();
   }
 }
 

@@ -83,9 +83,27 @@ function startOptions(from: StartFrom): Partial<OrderedConsumerOptions> {
   return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from };
 }
 
-/** Ordered consumers on EVENTS over one connection, opened when the first subscription needs it. */
+/**
+ * Ordered consumers on EVENTS over one connection of the feed's own (apart from the publisher's:
+ * a slow read must not hold up acks), opened when the first subscription needs it and opened
+ * again after it closed for good. `connect` is the runtime's (wsconnect or transport-node).
+ */
 export class JetStreamFeed implements EventFeed {
-  constructor(private readonly connection: () => Promise<NatsConnection>) {}
+  private nc: Promise<NatsConnection> | null = null;
+
+  constructor(private readonly connect: () => Promise<NatsConnection>) {}
+
+  private async connection(): Promise<NatsConnection> {
+    const current = this.nc && (await this.nc.catch(() => null));
+    if (current && !current.isClosed()) return current;
+    const opening = this.connect();
+    this.nc = opening;
+    // A failed connect is forgotten, so the next subscription tries again.
+    opening.catch(() => {
+      if (this.nc === opening) this.nc = null;
+    });
+    return opening;
+  }
 
   async open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle> {
     const js = jetstream(await this.connection());
@@ -109,5 +127,13 @@ export class JetStreamFeed implements EventFeed {
         await messages.close().catch(() => undefined);
       },
     };
+  }
+
+  /** Closes the connection (every feed on it ends); the next open connects again. */
+  async close(): Promise<void> {
+    const nc = this.nc;
+    this.nc = null;
+    const current = nc && (await nc.catch(() => null));
+    await current?.close().catch(() => undefined);
   }
 }

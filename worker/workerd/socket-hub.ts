@@ -10,7 +10,7 @@
 // connection go when its last subscription ends, and hibernates after that. A hub woken from
 // hibernation finds its sockets' grants in their attachments and rebuilds their sessions.
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState, type WorkerdWebSocket } from "cloudflare:workers";
-import { wsconnect, type NatsConnection } from "@nats-io/nats-core";
+import { wsconnect } from "@nats-io/nats-core";
 import * as registry from "jetgate-registry";
 import { parseConfig, type EdgeConfig } from "../config.ts";
 import { RegistryView } from "../events/schema-registry.ts";
@@ -42,24 +42,14 @@ export class SocketHub extends DurableObject<WorkerEnv> {
   private readonly publisher: DurablePublisher;
   private readonly feed: JetStreamFeed;
   private readonly held = new Map<WorkerdWebSocket, Held>();
-  private nc: Promise<NatsConnection> | null = null;
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
     this.config = parseConfig(varsOf(env), "NATS_WS_URLS");
     this.publisher = new DurablePublisher(env.PUBLISHER, this.config.publisherShards, this.config.publishTimeoutMs);
-    this.feed = new JetStreamFeed(() => this.connection());
-  }
-
-  private connection(): Promise<NatsConnection> {
-    if (!this.nc) {
-      const { natsUrls, natsAuth } = this.config;
-      this.nc = wsconnect({ ...natsAuth, servers: natsUrls, name: `jetgate-edge-sockets-${this.ctx.id.name ?? this.ctx.id.toString()}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-      this.nc.catch(() => {
-        this.nc = null;
-      });
-    }
-    return this.nc;
+    const { natsUrls, natsAuth } = this.config;
+    const name = `jetgate-edge-sockets-${ctx.id.name ?? ctx.id.toString()}`;
+    this.feed = new JetStreamFeed(() => wsconnect({ ...natsAuth, servers: natsUrls, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
   }
 
   async fetch(request: Request): Promise<Response> {
@@ -145,14 +135,8 @@ export class SocketHub extends DurableObject<WorkerEnv> {
       const { sub, jti } = held.grant.claims;
       console.log(JSON.stringify({ msg: "socket closed", time: new Date().toISOString(), sub, jti, code, ...held.tally.summary() }));
     }
-    if (![...this.held.values()].some((h) => h.session.positions().length > 0)) this.letConnectionGo();
-  }
-
-  /** No subscription left: close the NATS connection, so the hub can hibernate. */
-  private letConnectionGo(): void {
-    const nc = this.nc;
-    this.nc = null;
-    void nc?.then((c) => c.close()).catch(() => undefined);
+    // No subscription left: let the NATS connection go, so the hub can hibernate.
+    if (![...this.held.values()].some((h) => h.session.positions().length > 0)) void this.feed.close();
   }
 }
 

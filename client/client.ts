@@ -62,7 +62,7 @@ const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.NORMAL, CLOS
 /** The client gives a socket up with an application code (RFC 6455 §7.4.2: 4000–4999 are private use). */
 const GIVE_UP_CODE = 4000;
 
-/** Event type → data type, e.g. from types generated off the registry's schemas. */
+/** Event type → data type (a type alias or an interface, e.g. written by json-schema-to-typescript from schemas/). */
 export type EventMap = Record<string, unknown>;
 
 /** An event to publish: `specversion` defaults to "1.0", `id` to a random UUID, `source` to the client's. */
@@ -74,7 +74,7 @@ export type EventInput<T extends string = string, D = unknown> = {
   specversion?: "1.0";
 } & Record<string, unknown>;
 
-export class JetgateClient<Events extends EventMap = EventMap> {
+export class JetgateClient<Events extends object = EventMap> {
   private readonly outbox = new Outbox();
   private readonly subscriptions = new Map<string, ClientSubscription>();
   private readonly backoff: Backoff;
@@ -86,6 +86,8 @@ export class JetgateClient<Events extends EventMap = EventMap> {
   private closed = false;
   private timers: ReturnType<typeof setTimeout>[] = [];
   private lastFrameAt = 0;
+  /** When the keep-alive's last ping went out. */
+  private pingSentAt: number | undefined;
   private current: ConnectionStatus = "connecting";
 
   constructor(private readonly options: JetgateClientOptions) {
@@ -223,18 +225,28 @@ export class JetgateClient<Events extends EventMap = EventMap> {
     this.keepAlive();
   }
 
-  /** Pings when the socket has been quiet, and gives it up when even the ping gets no answer. */
+  /**
+   * Pings when the socket has been quiet for an interval, and gives it up when no frame at all
+   * (the pong or any other) came back within the next one: a half-open TCP connection (a laptop
+   * that slept, a NAT that forgot) otherwise looks open for minutes.
+   */
   private keepAlive(): void {
     const interval = this.options.pingIntervalMs ?? CLIENT_DEFAULTS.pingIntervalMs;
     if (interval <= 0) return;
     const socket = this.socket;
     const tick = () => {
       if (socket !== this.socket || !socket) return;
-      const quiet = Date.now() - this.lastFrameAt;
-      if (quiet >= 2 * interval) return this.giveUp(socket, "no answer to ping");
-      if (quiet >= interval) this.send(JSON.stringify({ op: "ping" }));
+      const now = Date.now();
+      if (this.pingSentAt !== undefined && this.lastFrameAt < this.pingSentAt) {
+        if (now - this.pingSentAt >= interval) return this.giveUp(socket, "no answer to ping");
+      } else if (now - this.lastFrameAt >= interval) {
+        this.pingSentAt = now;
+        this.send(JSON.stringify({ op: "ping" }));
+      }
       this.later(interval, tick);
     };
+    this.lastFrameAt = Date.now();
+    this.pingSentAt = undefined;
     this.later(interval, tick);
   }
 

@@ -17,6 +17,9 @@ import { EDGE_RUNTIMES, startTestEdge, type TestEdge, type TestEdgeOptions } fro
 import { freePort } from "../harness/ports.ts";
 import { edgeStyleEvent, publishEdgeStyle } from "../harness/events.ts";
 import { hashApiKey } from "../../worker/auth/keys.ts";
+import { openapi } from "../../worker/http/openapi.ts";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { assertServerFramesMatchOpenApi } from "../edge/openapi-check.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TOKEN_SECRET = "client-test-token-secret-of-32-bytes-or-more";
@@ -45,6 +48,22 @@ function within<T>(what: string, promise: Promise<T>, deadlineMs = DEADLINE_MS):
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Every frame the clients sent and got, to hold them to the OpenAPI document's frame schemas. */
+const sentFrames: unknown[] = [];
+const gotFrames: unknown[] = [];
+
+/** The ws package's WebSocket, recording what crosses it: a real socket, only watched. */
+class RecordingWebSocket extends WebSocket {
+  constructor(url: string, protocols: string[]) {
+    super(url, protocols);
+    this.on("message", (data: Buffer) => gotFrames.push(JSON.parse(data.toString())));
+  }
+  override send(data: string): void {
+    sentFrames.push(JSON.parse(data));
+    super.send(data);
+  }
+}
+
 /** Each client a test makes: closed at the end, and its status changes kept. */
 function clientFor(t: { after(fn: () => void): void }, edge: () => TestEdge, extra: Partial<JetgateClientOptions> & { key?: string; ttl?: number } = {}) {
   const statuses: StatusChange[] = [];
@@ -63,7 +82,7 @@ function clientFor(t: { after(fn: () => void): void }, edge: () => TestEdge, ext
       return ((await res.json()) as { token: string }).token;
     },
     source: "/client-test",
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket: RecordingWebSocket as unknown as WebSocketConstructor,
     backoff: { initialMs: 50, maxMs: 1_000 },
     onStatus: (change) => statuses.push(change),
     ...options,
@@ -205,6 +224,16 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.deepEqual(await within("the allowed subscription", allowed.ready), ["payment.*"]);
     });
 
+    test("a quiet socket is kept open by pings and their pongs", async (t) => {
+      const { client, statuses } = clientFor(t, () => edge, { pingIntervalMs: 100 });
+      await until("the first socket", () => (client.status === "open" ? true : undefined));
+      const pingsBefore = sentFrames.filter((f) => (f as { op: string }).op === "ping").length;
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(client.status, "open");
+      assert.equal(opened(statuses), 1, "no reconnect: each pong showed the socket alive");
+      assert.ok(sentFrames.filter((f) => (f as { op: string }).op === "ping").length - pingsBefore >= 3, "pings went out while nothing else did");
+    });
+
     test("close() ends it for good: waiting publishes reject with CLOSED and it never reconnects", async (t) => {
       const { client, statuses } = clientFor(t, () => edge);
       await until("the first socket", () => (client.status === "open" ? true : undefined));
@@ -218,6 +247,14 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.equal(opened(statuses), 1, "no reconnect after close()");
       const late = await client.publish({ type: "order.created", data: order("o-late") }).catch((err: unknown) => err);
       assert.ok(late instanceof ClientError && late.code === "CLOSED");
+    });
+
+    test("every frame the client sent is a WsClientFrame of the OpenAPI document, and every frame it got a WsServerFrame", () => {
+      const ajv = new Ajv2020({ strict: false, allErrors: true });
+      const validate = ajv.compile({ components: openapi.components, $ref: "#/components/schemas/WsClientFrame" });
+      assert.ok(sentFrames.length > 0, "the tests above sent frames");
+      for (const frame of sentFrames) assert.ok(validate(frame), `a client frame is not a WsClientFrame: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(frame).slice(0, 300)}`);
+      assert.ok(assertServerFramesMatchOpenApi(gotFrames) > 0);
     });
   });
 }

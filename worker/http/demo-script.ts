@@ -203,6 +203,8 @@ var JetgateClient = class {
   closed = false;
   timers = [];
   lastFrameAt = 0;
+  /** When the keep-alive's last ping went out. */
+  pingSentAt;
   current = "connecting";
   get status() {
     return this.current;
@@ -322,18 +324,28 @@ var JetgateClient = class {
     this.pump();
     this.keepAlive();
   }
-  /** Pings when the socket has been quiet, and gives it up when even the ping gets no answer. */
+  /**
+   * Pings when the socket has been quiet for an interval, and gives it up when no frame at all
+   * (the pong or any other) came back within the next one: a half-open TCP connection (a laptop
+   * that slept, a NAT that forgot) otherwise looks open for minutes.
+   */
   keepAlive() {
     const interval = this.options.pingIntervalMs ?? CLIENT_DEFAULTS.pingIntervalMs;
     if (interval <= 0) return;
     const socket = this.socket;
     const tick = () => {
       if (socket !== this.socket || !socket) return;
-      const quiet = Date.now() - this.lastFrameAt;
-      if (quiet >= 2 * interval) return this.giveUp(socket, "no answer to ping");
-      if (quiet >= interval) this.send(JSON.stringify({ op: "ping" }));
+      const now = Date.now();
+      if (this.pingSentAt !== void 0 && this.lastFrameAt < this.pingSentAt) {
+        if (now - this.pingSentAt >= interval) return this.giveUp(socket, "no answer to ping");
+      } else if (now - this.lastFrameAt >= interval) {
+        this.pingSentAt = now;
+        this.send(JSON.stringify({ op: "ping" }));
+      }
       this.later(interval, tick);
     };
+    this.lastFrameAt = Date.now();
+    this.pingSentAt = void 0;
     this.later(interval, tick);
   }
   pump() {

@@ -159,9 +159,11 @@ export class JetgateClient<Events extends object = EventMap> {
   private async connect(): Promise<void> {
     if (this.closed) return;
     this.setStatus({ status: "connecting", attempt: this.attempt });
+    const timeoutMs = this.options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
     let token: string;
     try {
-      token = await this.options.token();
+      // A fetcher that never answers must not leave the client waiting for good.
+      token = await withTimeout(this.options.token(), timeoutMs, "the token fetcher did not answer in time");
     } catch (error) {
       this.retry({ error });
       return;
@@ -183,7 +185,7 @@ export class JetgateClient<Events extends object = EventMap> {
     };
     // Every error is followed by a close event, which is where the client acts.
     socket.onerror = () => {};
-    this.later(this.options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, () => {
+    this.later(timeoutMs, () => {
       if (socket === this.socket && !this.ready) this.giveUp(socket, "no ready frame in time");
     });
   }
@@ -198,7 +200,9 @@ export class JetgateClient<Events extends object = EventMap> {
     }
     switch (frame.op) {
       case "ready":
-        return this.opened(frame);
+        // Once a socket: a second one would re-send every subscribe, and the edge refuse them as rids in use.
+        if (!this.ready) this.opened(frame);
+        return;
       case "ack":
         this.outbox.acked(frame.rid, frame);
         return this.pump();
@@ -335,4 +339,10 @@ function closeQuietly(socket: SocketLike, code: number, reason: string): void {
   } catch {
     // Already closed, or still connecting in a runtime that refuses close() then.
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

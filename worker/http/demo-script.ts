@@ -261,9 +261,10 @@ var JetgateClient = class {
   async connect() {
     if (this.closed) return;
     this.setStatus({ status: "connecting", attempt: this.attempt });
+    const timeoutMs = this.options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
     let token;
     try {
-      token = await this.options.token();
+      token = await withTimeout(this.options.token(), timeoutMs, "the token fetcher did not answer in time");
     } catch (error) {
       this.retry({ error });
       return;
@@ -285,7 +286,7 @@ var JetgateClient = class {
     };
     socket.onerror = () => {
     };
-    this.later(this.options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, () => {
+    this.later(timeoutMs, () => {
       if (socket === this.socket && !this.ready) this.giveUp(socket, "no ready frame in time");
     });
   }
@@ -299,7 +300,8 @@ var JetgateClient = class {
     }
     switch (frame.op) {
       case "ready":
-        return this.opened(frame);
+        if (!this.ready) this.opened(frame);
+        return;
       case "ack":
         this.outbox.acked(frame.rid, frame);
         return this.pump();
@@ -420,6 +422,11 @@ function closeQuietly(socket, code, reason) {
     socket.close(code, reason);
   } catch {
   }
+}
+function withTimeout(promise, ms, message) {
+  let timer;
+  const timeout = new Promise((_, reject) => timer = setTimeout(() => reject(new Error(message)), ms));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 // client/demo/page.ts

@@ -25,6 +25,8 @@ export const CLOSE = {
   /** Message too big. */
   TOO_BIG: 1009,
   INTERNAL: 1011,
+  /** Service restart: the workerd hub lost its subscriptions' feeds while the runtime kept the socket. */
+  SERVICE_RESTART: 1012,
   /** Try again later: the socket fell behind (slow consumer). */
   SLOW_CONSUMER: 1013,
 } as const;

@@ -39,6 +39,8 @@ export interface SessionDeps {
   limits: { maxFrameBytes: number; maxInFlight: number; maxBufferedBytes: number; maxJsonDepth: number; retryAfterSeconds: number };
   stats: SocketStats;
   now: () => number;
+  /** Told whenever the socket's number of open subscriptions changes (the workerd hub records it). */
+  onSubscriptions?: (count: number) => void;
 }
 
 interface Subscription {
@@ -152,6 +154,7 @@ export class SocketSession {
       void sub.handle?.stop();
     }
     this.subscriptions.clear();
+    this.deps.onSubscriptions?.(0);
   }
 
   private send(text: string): void {
@@ -248,6 +251,7 @@ export class SocketSession {
     }
     const sub: Subscription = { rid, types, lastSeq: 0, early: [], ended: false };
     this.subscriptions.set(rid, sub);
+    this.deps.onSubscriptions?.(this.subscriptions.size);
     let handle: FeedHandle;
     try {
       handle = await this.deps.feed.open(filterSubjects(types), from, {
@@ -256,6 +260,7 @@ export class SocketSession {
       });
     } catch (err) {
       this.subscriptions.delete(rid);
+      this.deps.onSubscriptions?.(this.subscriptions.size);
       const detail = `the event feed could not start: ${err instanceof Error ? err.message : String(err)}`;
       return this.refuse(rid, new EdgeError("BROKER_UNAVAILABLE", detail, { retryAfter: this.deps.limits.retryAfterSeconds }));
     }
@@ -276,6 +281,7 @@ export class SocketSession {
     if (!sub) return this.refuse(rid, new EdgeError("UNKNOWN_SUBSCRIPTION", `no open subscription has rid ${JSON.stringify(rid)}`));
     sub.ended = true;
     this.subscriptions.delete(rid);
+    this.deps.onSubscriptions?.(this.subscriptions.size);
     void sub.handle?.stop();
     this.send(frames.unsubscribedFrame(rid));
   }

@@ -8,7 +8,10 @@
 //
 // A hub with an open subscription keeps its NATS connection and so stays awake; it lets the
 // connection go when its last subscription ends, and hibernates after that. A hub woken from
-// hibernation finds its sockets' grants in their attachments and rebuilds their sessions.
+// hibernation finds its sockets' grants in their attachments and rebuilds their sessions. A hub
+// that was evicted anyway (a deploy, the runtime's choice) has lost its feeds while the runtime
+// kept the sockets open: a socket whose attachment says it had subscriptions is closed with 1012
+// (service restart), so its client resumes from its last seq instead of silently hearing nothing.
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState, type WorkerdWebSocket } from "cloudflare:workers";
 import { wsconnect } from "@nats-io/nats-core";
 import * as registry from "jetgate-registry";
@@ -17,6 +20,7 @@ import { RegistryView } from "../events/schema-registry.ts";
 import type { SocketAcceptor } from "../http/routes-sockets.ts";
 import { shardOf } from "../publish/publisher.ts";
 import { JetStreamFeed } from "../sockets/feed.ts";
+import { CLOSE } from "../sockets/frames.ts";
 import { SocketSession, type SocketGrant } from "../sockets/session.ts";
 import { SocketTally } from "../sockets/stats.ts";
 import { DurablePublisher, varsOf, type WorkerEnv } from "./publisher-do.ts";
@@ -28,6 +32,8 @@ declare const WebSocketPair: { new (): { 0: WorkerdWebSocket; 1: WorkerdWebSocke
 
 interface Attachment {
   grant: SocketGrant;
+  /** Open subscriptions when last recorded: their feeds live in memory and do not survive an eviction. */
+  subscriptions: number;
 }
 
 interface Held {
@@ -59,7 +65,7 @@ export class SocketHub extends DurableObject<WorkerEnv> {
     const client = pair[0];
     const server = pair[1];
     this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ grant } satisfies Attachment);
+    server.serializeAttachment({ grant, subscriptions: 0 } satisfies Attachment);
     this.hold(server, grant).session.start();
     // Answer with the chosen subprotocol only when the client offered it (RFC 6455 §4.2.2); never the token.
     const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
@@ -111,6 +117,13 @@ export class SocketHub extends DurableObject<WorkerEnv> {
         },
         stats: tally,
         now: () => Date.now(),
+        onSubscriptions: (subscriptions) => {
+          try {
+            ws.serializeAttachment({ grant, subscriptions } satisfies Attachment);
+          } catch {
+            // The socket is already closed: nothing to record.
+          }
+        },
       },
     );
     const held = { session, tally, grant };
@@ -122,8 +135,10 @@ export class SocketHub extends DurableObject<WorkerEnv> {
   private heldOf(ws: WorkerdWebSocket): Held {
     const known = this.held.get(ws);
     if (known) return known;
-    const { grant } = ws.deserializeAttachment() as Attachment;
-    return this.hold(ws, grant);
+    const { grant, subscriptions } = ws.deserializeAttachment() as Attachment;
+    const held = this.hold(ws, grant);
+    if (subscriptions > 0) held.session.close(CLOSE.SERVICE_RESTART, "the socket hub restarted: resume each subscription from its last seq + 1");
+    return held;
   }
 
   private release(ws: WorkerdWebSocket, code: number): void {

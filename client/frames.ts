@@ -117,12 +117,14 @@ export interface PongFrame {
 }
 export type ServerFrame = ReadyFrame | AckFrame | ProblemFrame | SubscribedFrame | EventFrame | UnsubscribedFrame | PongFrame;
 
-/** The close codes of docs/browsers.md ("Close codes") that change what the client does. */
+/** The close codes of docs/browsers.md ("Close codes"); all but NORMAL and TOO_BIG make the client reconnect and resume. */
 export const CLOSE_CODES = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
   TOKEN_EXPIRED: 1008,
   TOO_BIG: 1009,
   INTERNAL: 1011,
+  /** workerd: the socket hub restarted and lost the socket's subscriptions. */
+  SERVICE_RESTART: 1012,
   SLOW_CONSUMER: 1013,
 } as const;

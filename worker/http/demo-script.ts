@@ -50,6 +50,8 @@ var CLOSE_CODES = {
   TOKEN_EXPIRED: 1008,
   TOO_BIG: 1009,
   INTERNAL: 1011,
+  /** workerd: the socket hub restarted and lost the socket's subscriptions. */
+  SERVICE_RESTART: 1012,
   SLOW_CONSUMER: 1013
 };
 

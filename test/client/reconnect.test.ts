@@ -97,6 +97,8 @@ for (const runtime of EDGE_RUNTIMES) {
   describe(`the client under Node against the ${runtime} edge`, () => {
     let broker: TestBroker;
     let edge: TestEdge;
+    /** The edge to stop at the end: none while a restart is under way, or if it failed. */
+    let running: TestEdge | undefined;
     let edgeOptions: TestEdgeOptions;
     let registryDir: string;
 
@@ -114,19 +116,20 @@ for (const runtime of EDGE_RUNTIMES) {
         vars: { TOKEN_SECRET, WS_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) },
         port: await freePort(),
       };
-      edge = await startTestEdge(edgeOptions);
+      edge = running = await startTestEdge(edgeOptions);
     });
 
     after(async () => {
-      await edge?.stop();
+      await running?.stop();
       await broker?.stop();
       if (registryDir) rmSync(registryDir, { recursive: true, force: true });
     });
 
     async function restartEdge(whileDown: () => Promise<void> = async () => {}): Promise<void> {
+      running = undefined;
       await edge.stop();
       await whileDown();
-      edge = await startTestEdge(edgeOptions);
+      edge = running = await startTestEdge(edgeOptions);
     }
 
     test("many publishes at once stay within the edge's maxInFlight: every one acked, none refused with backpressure", async (t) => {

@@ -90,12 +90,17 @@ async function lastSeq(broker: TestBroker): Promise<number> {
 
 for (const runtime of EDGE_RUNTIMES) {
   test(`on ${runtime}: the demo page publishes with acks and problems, a second page receives live, and both resume after an edge restart with every event once`, { skip: chromiumMissing() }, async (t) => {
+    // Stopped in the reverse order of their start (t.after hooks run in the order they were added).
+    const stops: Array<() => unknown> = [];
+    t.after(async () => {
+      for (const stop of stops.reverse()) await stop();
+    });
     mkdirSync(join(ROOT, ".jetgate/tmp"), { recursive: true });
     const registryDir = mkdtempSync(join(ROOT, ".jetgate/tmp/browser-registry-"));
-    t.after(() => rmSync(registryDir, { recursive: true, force: true }));
+    stops.push(() => rmSync(registryDir, { recursive: true, force: true }));
     await buildRegistry({ dir: join(ROOT, "schemas"), out: registryDir });
     const broker = await startTestBroker({ nodes: 3 });
-    t.after(() => broker.stop());
+    stops.push(() => broker.stop());
     const port = await freePort();
     const edgeOptions = {
       runtime: runtime as EdgeRuntime,
@@ -106,10 +111,11 @@ for (const runtime of EDGE_RUNTIMES) {
       port,
     };
     let edge = await startTestEdge(edgeOptions);
-    // The edge running at the end, whichever start that was.
-    t.after(() => edge.stop());
+    // The edge running at the end, whichever start that was (none if the restart failed).
+    let running: TestEdge | undefined = edge;
+    stops.push(() => running?.stop());
     const browser = await startTestBrowser();
-    t.after(() => browser.stop());
+    stops.push(() => browser.stop());
     const errors: string[] = [];
     const publisher = await browser.context.newPage();
     const subscriber = await browser.context.newPage();
@@ -146,6 +152,7 @@ for (const runtime of EDGE_RUNTIMES) {
 
     // Cut both sockets: stop the edge. Events keep arriving in JetStream meanwhile, and the
     // publishing page publishes twice with no socket (queued, sent once it is back).
+    running = undefined;
     await edge.stop();
     await waitSelector(publisher, '#status[data-status="reconnecting"]', "the publishing page to notice the edge is gone");
     await waitSelector(subscriber, '#status[data-status="reconnecting"]', "the subscribed page to notice the edge is gone");
@@ -158,7 +165,7 @@ for (const runtime of EDGE_RUNTIMES) {
     for (let i = 0; i < WHILE_DOWN_FROM_PAGE; i++) await publishFromPage(publisher, order(`o-queued-${i}`));
     assert.equal(await publisher.locator('#publish-log li[data-state="pending"]').count(), WHILE_DOWN_FROM_PAGE, "the page's publishes wait for a socket");
 
-    edge = await startTestEdge(edgeOptions);
+    edge = running = await startTestEdge(edgeOptions);
     await waitSelector(publisher, '#status[data-status="open"][data-opens="2"]', "the publishing page to reconnect by itself");
     await waitSelector(subscriber, '#status[data-status="open"][data-opens="2"]', "the subscribed page to reconnect by itself");
 

@@ -8,71 +8,13 @@ import { CLOSE_CODES, PROTOCOL, TOKEN_PROTOCOL_PREFIX, type Ack, type CloudEvent
 import { randomEventId } from "./ids.ts";
 import { Outbox } from "./outbox.ts";
 import { ClientSubscription, type EventHandler, type SubscribeOptions, type Subscription } from "./subscriptions.ts";
-
-/** What the client needs of a WebSocket: the browser's, or `ws` on Node 20 (which has none). */
-export interface SocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-}
-export type WebSocketConstructor = new (url: string, protocols: string[]) => SocketLike;
-
-export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed";
-
-export interface StatusChange {
-  status: ConnectionStatus;
-  /** Failed attempts since the last open connection (connecting, reconnecting). */
-  attempt?: number;
-  /** reconnecting: when the next attempt starts. */
-  retryInMs?: number;
-  /** reconnecting, closed: the close code and reason of the socket that ended. */
-  code?: number;
-  reason?: string;
-  /** reconnecting: why the attempt failed before a socket existed (the token fetcher threw). */
-  error?: unknown;
-  /** open: the edge's `ready` frame. */
-  ready?: ReadyFrame;
-}
-
-export interface JetgateClientOptions {
-  /** The edge's WebSocket URL, e.g. `wss://events.example.com/v1/ws`. */
-  url: string;
-  /** Called before every connection: a fresh browser token (from POST /v1/tokens, via your backend). */
-  token: () => Promise<string>;
-  /** Reconnect schedule; DEFAULT_BACKOFF for what is not given. */
-  backoff?: Partial<Backoff>;
-  onStatus?: (change: StatusChange) => void;
-  /** `source` for events that bring none (CloudEvents requires one; the edge refuses an event without). */
-  source?: string;
-  /** The WebSocket class; default `globalThis.WebSocket`. */
-  WebSocket?: WebSocketConstructor;
-  /** A socket that has not sent `ready` by then is given up and tried again. */
-  connectTimeoutMs?: number;
-  /** A `ping` after this long without a frame; a socket silent for twice this is given up. 0: never. */
-  pingIntervalMs?: number;
-}
-
-export const CLIENT_DEFAULTS = { connectTimeoutMs: 10_000, pingIntervalMs: 30_000 } as const;
+import { CLIENT_DEFAULTS, type ConnectionStatus, type EventInput, type EventMap, type JetgateClientOptions, type StatusChange } from "./options.ts";
+import { closeQuietly, detach, type SocketLike, type WebSocketConstructor } from "./socket.ts";
 
 /** Close codes after which a reconnect cannot help (docs/browsers.md, "Close codes"). */
 const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.NORMAL, CLOSE_CODES.TOO_BIG]);
 /** The client gives a socket up with an application code (RFC 6455 §7.4.2: 4000–4999 are private use). */
 const GIVE_UP_CODE = 4000;
-
-/** Event type → data type (a type alias or an interface, e.g. written by json-schema-to-typescript from schemas/). */
-export type EventMap = Record<string, unknown>;
-
-/** An event to publish: `specversion` defaults to "1.0", `id` to a random UUID, `source` to the client's. */
-export type EventInput<T extends string = string, D = unknown> = {
-  type: T;
-  data?: D;
-  id?: string;
-  source?: string;
-  specversion?: "1.0";
-} & Record<string, unknown>;
 
 export class JetgateClient<Events extends object = EventMap> {
   private readonly outbox = new Outbox();
@@ -324,20 +266,6 @@ export class JetgateClient<Events extends object = EventMap> {
   private clearTimers(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
-  }
-}
-
-function detach(socket: SocketLike): void {
-  socket.onmessage = null;
-  socket.onclose = null;
-  socket.onerror = () => {};
-}
-
-function closeQuietly(socket: SocketLike, code: number, reason: string): void {
-  try {
-    socket.close(code, reason);
-  } catch {
-    // Already closed, or still connecting in a runtime that refuses close() then.
   }
 }
 

@@ -181,8 +181,24 @@ var ClientSubscription = class {
   }
 };
 
-// client/client.ts
+// client/options.ts
 var CLIENT_DEFAULTS = { connectTimeoutMs: 1e4, pingIntervalMs: 3e4 };
+
+// client/socket.ts
+function detach(socket) {
+  socket.onmessage = null;
+  socket.onclose = null;
+  socket.onerror = () => {
+  };
+}
+function closeQuietly(socket, code, reason) {
+  try {
+    socket.close(code, reason);
+  } catch {
+  }
+}
+
+// client/client.ts
 var FINAL_CLOSE_CODES = /* @__PURE__ */ new Set([CLOSE_CODES.NORMAL, CLOSE_CODES.TOO_BIG]);
 var GIVE_UP_CODE = 4e3;
 var JetgateClient = class {
@@ -413,18 +429,6 @@ var JetgateClient = class {
     this.timers = [];
   }
 };
-function detach(socket) {
-  socket.onmessage = null;
-  socket.onclose = null;
-  socket.onerror = () => {
-  };
-}
-function closeQuietly(socket, code, reason) {
-  try {
-    socket.close(code, reason);
-  } catch {
-  }
-}
 function withTimeout(promise, ms, message) {
   let timer;
   const timeout = new Promise((_, reject) => timer = setTimeout(() => reject(new Error(message)), ms));

@@ -40,15 +40,31 @@ const FEED_PULL_MESSAGES = 256;
  * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
  * segment with `*` becomes `*`, a `**` becomes `>` for the rest. They may cover more than the
  * globs (`order-*.created` → `events.*.created`), so the session still checks each event's type.
- * NATS refuses overlapping filters in one consumer (2.10), so overlap falls back to `events.>`.
+ * NATS refuses overlapping filters in one consumer (2.10): a filter another one covers is dropped
+ * (`order.created` beside `order.*`); filters that overlap otherwise fall back to `events.>`.
+ * Where the filters are wider than the globs, "last" is the last event of the filters, which the
+ * session drops when it is of another type (docs/browsers.md).
  */
 export function filterSubjects(globs: string[]): string[] {
-  const subjects = [...new Set(globs.map(globSubject))];
-  if (subjects.includes(ALL_EVENTS_SUBJECT)) return [ALL_EVENTS_SUBJECT];
+  const unique = [...new Set(globs.map(globSubject))];
+  // Distinct filters cannot cover each other both ways, so this keeps exactly the widest ones.
+  const subjects = unique.filter((s, i) => !unique.some((other, j) => j !== i && subjectCovers(other, s)));
   for (let i = 0; i < subjects.length; i++) {
     for (let j = i + 1; j < subjects.length; j++) if (subjectsOverlap(subjects[i]!, subjects[j]!)) return [ALL_EVENTS_SUBJECT];
   }
   return subjects;
+}
+
+/** True when every subject `inner` matches is matched by `outer`. */
+export function subjectCovers(outer: string, inner: string): boolean {
+  const o = outer.split(".");
+  const n = inner.split(".");
+  for (let i = 0; i < o.length; i++) {
+    if (o[i] === ">") return n.length > i;
+    if (n[i] === undefined || n[i] === ">") return false;
+    if (o[i] !== "*" && (n[i] === "*" || n[i] !== o[i])) return false;
+  }
+  return o.length === n.length;
 }
 
 function globSubject(glob: string): string {

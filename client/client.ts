@@ -4,7 +4,7 @@
 // loses its socket loses no event in either direction.
 import { backoffDelay, DEFAULT_BACKOFF, type Backoff } from "./backoff.ts";
 import { ClientError } from "./errors.ts";
-import { CLOSE_CODES, PROTOCOL, TOKEN_PROTOCOL_PREFIX, type Ack, type CloudEvent, type ReadyFrame, type ServerFrame } from "./frames.ts";
+import { CLOSE_CODES, PROTOCOL, TOKEN_PROTOCOL_PREFIX, type Ack, type CloudEvent, type Problem, type ReadyFrame, type ServerFrame } from "./frames.ts";
 import { randomEventId } from "./ids.ts";
 import { Outbox } from "./outbox.ts";
 import { ClientSubscription, type EventHandler, type SubscribeOptions, type Subscription } from "./subscriptions.ts";
@@ -150,8 +150,7 @@ export class JetgateClient<Events extends object = EventMap> {
         return this.pump();
       case "problem":
         if (this.outbox.refused(frame.rid, frame.problem)) return this.pump();
-        this.subscriptions.get(String(frame.rid))?.refused(frame.problem);
-        return;
+        return this.subscriptionRefused(String(frame.rid), frame.problem);
       case "subscribed":
         this.subscriptions.get(String(frame.rid))?.confirmed(frame.types);
         return;
@@ -159,6 +158,23 @@ export class JetgateClient<Events extends object = EventMap> {
         this.subscriptions.get(String(frame.rid))?.deliver(frame.seq, frame.event);
         return;
     }
+  }
+
+  /**
+   * A refused subscribe: final for a 4xx (the scope, the frame), but a 5xx or 429 is the edge's
+   * passing trouble (`broker-unavailable` while its event feed starts, after a restart say), so
+   * the same subscribe goes again after the problem's `retryAfter` or the backoff.
+   */
+  private subscriptionRefused(rid: string, problem: Problem): void {
+    const sub = this.subscriptions.get(rid);
+    if (!sub) return;
+    if (problem.status < 500 && problem.status !== 429) return sub.refused(problem);
+    const retryAfter = typeof problem.retryAfter === "number" ? problem.retryAfter * 1000 : undefined;
+    const delay = Math.min(this.backoff.maxMs, retryAfter ?? backoffDelay(this.backoff, sub.retries++));
+    const socket = this.socket;
+    this.later(delay, () => {
+      if (socket === this.socket && this.ready && this.subscriptions.get(rid) === sub) this.send(JSON.stringify(sub.frame()));
+    });
   }
 
   private opened(ready: ReadyFrame): void {

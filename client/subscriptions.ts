@@ -27,6 +27,8 @@ export interface Subscription {
 
 export class ClientSubscription implements Subscription {
   lastSeq = 0;
+  /** Subscribes the edge refused for a passing reason (5xx, 429) since it last confirmed one: the backoff's attempt. */
+  retries = 0;
   readonly ready: Promise<string[]>;
   private settle!: { resolve(types: string[]): void; reject(err: Error): void };
   private active = true;
@@ -51,6 +53,7 @@ export class ClientSubscription implements Subscription {
   }
 
   confirmed(types: string[]): void {
+    this.retries = 0;
     this.settle.resolve(types);
   }
 

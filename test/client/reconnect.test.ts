@@ -252,6 +252,28 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.ok(late instanceof ClientError && late.code === "CLOSED");
     });
 
+    test("a subscribe refused for a passing reason (the broker is down: 503) is sent again until it holds, and then delivers", async (t) => {
+      const { client } = clientFor(t, () => edge);
+      await until("the first socket", () => (client.status === "open" ? true : undefined));
+      const problems: string[] = [];
+      const got: number[] = [];
+      for (let i = 0; i < broker.nodes.length; i++) await broker.stopNode(i);
+      let restarted = false;
+      t.after(async () => {
+        if (restarted) return;
+        for (let i = 0; i < broker.nodes.length; i++) await broker.startNode(i).catch(() => undefined);
+      });
+      const sub = client.subscribe("order.*", { from: "last", onError: (p) => problems.push(p.type) }, (_event, seq) => got.push(seq));
+      await until("the edge's refusal of the subscribe while the broker is down", () => (gotFrames.some((f) => (f as { op: string; rid?: string; problem?: { status: number } }).op === "problem" && (f as { rid?: string }).rid === sub.rid) ? true : undefined), 60_000);
+      for (let i = 0; i < broker.nodes.length; i++) await broker.startNode(i);
+      restarted = true;
+      await broker.ready(60_000);
+      assert.deepEqual(await within("the subscription once the broker is back", sub.ready, 60_000), ["order.*"]);
+      await client.publish({ type: "order.created", data: order("o-after-outage") }).catch(() => undefined);
+      await until("an event on the subscription that held", () => (got.length > 0 ? true : undefined));
+      assert.deepEqual(problems, [], "no final refusal was reported");
+    });
+
     test("every frame the client sent is a WsClientFrame of the OpenAPI document, and every frame it got a WsServerFrame", () => {
       const ajv = new Ajv2020({ strict: false, allErrors: true });
       const validate = ajv.compile({ components: openapi.components, $ref: "#/components/schemas/WsClientFrame" });

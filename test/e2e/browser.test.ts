@@ -191,9 +191,12 @@ for (const runtime of EDGE_RUNTIMES) {
     const expected = stored.filter((m) => m.subject.startsWith("events.order.")).map((m) => ({ seq: m.seq, type: "order.created", id: m.id }));
     assert.equal(expected.length, 1 + WHILE_DOWN_DIRECT + WHILE_DOWN_FROM_PAGE + 1, "the stream holds the events this test stored, no more");
     assert.equal(expected.at(-1)!.seq, afterAck);
-    const received = await until(`the subscribed page to list the ${expected.length} events of the stream`, async () => {
+    const received = await until(`the subscribed page to list the ${expected.length} events of the stream (seqs ${expected.map((e) => e.seq).join(", ")})`, async () => {
       const items = await listed(subscriber);
-      return items.length >= expected.length ? items : undefined;
+      if (items.length >= expected.length) return items;
+      // What the page shows, for the failure message once the deadline passes.
+      const shown = `${await subscriber.textContent("#status")}; ${await subscriber.textContent("#subscription")}`;
+      throw new Error(`the page lists seqs ${items.map((i) => i.seq).join(", ") || "none"}; it shows: ${shown}`);
     });
     assert.deepEqual(received, expected, "every event once, in stream order: none lost across the restart, none repeated");
     assert.deepEqual(errors, [], "no uncaught error on either page");

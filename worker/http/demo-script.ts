@@ -140,6 +140,8 @@ var ClientSubscription = class {
     });
   }
   lastSeq = 0;
+  /** Subscribes the edge refused for a passing reason (5xx, 429) since it last confirmed one: the backoff's attempt. */
+  retries = 0;
   ready;
   settle;
   active = true;
@@ -149,6 +151,7 @@ var ClientSubscription = class {
     return { op: "subscribe", rid: this.rid, types: this.types, from };
   }
   confirmed(types) {
+    this.retries = 0;
     this.settle.resolve(types);
   }
   refused(problem) {
@@ -325,8 +328,7 @@ var JetgateClient = class {
         return this.pump();
       case "problem":
         if (this.outbox.refused(frame.rid, frame.problem)) return this.pump();
-        this.subscriptions.get(String(frame.rid))?.refused(frame.problem);
-        return;
+        return this.subscriptionRefused(String(frame.rid), frame.problem);
       case "subscribed":
         this.subscriptions.get(String(frame.rid))?.confirmed(frame.types);
         return;
@@ -334,6 +336,22 @@ var JetgateClient = class {
         this.subscriptions.get(String(frame.rid))?.deliver(frame.seq, frame.event);
         return;
     }
+  }
+  /**
+   * A refused subscribe: final for a 4xx (the scope, the frame), but a 5xx or 429 is the edge's
+   * passing trouble (\`broker-unavailable\` while its event feed starts, after a restart say), so
+   * the same subscribe goes again after the problem's \`retryAfter\` or the backoff.
+   */
+  subscriptionRefused(rid, problem) {
+    const sub = this.subscriptions.get(rid);
+    if (!sub) return;
+    if (problem.status < 500 && problem.status !== 429) return sub.refused(problem);
+    const retryAfter = typeof problem.retryAfter === "number" ? problem.retryAfter * 1e3 : void 0;
+    const delay = Math.min(this.backoff.maxMs, retryAfter ?? backoffDelay(this.backoff, sub.retries++));
+    const socket = this.socket;
+    this.later(delay, () => {
+      if (socket === this.socket && this.ready && this.subscriptions.get(rid) === sub) this.send(JSON.stringify(sub.frame()));
+    });
   }
   opened(ready) {
     this.ready = ready;

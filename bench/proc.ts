@@ -49,3 +49,20 @@ export function cpuMeter(groups: Record<string, number[]>): { stop(): Record<str
     stop: () => Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, sum(pids) - before[k]!])),
   };
 }
+
+/**
+ * CPU time the whole machine's processes spent so far (all cores: user, nice and system, the
+ * fields a process's own times add up to), and time the hypervisor stole, in ms from /proc/stat.
+ * On a shared machine, that less a benchmark's own processes is roughly what others ran beside it
+ * (roughly: interrupt time is counted apart, and kernel accounting is by ticks).
+ */
+export function machineCpuMs(): { busy: number; steal: number } {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , , , steal = 0] = fields;
+    const toMs = (ticks: number) => (ticks * 1000) / TICKS_PER_SECOND;
+    return { busy: toMs(user + nice + system), steal: toMs(steal) };
+  } catch {
+    return { busy: Number.NaN, steal: Number.NaN };
+  }
+}

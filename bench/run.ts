@@ -2,6 +2,7 @@
 // and writes bench/results/latest.json and latest.md.
 //   npm run bench -- --quick          short phases (2 s) for a smoke run
 //   npm run bench -- --only ingest    only the benchmarks whose file name contains "ingest"
+//   npm run bench -- --only sockets   browser WebSockets against HTTPS, and fan-out (sockets.bench.ts)
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";
@@ -21,10 +22,10 @@ function fmt(n: number): string {
 }
 
 function table(rows: BenchRow[]): string {
-  const lines = ["| group | measure | value | unit | ratio | against | goal |", "|---|---|---:|---|---:|---|---|"];
+  const lines = ["| group | measure | value | unit | ratio | against | goal | note |", "|---|---|---:|---|---:|---|---|---|"];
   for (const r of rows) {
     lines.push(
-      `| ${r.group} | ${r.name} | ${fmt(r.value)} | ${r.unit} | ${r.ratio ? fmt(r.ratio.value) + "×" : ""} | ${r.ratio?.against ?? ""} | ${r.ratio?.goal ?? ""} |`,
+      `| ${r.group} | ${r.name} | ${fmt(r.value)} | ${r.unit} | ${r.ratio ? fmt(r.ratio.value) + "×" : ""} | ${r.ratio?.against ?? ""} | ${r.ratio?.goal ?? ""} | ${(r.note ?? "").replaceAll("|", "/")} |`,
     );
   }
   return lines.join("\n");

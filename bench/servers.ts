@@ -28,7 +28,10 @@ export function startServer(mode: "serve-edge", args: EdgeServerArgs): Promise<{
 export function startServer(mode: "serve-peer", args: PeerServerArgs): Promise<{ url: string; proc: ChildProcess }>;
 /** Starts a child server; resolves with its URL once it printed READY (30 s at most). */
 export async function startServer(mode: "serve-edge" | "serve-peer", args: EdgeServerArgs | PeerServerArgs): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), mode, JSON.stringify(args)], {
+  // JETGATE_BENCH_CHILD_ARGS: node options for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  // to profile the server (NODE_OPTIONS refuses --cpu-prof); the profile is written when it stops.
+  const nodeArgs = (process.env.JETGATE_BENCH_CHILD_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", fileURLToPath(import.meta.url), mode, JSON.stringify(args)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {

@@ -3,7 +3,7 @@
 // an ack only after JetStream's), so a socket can do nothing a POST could not, and says no in the
 // same problem types. Runtime-neutral: the socket itself is a SocketTransport, handed in by the
 // workerd socket hub or the Node edge.
-import { decodeEvent, eventTypeOfSubject, structuredEventJson } from "../../broker/index.ts";
+import { eventTypeOfSubject } from "../../broker/index.ts";
 import { globsOutside, typeMatches, type ApiKeyEntry } from "../auth/keys.ts";
 import type { BrowserTokenClaims } from "../auth/browser-tokens.ts";
 import { fromStructured } from "../events/cloudevents.ts";
@@ -13,7 +13,7 @@ import { parseJson, parseJsonText } from "../http/request-limits.ts";
 import { EdgeError, makeProblem, type Problem } from "../http/problems.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import type { EventFeed, FeedHandle, FeedMessage } from "./feed.ts";
-import { filterSubjects } from "./feed.ts";
+import { filterSubjects, renderEvent } from "./feed.ts";
 import * as frames from "./frames.ts";
 import type { Rid, StartFrom, Subprotocol } from "./frames.ts";
 import type { SocketStats } from "./stats.ts";
@@ -51,6 +51,12 @@ interface Subscription {
   handle?: FeedHandle;
   /** Events that arrived before the `subscribed` frame went out, sent right after it. */
   early: FeedMessage[] | null;
+  /**
+   * from "last": the feed first replays the last event of each subject its filters match; the
+   * newest of those whose type matches is held here and sent when the feed has caught up.
+   * undefined once that phase is over (or for any other start).
+   */
+  last?: { candidate: FeedMessage | null };
   ended: boolean;
 }
 
@@ -250,6 +256,7 @@ export class SocketSession {
       return this.refuse(rid, new EdgeError("FORBIDDEN_SCOPE", `the token may not subscribe to ${outside.join(", ")}: ${held}`, { field: "types", outside }));
     }
     const sub: Subscription = { rid, types, lastSeq: 0, early: [], ended: false };
+    if (from === "last") sub.last = { candidate: null };
     this.subscriptions.set(rid, sub);
     this.deps.onSubscriptions?.(this.subscriptions.size);
     let handle: FeedHandle;
@@ -286,7 +293,7 @@ export class SocketSession {
     this.send(frames.unsubscribedFrame(rid));
   }
 
-  /** One event to the client, in stream order; a socket that cannot keep up is closed with 1013. */
+  /** One event from the feed: to the client in stream order, if its type matches (and, from "last", once caught up). */
   private deliver(sub: Subscription, message: FeedMessage): void {
     if (sub.ended || this.closed) return;
     if (sub.early) {
@@ -294,10 +301,21 @@ export class SocketSession {
       return;
     }
     if (message.seq <= sub.lastSeq || this.expired()) return;
-    const type = eventTypeOfSubject(message.subject);
-    if (!sub.types.some((glob) => typeMatches(glob, type))) return;
-    const envelope = decodeEvent(message.subject, message.msg.headers, message.msg.data, `EVENTS:${message.seq}`);
-    this.send(frames.eventFrame(sub.rid, message.seq, structuredEventJson(envelope)));
+    const matches = sub.types.some((glob) => typeMatches(glob, eventTypeOfSubject(message.subject)));
+    if (sub.last) {
+      if (matches) sub.last.candidate = message;
+      if (message.pending > 0) return;
+      const last = sub.last.candidate;
+      sub.last = undefined;
+      if (last) this.sendEvent(sub, last);
+      return;
+    }
+    if (matches) this.sendEvent(sub, message);
+  }
+
+  /** One event frame; a socket whose output backs up past the bound is closed with 1013. */
+  private sendEvent(sub: Subscription, message: FeedMessage): void {
+    this.send(frames.eventFrame(sub.rid, message.seq, message.eventJson?.() ?? renderEvent(message)));
     sub.lastSeq = message.seq;
     this.deps.stats.fanoutLag(this.deps.now() - message.storedAtMs);
     const buffered = this.transport.bufferedBytes?.() ?? 0;

@@ -75,7 +75,8 @@ const edge: StackStep = {
       natsWebsocketUrls: ctx.broker.websocketUrls,
       registryDir: join(ctx.root, DEFAULT_OUT),
       apiKeys: await devApiKeys(),
-      vars: { LOG_REQUESTS: "true", TOKEN_SECRET: DEV_TOKEN_SECRET },
+      // DEMO_PAGE: the browser demo at /demo, which carries the dev key; the stack is dev only.
+      vars: { LOG_REQUESTS: "true", TOKEN_SECRET: DEV_TOKEN_SECRET, DEMO_PAGE: "true" },
       onOutput: (line) => process.stdout.write(`[edge] ${line}\n`),
     });
     const curl =
@@ -83,7 +84,15 @@ const edge: StackStep = {
       `-H 'content-type: application/json' -d '${JSON.stringify(SAMPLE_EVENT)}'`;
     return {
       stop: () => running.stop(),
-      banner: [`edge      ${running.url} (workerd; dev API key ${DEV_API_KEY})`, "", "Post a sample event:", "", `  ${curl}`, ""],
+      banner: [
+        `edge      ${running.url} (workerd; dev API key ${DEV_API_KEY})`,
+        `demo      ${running.url}/demo (publish and subscribe from a browser over GET /v1/ws)`,
+        "",
+        "Post a sample event:",
+        "",
+        `  ${curl}`,
+        "",
+      ],
     };
   },
 };

@@ -33,6 +33,11 @@ export const DEFAULTS = {
   WS_MAX_BUFFERED_BYTES: 4 * 1024 * 1024,
   /** workerd: Durable Objects the browser sockets are spread over (each holds its sockets and one NATS connection). */
   SOCKET_HUB_SHARDS: 4,
+  /**
+   * GET /demo, a page that publishes and subscribes over GET /v1/ws with the dev API key prefilled:
+   * for the local stack only (it turns it on), never on a deployed edge.
+   */
+  DEMO_PAGE: false,
 } as const;
 
 /** `jetgate edge`, the edge on Node, unless its options say otherwise. */
@@ -80,6 +85,8 @@ export interface EdgeConfig {
   wsMaxInFlight: number;
   wsMaxBufferedBytes: number;
   socketHubShards: number;
+  /** DEMO_PAGE: GET /demo is served. */
+  demoPage: boolean;
   apiKeys: ApiKeyEntry[];
   /** How the publisher authenticates to NATS: NATS_USER + NATS_PASS, or NATS_TOKEN (secrets). */
   natsAuth: NatsAuth;
@@ -135,6 +142,12 @@ function int(vars: EdgeVars, name: keyof typeof DEFAULTS, problems: string[], mi
   return value;
 }
 
+/** A true/false var: unset or empty is the default, "false" and "0" are false, anything else true. */
+function flag(vars: EdgeVars, name: "LOG_REQUESTS" | "DEMO_PAGE"): boolean {
+  const raw = (vars[name] ?? "").toLowerCase();
+  return raw === "" ? DEFAULTS[name] : raw !== "false" && raw !== "0";
+}
+
 function list(raw: string | undefined): string[] {
   return (raw ?? "")
     .split(",")
@@ -156,7 +169,6 @@ export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_
   } catch (err) {
     problems.push(`API_KEYS: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const logRaw = (vars.LOG_REQUESTS ?? "").toLowerCase();
   const config: EdgeConfig = {
     natsUrls,
     publisherShards: int(vars, "PUBLISHER_SHARDS", problems, 1),
@@ -170,10 +182,11 @@ export function parseConfig(vars: EdgeVars, natsUrlsVar: "NATS_WS_URLS" | "NATS_
     rateLimitPerSecond: int(vars, "RATE_LIMIT_PER_SECOND", problems),
     rateLimitBurst: int(vars, "RATE_LIMIT_BURST", problems),
     corsOrigins: list(vars.CORS_ORIGINS ?? DEFAULTS.CORS_ORIGINS),
-    logRequests: logRaw === "" ? DEFAULTS.LOG_REQUESTS : logRaw !== "false" && logRaw !== "0",
+    logRequests: flag(vars, "LOG_REQUESTS"),
     wsMaxInFlight: int(vars, "WS_MAX_IN_FLIGHT", problems, 1),
     wsMaxBufferedBytes: int(vars, "WS_MAX_BUFFERED_BYTES", problems, 1),
     socketHubShards: int(vars, "SOCKET_HUB_SHARDS", problems, 1),
+    demoPage: flag(vars, "DEMO_PAGE"),
     apiKeys,
     natsAuth: natsAuthOf(vars, problems),
   };

@@ -17,6 +17,8 @@ export interface TestEdgeOptions {
   vars?: Record<string, string>;
   /** Worker output lines (workerd) or request log lines (Node). */
   onOutput?: (line: string) => void;
+  /** A fixed port, to start an edge again where clients knew the last one (default: a free port). */
+  port?: number;
 }
 
 export interface TestEdge {
@@ -26,7 +28,7 @@ export interface TestEdge {
 }
 
 export async function startTestEdge(opts: TestEdgeOptions): Promise<TestEdge> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const vars = { LOG_REQUESTS: "false", ...(opts.vars ?? {}) };
   if (opts.runtime === "workerd") {
     const edge = await startEdgeWorkerd({

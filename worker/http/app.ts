@@ -17,6 +17,7 @@ import { registerEventRoutes } from "./routes-events.ts";
 import { registerSchemaRoutes } from "./routes-schemas.ts";
 import { registerTokenRoutes } from "./routes-tokens.ts";
 import { registerSocketRoutes, type SocketAcceptor } from "./routes-sockets.ts";
+import { registerDemoRoutes } from "./routes-demo.ts";
 
 export interface AppDeps {
   registry: CompiledRegistry;
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const now = deps.now ?? (() => Date.now());
   registerTokenRoutes(app, { config, keys, limiter, readBody: deps.readBody ?? readWebBody, now });
   if (deps.sockets) registerSocketRoutes(app, { config, sockets: deps.sockets, now });
+  if (config.demoPage) registerDemoRoutes(app, registry);
   answerOtherMethods(app);
 
   app.notFound((c) => problemResponse(makeProblem("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));

@@ -152,7 +152,7 @@ export class JetgateClient<Events extends object = EventMap> {
         if (this.outbox.refused(frame.rid, frame.problem)) return this.pump();
         return this.subscriptionRefused(String(frame.rid), frame.problem);
       case "subscribed":
-        this.subscriptions.get(String(frame.rid))?.confirmed(frame.types);
+        this.subscriptions.get(String(frame.rid))?.confirmed(frame.types, frame.from);
         return;
       case "event":
         this.subscriptions.get(String(frame.rid))?.deliver(frame.seq, frame.event);

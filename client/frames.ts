@@ -100,6 +100,8 @@ export interface SubscribedFrame {
   op: "subscribed";
   rid: Rid;
   types: string[];
+  /** The stream sequence the subscription starts at ("new" resolved by the edge; absent for "last"). */
+  from?: number;
 }
 export interface EventFrame {
   op: "event";

@@ -27,6 +27,8 @@ export interface Subscription {
 
 export class ClientSubscription implements Subscription {
   lastSeq = 0;
+  /** Where the edge said the subscription starts ("new" resolved): a resume before any event starts there, not at a later "new". */
+  private startSeq: number | undefined;
   /** Subscribes the edge refused for a passing reason (5xx, 429) since it last confirmed one: the backoff's attempt. */
   retries = 0;
   readonly ready: Promise<string[]>;
@@ -46,14 +48,15 @@ export class ClientSubscription implements Subscription {
     this.ready.catch(() => {});
   }
 
-  /** The subscribe frame for a new socket: resume after the last event seen, else the first `from`. */
+  /** The subscribe frame for a new socket: resume after the last event seen, else where it started, else the first `from`. */
   frame(): SubscribeFrame {
-    const from = this.lastSeq > 0 ? this.lastSeq + 1 : (this.options.from ?? "new");
+    const from = this.lastSeq > 0 ? this.lastSeq + 1 : (this.startSeq ?? this.options.from ?? "new");
     return { op: "subscribe", rid: this.rid, types: this.types, from };
   }
 
-  confirmed(types: string[]): void {
+  confirmed(types: string[], startSeq?: number): void {
     this.retries = 0;
+    if (this.lastSeq === 0 && this.startSeq === undefined && startSeq !== undefined) this.startSeq = startSeq;
     this.settle.resolve(types);
   }
 

@@ -203,6 +203,24 @@ for (const runtime of EDGE_RUNTIMES) {
       assert.equal(sub.lastSeq, last);
     });
 
+    test('a "new" subscription that had received nothing resumes from where the edge said it started: events stored while it was away arrive', async (t) => {
+      const { client, statuses } = clientFor(t, () => edge);
+      const js = jetstream(await broker.connect());
+      const seen: number[] = [];
+      const sub = client.subscribe("order.*", { from: "new" }, (_event, seq) => seen.push(seq));
+      await within("the subscription to be confirmed", sub.ready);
+      const away: number[] = [];
+      await restartEdge(async () => {
+        for (let i = 0; i < 3; i++) {
+          const data = new TextEncoder().encode(JSON.stringify(order(`o-away-${i}`)));
+          away.push((await publishEdgeStyle(js, edgeStyleEvent(`away-${runtime}-${i}`, "order.created", "client-test", data))).seq);
+        }
+      });
+      await until("the second socket", () => (opened(statuses) >= 2 ? true : undefined));
+      await until(`the events stored while the edge was down (seqs ${away.join(", ")})`, () => (away.every((seq) => seen.includes(seq)) ? true : undefined));
+      assert.deepEqual(seen, away, "exactly the events stored while it was away, each once, in order");
+    });
+
     test("a token that expires on an open socket is replaced: the client reconnects with a fresh one and the publish goes through", async (t) => {
       const { client, statuses, tokens } = clientFor(t, () => edge, { ttl: 2 });
       await until("the first socket", () => (client.status === "open" ? true : undefined));

@@ -57,12 +57,13 @@ test("every frame the edge builds is a WsServerFrame of the OpenAPI document", (
     frames.problemFrame("p2", makeProblem("SCHEMA_VALIDATION", "no", { errors: [{ instancePath: "/total", keyword: "required", message: "must have" }] })),
     frames.problemFrame(undefined, makeProblem("MALFORMED_FRAME", "not JSON")),
     frames.subscribedFrame(4, ["order.*"]),
+    frames.subscribedFrame(5, ["order.*"], 17),
     frames.eventFrame(4, 9, '{"specversion":"1.0","id":"e","source":"/s","type":"order.created","data":{"n":1}}'),
     frames.unsubscribedFrame(4),
     frames.pongFrame(undefined),
     frames.pongFrame("x"),
   ].map((text) => JSON.parse(text));
-  assert.equal(assertServerFramesMatchOpenApi(sent), 9);
+  assert.equal(assertServerFramesMatchOpenApi(sent), 10);
   // And the check can fail: a frame with a stray member is not one.
   assert.throws(() => assertServerFramesMatchOpenApi([{ op: "pong", extra: 1 }]), /not a WsServerFrame/);
 });

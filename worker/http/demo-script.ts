@@ -140,18 +140,21 @@ var ClientSubscription = class {
     });
   }
   lastSeq = 0;
+  /** Where the edge said the subscription starts ("new" resolved): a resume before any event starts there, not at a later "new". */
+  startSeq;
   /** Subscribes the edge refused for a passing reason (5xx, 429) since it last confirmed one: the backoff's attempt. */
   retries = 0;
   ready;
   settle;
   active = true;
-  /** The subscribe frame for a new socket: resume after the last event seen, else the first \`from\`. */
+  /** The subscribe frame for a new socket: resume after the last event seen, else where it started, else the first \`from\`. */
   frame() {
-    const from = this.lastSeq > 0 ? this.lastSeq + 1 : this.options.from ?? "new";
+    const from = this.lastSeq > 0 ? this.lastSeq + 1 : this.startSeq ?? this.options.from ?? "new";
     return { op: "subscribe", rid: this.rid, types: this.types, from };
   }
-  confirmed(types) {
+  confirmed(types, startSeq) {
     this.retries = 0;
+    if (this.lastSeq === 0 && this.startSeq === void 0 && startSeq !== void 0) this.startSeq = startSeq;
     this.settle.resolve(types);
   }
   refused(problem) {
@@ -330,7 +333,7 @@ var JetgateClient = class {
         if (this.outbox.refused(frame.rid, frame.problem)) return this.pump();
         return this.subscriptionRefused(String(frame.rid), frame.problem);
       case "subscribed":
-        this.subscriptions.get(String(frame.rid))?.confirmed(frame.types);
+        this.subscriptions.get(String(frame.rid))?.confirmed(frame.types, frame.from);
         return;
       case "event":
         this.subscriptions.get(String(frame.rid))?.deliver(frame.seq, frame.event);

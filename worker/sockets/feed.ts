@@ -37,6 +37,8 @@ export interface FeedSink {
 
 export interface FeedHandle {
   stop(): Promise<void>;
+  /** The stream sequence the subscription starts at, when its start resolved to one (not for "last"). */
+  startSeq?: number;
 }
 
 export interface EventFeed {
@@ -154,10 +156,10 @@ export class JetStreamFeed implements EventFeed {
       // the look-up and the start, so subscriptions arriving together find the same tail.
       const starting = this.tails.get(key) ?? (from === "new" ? this.startTail(js, key, subjects, seq) : undefined);
       const tail = await starting?.catch(() => undefined);
-      if (tail?.covers(seq)) return tail.join(seq, sink);
+      if (tail?.covers(seq)) return { ...tail.join(seq, sink), startSeq: seq };
     }
     const reader = await readOrdered(js, { filter_subjects: subjects, ...start }, { message: (m) => sink.event(m), failed: (r) => sink.failed(r) }, this.rendered);
-    return { stop: () => this.track(reader.stop()) };
+    return { stop: () => this.track(reader.stop()), startSeq: seq };
   }
 
   private startTail(js: JetStreamClient, key: string, subjects: string[], seq: number): Promise<SharedTail> {

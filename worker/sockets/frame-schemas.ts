@@ -65,7 +65,16 @@ export const WS_SERVER_FRAME = {
     ),
     frame("ack", ["rid", "id", "type", "seq", "duplicate"], { rid, ...accepted }, "The event is stored in JetStream at seq"),
     frame("problem", ["problem"], { rid, problem: { $ref: "#/components/schemas/Problem" } }, "A publish, subscribe or frame was refused; the same problem types as HTTPS"),
-    frame("subscribed", ["rid", "types"], { rid, types: { type: "array", items: typeGlob } }, "The subscription is open; its events follow"),
+    frame(
+      "subscribed",
+      ["rid", "types"],
+      {
+        rid,
+        types: { type: "array", items: typeGlob },
+        from: { type: "integer", minimum: 1, description: 'The stream sequence it starts at ("new" resolved; absent for "last"): resume from here if no event came yet' },
+      },
+      "The subscription is open; its events follow",
+    ),
     frame("event", ["rid", "seq", "event"], { rid, seq: { type: "integer", minimum: 1 }, event: { type: "object", required: ["specversion", "id", "source", "type"] } }, "An event of subscription rid, as a structured CloudEvent"),
     frame("unsubscribed", ["rid"], { rid }, "No more events for rid"),
     frame("pong", [], { rid }, "The answer to a ping"),

@@ -142,8 +142,9 @@ export function problemFrame(rid: Rid | undefined, problem: Problem): string {
   return JSON.stringify(rid === undefined ? { op: "problem", problem } : { op: "problem", rid, problem });
 }
 
-export function subscribedFrame(rid: Rid, types: string[]): string {
-  return JSON.stringify({ op: "subscribed", rid, types });
+/** `from`: the stream sequence the subscription starts at ("new" resolved), so a client can resume from it before any event came. */
+export function subscribedFrame(rid: Rid, types: string[], from?: number): string {
+  return JSON.stringify(from === undefined ? { op: "subscribed", rid, types } : { op: "subscribed", rid, types, from });
 }
 
 export function unsubscribedFrame(rid: Rid): string {

@@ -273,7 +273,7 @@ export class SocketSession {
       void handle.stop();
       return;
     }
-    this.send(frames.subscribedFrame(rid, types));
+    this.send(frames.subscribedFrame(rid, types, handle.startSeq));
     const early = sub.early ?? [];
     sub.early = null;
     for (const message of early) this.deliver(sub, message);

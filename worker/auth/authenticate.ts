@@ -99,7 +99,8 @@ export class RateLimiter {
     throw new EdgeError(
       "RATE_LIMITED",
       `the API key "${key.name}" is limited to ${limit.perSecond} requests/s (burst ${burst})`,
-      {},
+      // In the body too: a WebSocket problem frame has no headers.
+      { retryAfter },
       { "retry-after": String(retryAfter) },
     );
   }

@@ -14,6 +14,7 @@ import type { SocketAcceptor } from "../http/routes-sockets.ts";
 import type { RegistryView } from "../events/schema-registry.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import { JetStreamFeed } from "../sockets/feed.ts";
+import { RateLimiter } from "../auth/authenticate.ts";
 import { CLOSE, SUBPROTOCOLS } from "../sockets/frames.ts";
 import { sessionLimits, SocketSession, type SocketGrant } from "../sockets/session.ts";
 import { SocketTally, type SocketStats } from "../sockets/stats.ts";
@@ -33,6 +34,7 @@ export class NodeSockets {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<SocketSession>();
   private readonly feed: JetStreamFeed;
+  private readonly limiter: RateLimiter;
 
   readonly acceptor: SocketAcceptor = {
     accept: async (request, grant) => {
@@ -51,6 +53,7 @@ export class NodeSockets {
       handleProtocols: (offered) => (offered.has(SUBPROTOCOLS.JETGATE) ? SUBPROTOCOLS.JETGATE : offered.has(SUBPROTOCOLS.CLOUDEVENTS) ? SUBPROTOCOLS.CLOUDEVENTS : false),
     });
     const { natsUrls, natsAuth } = deps.config;
+    this.limiter = new RateLimiter({ perSecond: deps.config.rateLimitPerSecond, burst: deps.config.rateLimitBurst });
     this.feed = new JetStreamFeed(() =>
       connect({ ...natsAuth, servers: natsUrls, name: "jetgate-edge-node-sockets", maxReconnectAttempts: -1, reconnectTimeWait: 250 }),
     );
@@ -86,6 +89,7 @@ export class NodeSockets {
         limits: sessionLimits(config),
         stats: tally,
         now: () => Date.now(),
+        limiter: this.limiter,
       },
     );
     this.sessions.add(session);

@@ -7,6 +7,7 @@ import { globsOutside, typeMatches, type ApiKeyEntry } from "../auth/keys.ts";
 import type { BrowserTokenClaims } from "../auth/browser-tokens.ts";
 import type { RegistryView } from "../events/schema-registry.ts";
 import type { EdgeConfig } from "../config.ts";
+import type { RateLimiter } from "../auth/authenticate.ts";
 import { parseJson, parseJsonText } from "../http/request-limits.ts";
 import { EdgeError, makeProblem, type Problem } from "../http/problems.ts";
 import type { Publisher } from "../publish/publisher.ts";
@@ -59,6 +60,12 @@ export interface SessionDeps {
   now: () => number;
   /** Told whenever the socket's number of open subscriptions changes (the workerd hub records it). */
   onSubscriptions?: (count: number) => void;
+  /**
+   * The per-key token bucket of POST /v1/events (auth/authenticate.ts), one per process (Node) or
+   * socket hub (workerd): a socket's publishes take from its API key's bucket, keyed by the key's
+   * name, as the key's own requests do from theirs.
+   */
+  limiter: RateLimiter;
 }
 
 interface Subscription {
@@ -91,8 +98,9 @@ export class SocketSession {
     private readonly grant: SocketGrant,
     private readonly deps: SessionDeps,
   ) {
-    // The token's grant as the key shape the HTTPS path checks scopes against.
-    this.key = { name: grant.claims.sub, sha256: "", types: grant.claims.publish, subscribe: grant.claims.subscribe };
+    // The token's grant as the key shape the HTTPS path checks scopes and rates against; the
+    // bucket is the key's name's (a token does not carry the key's hash).
+    this.key = { name: grant.claims.sub, sha256: `token:${grant.claims.sub}`, types: grant.claims.publish, subscribe: grant.claims.subscribe };
     deps.stats.opened(grant.protocol);
   }
 
@@ -201,6 +209,18 @@ export class SocketSession {
     return this.publishing.size + this.anonymousInFlight;
   }
 
+  /** Takes a token from the key's bucket, or answers rate-limited (429, retryAfter) and says no. */
+  private withinRate(rid: Rid | undefined): boolean {
+    try {
+      this.deps.limiter.take(this.key);
+      return true;
+    } catch (err) {
+      this.deps.stats.published(err instanceof EdgeError ? err.code : "INTERNAL");
+      this.refuse(rid, err);
+      return false;
+    }
+  }
+
   private backpressure(): EdgeError {
     return new EdgeError("BACKPRESSURE", `${this.deps.limits.maxInFlight} publishes on this socket await their ack; wait for one`, {
       limit: this.deps.limits.maxInFlight,
@@ -210,6 +230,7 @@ export class SocketSession {
   private async publish(rid: Rid, value: unknown): Promise<void> {
     if (this.ridInUse(rid)) return this.refuse(rid, new EdgeError("MALFORMED_FRAME", `rid ${JSON.stringify(rid)} is in use on this socket`));
     if (this.inFlight() >= this.deps.limits.maxInFlight) return this.refuse(rid, this.backpressure());
+    if (!this.withinRate(rid)) return;
     this.publishing.add(rid);
     try {
       await this.publishEvent(rid, value);
@@ -230,6 +251,7 @@ export class SocketSession {
     const id = (value as { id?: unknown } | null)?.id;
     const rid = typeof id === "string" && id.length > 0 && id.length <= 256 ? id : undefined;
     if (this.inFlight() >= this.deps.limits.maxInFlight) return this.refuse(rid, this.backpressure());
+    if (!this.withinRate(rid)) return;
     this.anonymousInFlight++;
     try {
       await this.publishEvent(rid, value);

@@ -20,6 +20,7 @@ import { RegistryView } from "../events/schema-registry.ts";
 import type { SocketAcceptor } from "../http/routes-sockets.ts";
 import { shardOf } from "../publish/publisher.ts";
 import { JetStreamFeed } from "../sockets/feed.ts";
+import { RateLimiter } from "../auth/authenticate.ts";
 import { CLOSE } from "../sockets/frames.ts";
 import { sessionLimits, SocketSession, type SocketGrant } from "../sockets/session.ts";
 import { SocketTally } from "../sockets/stats.ts";
@@ -47,11 +48,13 @@ export class SocketHub extends DurableObject<WorkerEnv> {
   private readonly registry = new RegistryView(registry);
   private readonly publisher: DurablePublisher;
   private readonly feed: JetStreamFeed;
+  private readonly limiter: RateLimiter;
   private readonly held = new Map<WorkerdWebSocket, Held>();
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
     this.config = parseConfig(varsOf(env), "NATS_WS_URLS");
+    this.limiter = new RateLimiter({ perSecond: this.config.rateLimitPerSecond, burst: this.config.rateLimitBurst });
     this.publisher = new DurablePublisher(env.PUBLISHER, this.config.publisherShards, this.config.publishTimeoutMs);
     const { natsUrls, natsAuth } = this.config;
     const name = `jetgate-edge-sockets-${ctx.id.name ?? ctx.id.toString()}`;
@@ -111,6 +114,7 @@ export class SocketHub extends DurableObject<WorkerEnv> {
         limits: sessionLimits(config),
         stats: tally,
         now: () => Date.now(),
+        limiter: this.limiter,
         onSubscriptions: (subscriptions) => {
           try {
             ws.serializeAttachment({ grant, subscriptions } satisfies Attachment);

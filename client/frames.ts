@@ -1,11 +1,14 @@
 // The frames of the browser protocol (docs/browsers.md, "Frames"), as the client sends and reads
-// them: JSON text, one object a frame, subprotocol `jetgate.v1`. Types only, so importing this
-// costs a page nothing; the edge's side must agree with docs/browsers.md, which both follow.
+// them: JSON text, one object a frame, subprotocol `jetgate.v1`. Types, and the protocol's
+// constants from the one module the edge reads them from too (worker/sockets/protocol.ts); the
+// frames themselves follow docs/browsers.md, and the tests hold both sides to the OpenAPI schemas.
+
+import { CLOSE, SUBPROTOCOLS, TOKEN_PROTOCOL_PREFIX } from "../worker/sockets/protocol.ts";
 
 /** The subprotocol the client speaks; the edge answers with it (never echoing the token). */
-export const PROTOCOL = "jetgate.v1";
+export const PROTOCOL = SUBPROTOCOLS.JETGATE;
 /** The token travels as a second offered subprotocol (browsers cannot set headers on a WebSocket). */
-export const TOKEN_PROTOCOL_PREFIX = "jetgate.token.";
+export { TOKEN_PROTOCOL_PREFIX };
 
 /** A request id: 1–64 printable ASCII characters or a non-negative integer; this client uses "p1", "s2", … */
 export type Rid = string | number;
@@ -120,13 +123,4 @@ export interface PongFrame {
 export type ServerFrame = ReadyFrame | AckFrame | ProblemFrame | SubscribedFrame | EventFrame | UnsubscribedFrame | PongFrame;
 
 /** The close codes of docs/browsers.md ("Close codes"); all but NORMAL and TOO_BIG make the client reconnect and resume. */
-export const CLOSE_CODES = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  TOKEN_EXPIRED: 1008,
-  TOO_BIG: 1009,
-  INTERNAL: 1011,
-  /** workerd: the socket hub restarted and lost the socket's subscriptions. */
-  SERVICE_RESTART: 1012,
-  SLOW_CONSUMER: 1013,
-} as const;
+export const CLOSE_CODES = CLOSE;

@@ -9,6 +9,7 @@
 import { EdgeError } from "../http/problems.ts";
 import { TOKEN_SECRET_VAR } from "../config.ts";
 import { constantTimeEqual } from "./keys.ts";
+import { TOKEN_PROTOCOL_PREFIX } from "../sockets/protocol.ts";
 
 /** What a token grants, as signed. Times are seconds since the epoch (JWT's NumericDate, RFC 7519 §2). */
 export interface BrowserTokenClaims {
@@ -36,8 +37,7 @@ export type TokenCheck = { ok: true; claims: BrowserTokenClaims } | { ok: false;
 
 export const TOKEN_VERSION = "v1";
 
-/** The browser sends the token as this prefix + the token, beside `jetgate.v1`, in Sec-WebSocket-Protocol. */
-export const TOKEN_PROTOCOL_PREFIX = "jetgate.token.";
+export { TOKEN_PROTOCOL_PREFIX } from "../sockets/protocol.ts";
 
 /**
  * Longer than any token the edge mints for a sane scope, short enough that a junk value costs

@@ -41,19 +41,31 @@ var ClientError = class extends Error {
   name = "ClientError";
 };
 
-// client/frames.ts
-var PROTOCOL = "jetgate.v1";
+// worker/sockets/protocol.ts
 var TOKEN_PROTOCOL_PREFIX = "jetgate.token.";
-var CLOSE_CODES = {
+var SUBPROTOCOLS = {
+  /** Jetgate's own frames: publish with acks, subscribe, unsubscribe, ping. */
+  JETGATE: "jetgate.v1",
+  /** The CloudEvents WebSocket binding: each message one structured event; publish only. */
+  CLOUDEVENTS: "cloudevents.json"
+};
+var CLOSE = {
   NORMAL: 1e3,
   GOING_AWAY: 1001,
+  /** Policy violation: the token expired while the socket was open. */
   TOKEN_EXPIRED: 1008,
+  /** Message too big. */
   TOO_BIG: 1009,
   INTERNAL: 1011,
-  /** workerd: the socket hub restarted and lost the socket's subscriptions. */
+  /** Service restart: the workerd hub lost its subscriptions' feeds while the runtime kept the socket. */
   SERVICE_RESTART: 1012,
+  /** Try again later: the socket fell behind (slow consumer). */
   SLOW_CONSUMER: 1013
 };
+
+// client/frames.ts
+var PROTOCOL = SUBPROTOCOLS.JETGATE;
+var CLOSE_CODES = CLOSE;
 
 // client/ids.ts
 function randomEventId() {

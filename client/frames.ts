@@ -13,21 +13,10 @@ export { TOKEN_PROTOCOL_PREFIX };
 /** A request id: 1–64 printable ASCII characters or a non-negative integer; this client uses "p1", "s2", … */
 export type Rid = string | number;
 
-/** A problem as RFC 9457 defines it, with the edge's extension members (`errors`, `attribute`, …). */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  [extension: string]: unknown;
-}
+/** A problem as RFC 9457 defines it, with the edge's extension members (`errors`, `attribute`, …); one schema failure in `errors`. Types only: nothing of the edge's module comes into the bundle. */
+import type { Problem, ProblemSchemaError } from "../worker/http/problems.ts";
 
-/** One schema failure in a `schema-validation` problem's `errors`. */
-export interface ProblemSchemaError {
-  instancePath: string;
-  keyword: string;
-  message: string;
-}
+export type { Problem, ProblemSchemaError };
 
 /** A structured CloudEvent (CloudEvents 1.0 JSON format) as it crosses the socket. */
 export interface CloudEvent<T extends string = string, D = unknown> {

@@ -53,6 +53,9 @@ export const FIRST_PULL_STALL_MS = 15_000;
 
 const opened = new Set<SocketClient>();
 
+/** Every frame any SocketClient of this process received, for the suites' final check against the OpenAPI document. */
+export const receivedFrames: Frame[] = [];
+
 /** Closes every socket connectSocket opened and that is still open (for afterEach). */
 export async function closeAllSockets(): Promise<void> {
   await Promise.allSettled([...opened].map((client) => client.close()));
@@ -109,6 +112,7 @@ export class SocketClient {
       assert.equal(isBinary, false, "the edge sends text frames only");
       const frame = JSON.parse(data.toString()) as Frame;
       this.frames.push(frame);
+      receivedFrames.push(frame);
       if (frame.op === "ack") this.ledger?.note(frame as unknown as { id: string; seq: number; duplicate: boolean });
       this.notify();
     });

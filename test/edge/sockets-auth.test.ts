@@ -10,7 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { EDGE_RUNTIMES, startTestEdge, type EdgeRuntime, type TestEdge } from "../harness/worker.ts";
 import { writeTestRegistry } from "./fixtures.ts";
 import { ALLOWED_ORIGIN, bearer, KEYS, send, SUITE_VARS, testApiKeys } from "./helpers.ts";
-import { assertRefusal, connectSocket, forge, refusedUpgrade, signToken, SOCKET_SECRET, PROBLEMS } from "./socket-client.ts";
+import { assertRefusal, connectSocket, forge, refusedUpgrade, signToken, SOCKET_SECRET, PROBLEMS, receivedFrames } from "./socket-client.ts";
+import { assertServerFramesMatchOpenApi } from "./openapi-check.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
 let suite: Suite;
@@ -173,3 +174,8 @@ for (const runtime of EDGE_RUNTIMES) {
     });
   });
 }
+
+
+test("every frame the edge sent in this suite is a WsServerFrame of the OpenAPI document", () => {
+  assert.ok(assertServerFramesMatchOpenApi(receivedFrames) > 0, "the suite received frames");
+});

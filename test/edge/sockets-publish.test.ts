@@ -11,7 +11,8 @@ import { EVENTS_STREAM } from "../../broker/index.ts";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger, SUITE_VARS } from "./helpers.ts";
-import { assertProblemFrame, connectSocket, signToken, SOCKET_SECRET, structuredEvent, type Frame, type SocketClient } from "./socket-client.ts";
+import { assertProblemFrame, connectSocket, signToken, SOCKET_SECRET, structuredEvent, type Frame, type SocketClient, receivedFrames } from "./socket-client.ts";
+import { assertServerFramesMatchOpenApi } from "./openapi-check.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
 /** Small, so a burst of a few publishes passes it. */
@@ -225,4 +226,9 @@ for (const runtime of EDGE_RUNTIMES) {
 test("the stream holds exactly the events that were acked over the sockets, once each", async () => {
   await assertStreamMatchesLedger(await suite.broker.connect(), suite.ledger);
   assert.ok(suite.ledger.accepted.size >= 2 * 8, `only ${suite.ledger.accepted.size} events were acked`);
+});
+
+
+test("every frame the edge sent in this suite is a WsServerFrame of the OpenAPI document", () => {
+  assert.ok(assertServerFramesMatchOpenApi(receivedFrames) > 0, "the suite received frames");
 });

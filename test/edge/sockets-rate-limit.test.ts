@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger } from "./helpers.ts";
-import { assertProblemFrame, connectSocket, signToken, SOCKET_SECRET, structuredEvent, type Frame } from "./socket-client.ts";
+import { assertProblemFrame, connectSocket, signToken, SOCKET_SECRET, structuredEvent, type Frame, receivedFrames } from "./socket-client.ts";
+import { assertServerFramesMatchOpenApi } from "./openapi-check.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
 /** A bucket of 3 that refills one token a second (the vars are whole numbers): a burst of 20 sent at once meets its end. */
@@ -57,4 +58,9 @@ for (const runtime of EDGE_RUNTIMES) {
 
 test("the stream holds exactly the events that were acked, once each", async () => {
   await assertStreamMatchesLedger(await suite.broker.connect(), suite.ledger);
+});
+
+
+test("every frame the edge sent in this suite is a WsServerFrame of the OpenAPI document", () => {
+  assert.ok(assertServerFramesMatchOpenApi(receivedFrames) > 0, "the suite received frames");
 });

@@ -13,7 +13,8 @@ import { EVENTS_STREAM } from "../../broker/index.ts";
 import { EDGE_RUNTIMES } from "../harness/worker.ts";
 import { VALID_ORDER_V2 } from "./fixtures.ts";
 import { assertStreamMatchesLedger, bearer, KEYS, send, waitUntil } from "./helpers.ts";
-import { closeAllSockets, connectSocket, FIRST_PULL_STALL_MS, lastSeq, signToken, SOCKET_SECRET, storedTypes, structuredEvent, type SocketClient } from "./socket-client.ts";
+import { closeAllSockets, connectSocket, FIRST_PULL_STALL_MS, lastSeq, signToken, SOCKET_SECRET, storedTypes, structuredEvent, type SocketClient, receivedFrames } from "./socket-client.ts";
+import { assertServerFramesMatchOpenApi } from "./openapi-check.ts";
 import { startSuite, type Suite } from "./suite.ts";
 
 /** Small enough that a paused reader passes it once the kernel's socket buffers are full; far above what the other cases send. */
@@ -56,7 +57,7 @@ for (const runtime of EDGE_RUNTIMES) {
       for (const type of ["order.created", "payment.settled", "order.created", "order.created", "payment.settled", "order.created"]) seqs.push(await post(type));
       const socket = await subscriber();
       const subscribed = await subscribe(socket, "orders", "order.*", seqs[0]);
-      assert.deepEqual(subscribed, { op: "subscribed", rid: "orders", types: ["order.*"] });
+      assert.deepEqual(subscribed, { op: "subscribed", rid: "orders", types: ["order.*"], from: seqs[0] }, "the answer names the seq the subscription starts at");
       const last = Math.max(...seqs);
       await socket.untilSeq("orders", last);
       assert.deepEqual(socket.seqs("orders"), await matching(seqs[0]!, last, "order."), "every order event from the asked seq, in order, each once");
@@ -73,10 +74,11 @@ for (const runtime of EDGE_RUNTIMES) {
     });
 
     test('from "new" (and no from at all) receives only events stored after the subscription opened', async () => {
-      await post("order.created");
+      const earlier = await post("order.created");
       const socket = await subscriber();
-      await subscribe(socket, "new", "order.*", "new");
-      await subscribe(socket, "default", "order.*");
+      const answers = [await subscribe(socket, "new", "order.*", "new"), await subscribe(socket, "default", "order.*")];
+      // "new" resolved: the sequence after the stream's last when it opened (a client resumes from it before any event).
+      for (const answer of answers) assert.ok(answer.from > earlier, `${JSON.stringify(answer)} starts after seq ${earlier}`);
       const later = await post("order.created");
       await socket.untilSeq("new", later);
       await socket.untilSeq("default", later);
@@ -297,4 +299,9 @@ for (const runtime of EDGE_RUNTIMES) {
 test("the stream holds exactly the events that were acked (HTTPS 202s and socket acks), once each", async () => {
   await assertStreamMatchesLedger(await suite.broker.connect(), suite.ledger);
   assert.ok(suite.ledger.accepted.size >= 2 * 40, `only ${suite.ledger.accepted.size} events were acked`);
+});
+
+
+test("every frame the edge sent in this suite is a WsServerFrame of the OpenAPI document", () => {
+  assert.ok(assertServerFramesMatchOpenApi(receivedFrames) > 0, "the suite received frames");
 });

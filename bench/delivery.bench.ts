@@ -19,7 +19,8 @@ import { Agent } from "undici";
 import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders } from "../bridge/index.ts";
-import { buildBridgeBundle, bridgeNodeArgs } from "../bridge/dev/index.ts";
+import { buildBridgeBundle } from "../bridge/dev/index.ts";
+import { spawnBridge } from "./bridge-process.ts";
 import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
 import { importPeer } from "./peers.ts";
 import { paced } from "./paced.ts";
@@ -104,17 +105,7 @@ async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Pr
  */
 async function startBridgeProcess(servers: string[]): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, bridgeNodeArgs(await bridgeBundle()), {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      JETGATE_BRIDGE_NATS_SERVERS: servers.join(","),
-      JETGATE_BRIDGE_PORT: String(port),
-      JETGATE_BRIDGE_SSRF_ALLOW: "127.0.0.1",
-      JETGATE_BRIDGE_LOG_LEVEL: "warn",
-    },
-  });
+  const child = spawnBridge(await bridgeBundle(), servers, port, { JETGATE_BRIDGE_LOG_LEVEL: "warn" });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/readyz`, 30_000, child);
   return { child, url };

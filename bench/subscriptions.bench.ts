@@ -10,23 +10,22 @@
 //  - the bridge restarted: time from its launch until every subscription delivered again.
 // N: JETGATE_BENCH_SUBSCRIPTIONS (default 50). Every wait is bounded; what did not arrive in time
 // is reported as a figure and a note, never waited for. Servers are stopped by PID in `finally`.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
 import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { startReceiver, type Receiver } from "../test/harness/receiver.ts";
-import { buildBridgeBundle, bridgeNodeArgs } from "../bridge/dev/index.ts";
+import { buildBridgeBundle } from "../bridge/dev/index.ts";
+import { spawnBridge } from "./bridge-process.ts";
 import { edgeStyleEvent, publishEdgeStyle } from "../test/harness/events.ts";
 import { webhookIdOf } from "../broker/index.ts";
 import { percentile, type BenchContext, type BenchRow } from "./lib.ts";
 import { cpuMs, machineCpuMs, rssMb } from "./proc.ts";
 import { stopChild } from "./servers.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const group = "subscriptions";
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ADMIN_TOKEN = "bench-admin-token";
@@ -83,20 +82,9 @@ async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Pr
   throw new Error(`${url} not ready in ${timeoutMs}ms`);
 }
 
-/** The bridge as `jetgate bridge` runs it: the bundle, its node flags, settings from env. */
-async function startBridge(bundle: string, servers: string[], port: number): Promise<ChildProcess> {
-  return spawn(process.execPath, bridgeNodeArgs(bundle), {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      JETGATE_BRIDGE_NATS_SERVERS: servers.join(","),
-      JETGATE_BRIDGE_PORT: String(port),
-      JETGATE_BRIDGE_SSRF_ALLOW: "127.0.0.1",
-      JETGATE_BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN,
-      JETGATE_BRIDGE_LOG_LEVEL: "error",
-    },
-  });
+/** The bridge as `jetgate bridge` runs it (bench/bridge-process.ts), with this bench's admin token. */
+function startBridge(bundle: string, servers: string[], port: number): ChildProcess {
+  return spawnBridge(bundle, servers, port, { JETGATE_BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, JETGATE_BRIDGE_LOG_LEVEL: "error" });
 }
 
 /** Runs `task(i)` for i < n with at most `limit` in flight; each result or error by index. */

@@ -1,0 +1,21 @@
+// The bridge as `jetgate bridge` runs it, for the benchmarks that drive a real one: the bundle
+// with its node flags, settings from JETGATE_BRIDGE_* variables, loopback receivers allowed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { bridgeNodeArgs } from "../bridge/dev/index.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export function spawnBridge(bundle: string, servers: string[], port: number, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, bridgeNodeArgs(bundle), {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      JETGATE_BRIDGE_NATS_SERVERS: servers.join(","),
+      JETGATE_BRIDGE_PORT: String(port),
+      JETGATE_BRIDGE_SSRF_ALLOW: "127.0.0.1",
+      ...env,
+    },
+  });
+}

@@ -3,28 +3,18 @@
 // Many subscriptions opened one after another, as sockets subscribe, must all start receiving
 // at once, each from exactly where it asked (worker/sockets/feed.ts FIRST_PULL_RETRIES), not
 // after the client library's missed-heartbeat reset seconds later.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { startTestBroker, type TestBroker } from "../harness/nats.ts";
-import { JetStreamFeed, type FeedHandle, type FeedMessage } from "../../worker/sockets/feed.ts";
+import type { FeedHandle, FeedMessage } from "../../worker/sockets/feed.ts";
+import { feedOnBroker } from "./feed-fixture.ts";
 import type { StartFrom } from "../../worker/sockets/frames.ts";
 
 const SUBSCRIPTIONS = 100;
 /** Well under the missed-heartbeat reset (two 2 s heartbeats), well over a loaded machine's delivery. */
 const WITHIN_MS = 1_500;
 
-let broker: TestBroker;
-let feed: JetStreamFeed;
-before(async () => {
-  broker = await startTestBroker({ nodes: 3 });
-  feed = new JetStreamFeed(() => connect({ servers: broker.servers }));
-});
-after(async () => {
-  await feed?.close();
-  await broker?.stop();
-});
+const fixture = feedOnBroker(3);
 
 async function openMany(from: StartFrom): Promise<{ got: FeedMessage[][]; stop(): Promise<unknown> }> {
   const got: FeedMessage[][] = [];
@@ -32,13 +22,13 @@ async function openMany(from: StartFrom): Promise<{ got: FeedMessage[][]; stop()
   for (let i = 0; i < SUBSCRIPTIONS; i++) {
     const mine: FeedMessage[] = [];
     got.push(mine);
-    handles.push(await feed.open(["events.order.created"], from, { event: (m) => void mine.push(m), failed: (reason) => assert.fail(reason) }));
+    handles.push(await fixture.feed.open(["events.order.created"], from, { event: (m) => void mine.push(m), failed: (reason) => assert.fail(reason) }));
   }
   return { got, stop: () => Promise.all(handles.map((h) => h.stop())) };
 }
 
 async function publish(prefix: string, n: number): Promise<number[]> {
-  const js = jetstream(await broker.connect());
+  const js = jetstream(await fixture.broker.connect());
   const seqs: number[] = [];
   for (let i = 0; i < n; i++) seqs.push((await js.publish("events.order.created", new TextEncoder().encode(`${prefix}-${i}`))).seq);
   return seqs;

@@ -2,34 +2,24 @@
 // (worker/sockets/feed.ts): what a subscription gets is exactly what rendering the message itself
 // would give, for every subscription, whatever order their copies arrive in, and an event stored
 // later at another position is never served another's text.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { EVENTS_STREAM } from "../../broker/index.ts";
 import { ensureStreamsReady } from "../../broker/jetstream/index.ts";
-import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { edgeStyleEvent, publishEdgeStyle } from "../harness/events.ts";
-import { JetStreamFeed, renderEvent, type FeedHandle, type FeedMessage } from "../../worker/sockets/feed.ts";
+import { renderEvent, type FeedHandle, type FeedMessage } from "../../worker/sockets/feed.ts";
+import { feedOnBroker } from "./feed-fixture.ts";
 
-let broker: TestBroker;
-let feed: JetStreamFeed;
-before(async () => {
-  broker = await startTestBroker({ nodes: 1 });
-  feed = new JetStreamFeed(() => connect({ servers: broker.servers }));
-});
-after(async () => {
-  await feed?.close();
-  await broker?.stop();
-});
+const fixture = feedOnBroker(1);
 
 /** Opens `n` subscriptions on order.created from `from`, collecting what each receives. */
 async function subscriptions(n: number, from: number | "new") {
   const got: FeedMessage[][] = Array.from({ length: n }, () => []);
   const handles: FeedHandle[] = [];
   for (let i = 0; i < n; i++) {
-    handles.push(await feed.open(["events.order.created"], from, { event: (m) => void got[i]!.push(m), failed: (reason) => assert.fail(reason) }));
+    handles.push(await fixture.feed.open(["events.order.created"], from, { event: (m) => void got[i]!.push(m), failed: (reason) => assert.fail(reason) }));
   }
   return { got, stop: () => Promise.all(handles.map((h) => h.stop())) };
 }
@@ -43,7 +33,7 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 }
 
 test("every subscription gets each event's own rendering, and the text is shared, not re-rendered", async () => {
-  const js = jetstream(await broker.connect());
+  const js = jetstream(await fixture.broker.connect());
   const { got, stop } = await subscriptions(5, "new");
   const data = (i: number) => new TextEncoder().encode(JSON.stringify({ orderId: `o-${i}`, note: "é ✓ \u2028" }));
   for (let i = 0; i < 20; i++) await publishEdgeStyle(js, edgeStyleEvent(`render-${i}`, "order.created", "/test/render", data(i)));
@@ -71,7 +61,7 @@ test("every subscription gets each event's own rendering, and the text is shared
 });
 
 test("a stream deleted and created again reuses its sequences: an event at a reused seq is never served the old event's text", async () => {
-  const nc = await broker.connect();
+  const nc = await fixture.broker.connect();
   const js = jetstream(nc);
   const publish = (prefix: string, n: number) =>
     Promise.all(Array.from({ length: n }, (_, i) => publishEdgeStyle(js, edgeStyleEvent(`${prefix}-${i}`, "order.created", "/test/render", new TextEncoder().encode(`{"orderId":"${prefix}-${i}"}`)))));
@@ -82,7 +72,7 @@ test("a stream deleted and created again reuses its sequences: an event at a reu
   assert.deepEqual(seen.got[0]!.slice(0, 5).map((m) => m.seq), [1, 2, 3, 4, 5]);
   seen.got[0]!.forEach((m) => m.eventJson!());
   await jetstreamManager(nc).then((jsm) => jsm.streams.delete(EVENTS_STREAM));
-  await ensureStreamsReady(nc, { replicas: broker.replicas, timeoutMs: 30_000 });
+  await ensureStreamsReady(nc, { replicas: fixture.broker.replicas, timeoutMs: 30_000 });
   await publish("after", 5);
   const again = await subscriptions(2, 1);
   await waitFor(() => again.got.every((g) => g.length >= 5), "the events of the new stream");

@@ -2,36 +2,26 @@
 // that read live share one ordered consumer, a subscription resuming from a sequence the tail has
 // passed joins it and gets exactly what it missed and then the live ones, a start before what the
 // tail still holds gets a consumer of its own, and nothing is left on the server once all stop.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { EVENTS_STREAM } from "../../broker/index.ts";
-import { startTestBroker, type TestBroker } from "../harness/nats.ts";
-import { JetStreamFeed, type FeedHandle, type FeedMessage } from "../../worker/sockets/feed.ts";
+import type { FeedHandle, FeedMessage } from "../../worker/sockets/feed.ts";
+import { feedOnBroker } from "./feed-fixture.ts";
 import type { StartFrom } from "../../worker/sockets/frames.ts";
 
-let broker: TestBroker;
-let feed: JetStreamFeed;
-before(async () => {
-  broker = await startTestBroker({ nodes: 1 });
-  feed = new JetStreamFeed(() => connect({ servers: broker.servers }));
-});
-after(async () => {
-  await feed?.close();
-  await broker?.stop();
-});
+const fixture = feedOnBroker(1);
 
 const SUBJECT = "events.tail.created";
 
 async function publish(n: number): Promise<number[]> {
-  const js = jetstream(await broker.connect());
+  const js = jetstream(await fixture.broker.connect());
   const acks = await Promise.all(Array.from({ length: n }, (_, i) => js.publish(SUBJECT, new TextEncoder().encode(`{"n":${i}}`))));
   return acks.map((a) => a.seq).sort((a, b) => a - b);
 }
 
 async function consumers(): Promise<number> {
-  const jsm = await jetstreamManager(await broker.connect());
+  const jsm = await jetstreamManager(await fixture.broker.connect());
   return (await jsm.streams.info(EVENTS_STREAM)).state.consumer_count;
 }
 
@@ -42,7 +32,7 @@ interface Opened {
 
 async function open(from: StartFrom): Promise<Opened> {
   const got: FeedMessage[] = [];
-  const handle = await feed.open([SUBJECT], from, { event: (m) => void got.push(m), failed: (reason) => assert.fail(`the feed failed: ${reason}`) });
+  const handle = await fixture.feed.open([SUBJECT], from, { event: (m) => void got.push(m), failed: (reason) => assert.fail(`the feed failed: ${reason}`) });
   return { got, handle };
 }
 

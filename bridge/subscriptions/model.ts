@@ -51,6 +51,12 @@ export interface Subscription {
   metadata: Record<string, string>;
   createdAt: string;
   updatedAt: string;
+  /**
+   * Server time of the subscription's first KV revision (ISO): the fan-out delivers the events
+   * stamped at or after it, and a backfill (delivery/backfill.ts) the earlier ones its startAt
+   * asks for. Absent on a subscription of the previous layout until migration sets it.
+   */
+  joinedAt?: string;
 }
 
 export interface FieldError {

@@ -145,8 +145,11 @@ class Interrupted extends Error {}
 export class BackfillRunner {
   private kv: KV | undefined;
   private subscriptions: KV | undefined;
-  /** The keys holding a record, followed through a watch: an empty bucket costs no request. */
-  private readonly keys = new Set<string>();
+  /**
+   * The records, as last written, followed through a watch: an empty bucket or one whose records
+   * are all leased by others costs no request. A stale one only makes the lease write fail.
+   */
+  private readonly records = new Map<string, KvWatchEntry>();
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -176,7 +179,7 @@ export class BackfillRunner {
 
   /** Backfills not done yet, as this instance sees them (for a jetgate_backfills_pending gauge). */
   pending(): number {
-    return this.keys.size;
+    return this.records.size;
   }
 
   private async run(): Promise<void> {
@@ -192,7 +195,7 @@ export class BackfillRunner {
   }
 
   /**
-   * Watches the bucket (its current records first, then every change) into `keys`; a key new to
+   * Watches the bucket (its current records first, then every change) into `records`; a key new to
    * this instance ends the pause, so a new backfill starts at once. If the watch ends with an
    * error, the next turn of the loop watches again from the start.
    */
@@ -201,10 +204,11 @@ export class BackfillRunner {
     this.watcher = iter;
     void (async () => {
       for await (const entry of iter) {
-        if (entry.operation !== "PUT") this.keys.delete(entry.key);
-        else if (!this.keys.has(entry.key)) {
-          this.keys.add(entry.key);
-          this.wake?.();
+        const isNew = !this.records.has(entry.key);
+        if (entry.operation !== "PUT") this.records.delete(entry.key);
+        else {
+          this.records.set(entry.key, entry);
+          if (isNew) this.wake?.();
         }
       }
     })()
@@ -226,20 +230,21 @@ export class BackfillRunner {
     });
   }
 
-  /** One look at every record: a get each, and a lease taken on those that are free. */
+  /** One look at every record: a lease taken on those that are free, and the work done. */
   private async pass(): Promise<void> {
-    for (const key of [...this.keys]) {
+    for (const key of [...this.records.keys()]) {
       if (this.stopping) return;
-      await this.tryWork(key).catch((err: unknown) => {
+      const entry = this.records.get(key);
+      if (!entry) continue;
+      await this.tryWork(entry).catch((err: unknown) => {
         this.deps.log.warn({ err, subscription: key }, "backfill: failed; its lease is released and the next pass takes it again");
       });
     }
   }
 
-  private async tryWork(key: string): Promise<void> {
+  private async tryWork(entry: KvWatchEntry): Promise<void> {
     const kv = this.kv!;
-    const entry = await kv.get(key);
-    if (!entry || entry.operation !== "PUT") return;
+    const key = entry.key;
     const record = entry.json<BackfillRecord>();
     if (record.leaseUntil && Date.parse(record.leaseUntil) > Date.now()) return;
     const sub = await this.subscription(key);

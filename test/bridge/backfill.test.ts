@@ -1,7 +1,8 @@
 // Durable backfills (bridge/delivery/backfill.ts) against a real nats-server: a record is worked to
 // its end and writes exactly the tasks of its range and filter; a lease left by a dead owner is
 // taken over once it expires and resumes from `next`; two runners on one record write each task
-// once (msg ids remove the duplicates); a record of a subscription that is gone is dropped.
+// once (msg ids remove the duplicates); a record of a subscription that is gone is dropped; a
+// runner stopped mid-way releases its lease and another finishes from where it got.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -37,7 +38,7 @@ function subscription(input: Record<string, unknown>): Subscription {
 }
 
 /** Starts a runner with test-sized intervals; stopped in t.after. */
-async function runner(t: TestContext, nc: NatsConnection, instance: string, subs: Subscription[]): Promise<BackfillRunner> {
+async function runner(t: TestContext, nc: NatsConnection, instance: string, subs: Subscription[], leaseMs = 2_000): Promise<BackfillRunner> {
   const byId = new Map(subs.map((s) => [s.id, s]));
   const r = new BackfillRunner({
     nc,
@@ -46,7 +47,7 @@ async function runner(t: TestContext, nc: NatsConnection, instance: string, subs
     log: log.child({ instance }),
     instance,
     lookup: (id) => byId.get(id),
-    leaseMs: 2_000,
+    leaseMs,
     pollMs: 100,
     scanIdleMs: 1_000,
   });
@@ -69,6 +70,14 @@ async function taskSeqs(jsm: JetStreamManager, stream: string, subject: string):
   return seqs;
 }
 
+/** Publishes `count` order events, many in flight; their sequences in order. */
+async function publishMany(nc: NatsConnection, count: number): Promise<number[]> {
+  const js = jetstream(nc);
+  const acks = [];
+  for (let i = 0; i < count; i++) acks.push(js.publish("events.order.created", new TextEncoder().encode(`{"i":${i}}`), { msgID: `e${i}` }));
+  return (await Promise.all(acks)).map((a) => a.seq).sort((a, b) => a - b);
+}
+
 async function storedTime(jsm: JetStreamManager, seq: number): Promise<Date> {
   const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
   assert.ok(m, `event ${seq} stored`);
@@ -81,8 +90,15 @@ async function keysOf(kv: KV): Promise<string[]> {
   return keys.sort();
 }
 
-async function waitEmpty(kv: KV, what: string): Promise<void> {
-  await waitUntil(what, 60_000, async () => (await keysOf(kv)).length === 0);
+/**
+ * Waits for the records of `keys` to be deleted. By get, not by listing: a listing taken while a
+ * runner rewrites a record (its lease, its progress) can miss that key, and so look empty.
+ */
+async function waitGone(kv: KV, keys: string[], what: string): Promise<void> {
+  await waitUntil(what, 60_000, async () => {
+    const entries = await Promise.all(keys.map((key) => kv.get(key)));
+    return entries.every((e) => !e || e.operation !== "PUT");
+  });
 }
 
 test("a backfill writes the tasks of exactly its range and filter, held for a disabled subscription", async (t) => {
@@ -113,7 +129,7 @@ test("a backfill writes the tasks of exactly its range and filter, held for a di
   assert.deepEqual(await keysOf(kv), ["from-four", "orders"], "no backfill for startAt new nor for an ordered subscription");
 
   await runner(t, nc, "a", subs);
-  await waitEmpty(kv, "both backfills done");
+  await waitGone(kv, ["orders", "from-four"], "both backfills done");
 
   assert.deepEqual(await taskSeqs(jsm, TASKS_STREAM, taskSubject("orders")), before.filter((e) => e.type === "order.created").map((e) => e.seq));
   assert.deepEqual(await taskSeqs(jsm, TASKS_STREAM, taskSubject("from-four")), [], "a disabled subscription's tasks are held");
@@ -143,7 +159,7 @@ test("a lease left by a dead owner is taken over after it expires and resumes fr
   await kv.put("ghost", JSON.stringify(ghost));
 
   await runner(t, nc, "alive", [sub]);
-  await waitEmpty(kv, "the backfill taken over and finished, the ghost's dropped");
+  await waitGone(kv, [sub.id, "ghost"], "the backfill taken over and finished, the ghost's dropped");
 
   assert.deepEqual(await taskSeqs(jsm, TASKS_STREAM, taskSubject(sub.id)), seqs.slice(10), "resumed from next, not from fromSeq");
   assert.deepEqual(await taskSeqs(jsm, TASKS_STREAM, taskSubject("ghost")), []);
@@ -151,21 +167,50 @@ test("a lease left by a dead owner is taken over after it expires and resumes fr
 
 test("two runners on one backfill write each task once", async (t) => {
   const { nc, store, kv, jsm } = await setup(t);
-  const js = jetstream(nc);
   // More than a batch (256 in flight), so the record is saved and renewed along the way.
-  const count = 700;
-  const acks = [];
-  for (let i = 0; i < count; i++) acks.push(js.publish("events.order.created", new TextEncoder().encode(`{"i":${i}}`), { msgID: `e${i}` }));
-  const seqs = (await Promise.all(acks)).map((a) => a.seq).sort((a, b) => a - b);
+  const seqs = await publishMany(nc, 700);
   const untilTime = new Date((await storedTime(jsm, seqs.at(-1)!)).getTime() + 1);
   const sub = subscription({ id: "orders", startAt: "all" });
   await store.put(sub);
   await recordBackfill(nc, sub, untilTime);
 
   await Promise.all([runner(t, nc, "one", [sub]), runner(t, nc, "two", [sub])]);
-  await waitEmpty(kv, "the backfill done");
+  await waitGone(kv, [sub.id], "the backfill done");
 
   const info = await jsm.streams.info(TASKS_STREAM, { subjects_filter: taskSubject(sub.id) });
-  assert.equal(info.state.subjects?.[taskSubject(sub.id)], count);
+  assert.equal(info.state.subjects?.[taskSubject(sub.id)], seqs.length);
+  assert.deepEqual(await taskSeqs(jsm, TASKS_STREAM, taskSubject(sub.id)), seqs);
+});
+
+test("a runner stopped mid-way releases its lease, and another finishes the backfill from next", async (t) => {
+  const { nc, store, kv, jsm } = await setup(t);
+  const seqs = await publishMany(nc, 3000);
+  const untilTime = new Date((await storedTime(jsm, seqs.at(-1)!)).getTime() + 1);
+  const sub = subscription({ id: "orders", startAt: "all" });
+  await store.put(sub);
+  await recordBackfill(nc, sub, untilTime);
+
+  // Stopped as soon as its lease shows (a watch sees it at once), long before 3,000 tasks are out.
+  // A lease far longer than the test: only the release lets the second runner in.
+  const leased = await kv.watch({ key: sub.id });
+  const giveUp = setTimeout(() => leased.stop(), 30_000);
+  const first = await runner(t, nc, "first", [sub], 600_000);
+  let taken = false;
+  for await (const entry of leased) {
+    if (entry.operation === "PUT" && entry.json<BackfillRecord>().owner === "first") {
+      taken = true;
+      break;
+    }
+  }
+  clearTimeout(giveUp);
+  leased.stop();
+  assert.ok(taken, "the first runner took the lease within 30 s");
+  await first.stop();
+  const left = (await kv.get(sub.id))?.json<BackfillRecord>();
+  assert.ok(left, "the record is still there");
+  assert.equal(left.owner, undefined, "the lease was released");
+
+  await runner(t, nc, "second", [sub]);
+  await waitGone(kv, [sub.id], "the backfill finished by the second runner");
   assert.deepEqual(await taskSeqs(jsm, TASKS_STREAM, taskSubject(sub.id)), seqs);
 });

@@ -202,6 +202,8 @@ export class BackfillRunner {
   private async follow(): Promise<void> {
     const iter = await this.kv!.watch();
     this.watcher = iter;
+    // A watch again after a failed one starts from the bucket's current records: forget the old.
+    this.records.clear();
     void (async () => {
       for await (const entry of iter) {
         const isNew = !this.records.has(entry.key);

@@ -241,6 +241,9 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
     metadata: metadata as Record<string, string>,
     createdAt: existing?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
+    // Server-held like createdAt: an update (PUT, PATCH, a file applied) must not make the fan-out
+    // and the backfill forget where one ends and the other begins.
+    ...(existing?.joinedAt ? { joinedAt: existing.joinedAt } : {}),
   };
   if (!sub.enabled) {
     sub.disabledReason = typeof o.disabledReason === "string" ? o.disabledReason : existing?.disabledReason ?? "disabled by an operator";

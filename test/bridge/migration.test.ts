@@ -14,6 +14,7 @@ import { openBackfills, type BackfillRecord } from "../../bridge/delivery/backfi
 import { migrateLegacyLayout } from "../../bridge/delivery/migrate.ts";
 import { ensureTaskStreams, H_TASK_ID, H_TASK_ORIGIN, H_TASK_ORIGIN_SEQ, TASKS_STREAM, taskSubject } from "../../bridge/delivery/tasks.ts";
 import { parseSubscription, type Subscription } from "../../bridge/subscriptions/model.ts";
+import { patchSubscription, ssrfPolicy } from "../../bridge/subscriptions/operations.ts";
 import { SubscriptionStore } from "../../bridge/subscriptions/store.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { publishEvent } from "./helpers.ts";
@@ -137,6 +138,11 @@ test("migration turns an unordered subscription's durables into a backfill and t
   assert.equal((await store.require("legacy")).sub.joinedAt, migrated.joinedAt);
   assert.equal((await tasksOf(jsm, "legacy")).length, 2);
   assert.equal((await jsm.streams.info(DLQ_STREAM)).state.messages, 1);
+
+  // An update afterwards (here a PATCH) keeps the joinedAt the migration set.
+  const patched = await patchSubscription(store, "legacy", { maxConcurrency: 5 }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
+  assert.equal(patched.joinedAt, migrated.joinedAt);
+  assert.equal((await store.require("legacy")).sub.joinedAt, migrated.joinedAt);
 });
 
 test("two instances migrating at once after a crash that had deleted the redrive durable move each copy once", async (t) => {

@@ -17,10 +17,9 @@ import { decodeEvent, EVENTS_STREAM, H_SOURCE_SUBJECT, type EventEnvelope } from
 import { attemptRecord, type AttemptContext, type AttemptRecord } from "../recovery/attempt-log.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
 import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
-import { describe, postEvent, readHistory, SubscriptionMeters, withLast } from "./attempt.ts";
+import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast } from "./attempt.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
 import { sharedDurable } from "./shared-durable.ts";
-import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
 import type { RunnerDeps } from "./runner.ts";
 import type { SubscriptionView } from "./subscription-view.ts";
 import { publishTask, readTaskMeta, subscriptionOfSubject, ALL_TASKS, TASKS_DURABLE, TASKS_STREAM, type TaskMeta } from "./tasks.ts";
@@ -267,8 +266,7 @@ export class TaskWorker {
   /** Any other failure: a successor task after the schedule's next delay, or the DLQ when none is left. */
   private async failed(m: JsMsg, sub: Subscription, meta: TaskMeta, lane: Lane, ctx: AttemptContext, result: AttemptResult): Promise<void> {
     this.deps.health.failure(sub);
-    const retryAfterMs = honoursRetryAfter(result.status) ? parseRetryAfter(result.retryAfter) : null;
-    const delay = nextDelay(sub.retry, ctx.attempt, retryAfterMs, this.deps.config.maxRetryAfterMs);
+    const delay = retryDelay(this.deps.config, sub, ctx.attempt, result);
     if (delay === null) {
       const last = attemptRecord(ctx, result, "dead-lettered");
       await this.deps.attempts.record(last);

@@ -181,7 +181,9 @@ export class TaskWorker {
     } else {
       if (lane.waiting.length >= (lane.failing ? 0 : Math.min(limit, QUEUE_CAP))) return park(m);
       // Woken with the slot of the attempt that ended (handed over, so no newcomer takes it first).
-      const handed = await new Promise<boolean>((resolve) => lane.waiting.push(resolve));
+      // Behind slow requests the wait may outlast AckWait: keep the task ours meanwhile.
+      const keepAlive = setInterval(() => m.working(), this.deps.config.taskAckWaitMs / 3);
+      const handed = await new Promise<boolean>((resolve) => lane.waiting.push(resolve)).finally(() => clearInterval(keepAlive));
       if (!handed) {
         m.nak(HANDBACK_DELAY_MS);
         return;

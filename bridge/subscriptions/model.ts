@@ -32,7 +32,7 @@ interface SubscriptionSecret {
 export interface Subscription {
   id: string;
   url: string;
-  /** Subject pattern under `events.` (one filter subject: nats-server 2.9 allows one per consumer). */
+  /** Subject pattern under `events.` (one pattern per subscription). */
   filter: string;
   secrets: SubscriptionSecret[];
   retry: { scheduleMs: number[]; jitter: number };

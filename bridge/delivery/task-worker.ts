@@ -213,9 +213,12 @@ export class TaskWorker {
     }
   }
 
-  /** A subscription this view lacks: deleted (the task goes), or not seen yet (it comes back). */
+  /**
+   * A subscription this view lacks: deleted (the task goes), or not seen yet (it comes back). Asked
+   * of the bucket's leader: a lagging replica's "not found" would drop the task of a live one.
+   */
   private async unknown(m: JsMsg, id: string): Promise<void> {
-    if (await this.deps.store.get(id)) m.nak(UNKNOWN_DELAY_MS);
+    if (await this.deps.store.getFromLeader(id)) m.nak(UNKNOWN_DELAY_MS);
     else m.ack();
   }
 

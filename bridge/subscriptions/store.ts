@@ -3,6 +3,7 @@
 // the current run of failures began) so auto-disable is judged across instances.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { EVENTS_STREAM } from "../../broker/index.ts";
 import { jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { BridgeError } from "../errors.ts";
@@ -11,6 +12,16 @@ import type { Subscription } from "./model.ts";
 import { recordBackfill } from "../delivery/backfill.ts";
 
 export const SUBSCRIPTIONS_BUCKET = "jetgate_subscriptions";
+const BUCKET_STREAM = `KV_${SUBSCRIPTIONS_BUCKET}`;
+const KEY_PREFIX = `$KV.${SUBSCRIPTIONS_BUCKET}.`;
+
+/** The last message of a key's subject, read through the stream leader; null once deleted. */
+async function leaderRead(jsm: JetStreamManager, subject: string): Promise<{ sub: Subscription; revision: number; at: Date } | null> {
+  const m = await jsm.streams.getMessage(BUCKET_STREAM, { last_by_subj: subject });
+  const op = m?.header?.get("KV-Operation");
+  if (!m || op === "DEL" || op === "PURGE") return null;
+  return { sub: m.json<Subscription>(), revision: m.seq, at: m.time };
+}
 const HEALTH_BUCKET = "jetgate_subscription_health";
 
 interface SubscriptionHealth {
@@ -78,16 +89,28 @@ export class SubscriptionStore {
     return (await this.entries()).map((e) => e.sub);
   }
 
-  /** Every subscription with its revision and revision time, read with bounded concurrency. */
+  /**
+   * Every subscription with its revision and revision time, read from the bucket's stream leader:
+   * the subjects it holds (one stream info), then each one's last message, a few hundred in flight.
+   * Not kv.keys() and kv.get(): a key listing can come back short while the cluster recovers, and a
+   * direct get may be answered by a replica that has not caught up, and the fan-out takes what is
+   * missing from its view for "no such subscription" (an event would reach nobody; seen in the
+   * fault run).
+   */
   private async entries(): Promise<Array<{ sub: Subscription; revision: number; at: Date }>> {
-    const keys = await this.kv.keys();
-    const ids: string[] = [];
-    for await (const key of keys) ids.push(key);
-    ids.sort();
+    const jsm = await jetstreamManager(this.nc);
+    const info = await jsm.streams.info(BUCKET_STREAM, { subjects_filter: `${KEY_PREFIX}>` });
+    const subjects = Object.keys(info.state.subjects ?? {}).sort();
     const out: Array<{ sub: Subscription; revision: number; at: Date } | null> = [];
-    // Thousands of subscriptions: a few hundred gets in flight, not one at a time nor all at once.
-    for (let i = 0; i < ids.length; i += 256) out.push(...(await Promise.all(ids.slice(i, i + 256).map((id) => this.get(id)))));
+    for (let i = 0; i < subjects.length; i += 256) {
+      out.push(...(await Promise.all(subjects.slice(i, i + 256).map((subject) => leaderRead(jsm, subject)))));
+    }
     return out.filter((s) => s !== null);
+  }
+
+  /** The subscription as the bucket's stream leader has it (never a lagging replica's answer). */
+  async getFromLeader(id: string): Promise<Subscription | null> {
+    return (await leaderRead(await jetstreamManager(this.nc), KEY_PREFIX + id))?.sub ?? null;
   }
 
   /**

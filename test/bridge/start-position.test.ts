@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";
-import { addSubscription, publishEvent, SECRET_A, startTestBridge, waitRunning } from "./helpers.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { addSubscription, publishEvent, SECRET_A, startTestBridge, waitRunning, waitUntil } from "./helpers.ts";
 
 test("a subscription created while no bridge runs gets the events published after its creation, and none from before", async (t) => {
   const broker = await startTestBroker({ nodes: 1 });
@@ -64,4 +65,11 @@ test("a subscription starting in the past gets the earlier events by a backfill,
   assert.deepEqual(to("from-all"), [...earlier, later].map((e) => e.webhookId).sort(), "every event once");
   assert.deepEqual(to("from-seq"), [earlier[3]!, earlier[4]!, later].map((e) => e.webhookId).sort(), "from its sequence on, once each");
   assert.deepEqual(to("from-time"), [earlier[2]!, earlier[3]!, earlier[4]!, later].map((e) => e.webhookId).sort(), "from its time on, once each");
+  // A backfill's read leaves no consumer behind (an ordered consumer would otherwise stay 5 minutes).
+  const jsm = await jetstreamManager(nc);
+  await waitUntil("only the fan-out's durable on EVENTS", 10_000, async () => {
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list("EVENTS")) names.push(c.name);
+    return names.length === 1 && names[0] === "jetgate_fanout";
+  });
 });

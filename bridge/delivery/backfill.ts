@@ -5,7 +5,7 @@
 // per subscription) that any instance may take under a lease, work in batches while saving how far
 // it got, and delete when done. Ordered subscriptions keep their own durables and never backfill.
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { Logger } from "pino";
@@ -75,6 +75,19 @@ function startOf(sub: Subscription): { seq: number } | { time: Date } | null {
 }
 
 /**
+ * True when EVENTS holds no event on `filter` from `start` until `untilTime`: then there is nothing
+ * to backfill and no record is written. A few direct reads, against a record's create, lease,
+ * progress and delete writes (R3): 10,000 subscriptions created with a start just before their
+ * creation cost the cluster minutes of CPU in records that had nothing to do (subscriptions bench).
+ */
+async function nothingBefore(nc: NatsConnection, filter: string, start: { seq: number } | { time: Date }, untilTime: Date): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  const from = "seq" in start ? start.seq : await seqAtTime(jsm, EVENTS_STREAM, start.time);
+  const first = await jsm.streams.getMessage(EVENTS_STREAM, { seq: Math.max(1, from), next_by_subj: filter } as never);
+  return !first || first.time.getTime() >= untilTime.getTime();
+}
+
+/**
  * Records the backfill of `sub` up to `untilTime` (its joinedAt), from `from` or else from its
  * startAt. Nothing for an ordered subscription or a `new` one without `from`. Recording again
  * with the same untilTime is a no-op (several instances may record the same one); a record with
@@ -90,6 +103,7 @@ export async function recordBackfill(nc: NatsConnection, sub: Subscription, unti
     ...("seq" in start ? { fromSeq: start.seq } : { fromTime: start.time.toISOString() }),
     untilTime: untilTime.toISOString(),
   };
+  if (await nothingBefore(nc, sub.filter, start, untilTime)) return;
   const kv = await bucketOf(nc);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {

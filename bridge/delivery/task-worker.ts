@@ -37,6 +37,12 @@ const RETRY_WRITE_DELAY_MS = 1_000;
  */
 const PARK_MIN_MS = 50;
 const PARK_MAX_MS = 5_000;
+/**
+ * A failing endpoint's parked tasks come back after this, ±50%: its quick failures (a 503 in a
+ * millisecond) would otherwise park them for the minimum and churn the shared durable, which the
+ * subscriptions bench saw as a slower tail for the healthy ones.
+ */
+const FAILING_PARK_MS = 2_000;
 /** Weight of the newest attempt in a subscription's latency average. */
 const LATENCY_WEIGHT = 0.2;
 /** Tasks a subscription may have waiting locally for one of its slots (at most its maxConcurrency). */
@@ -190,7 +196,7 @@ export class TaskWorker {
     if (lane.inFlight < limit) {
       lane.inFlight++;
     } else {
-      if (lane.waiting.length >= (lane.failing ? 0 : Math.min(limit, QUEUE_CAP))) return park(m, ((lane.inFlight + lane.waiting.length) / limit) * Math.max(lane.latencyMs, Date.now() - lane.lastDoneAt));
+      if (lane.waiting.length >= (lane.failing ? 0 : Math.min(limit, QUEUE_CAP))) return park(m, lane.failing ? FAILING_PARK_MS : ((lane.inFlight + lane.waiting.length) / limit) * Math.max(lane.latencyMs, Date.now() - lane.lastDoneAt));
       // Woken with the slot of the attempt that ended (handed over, so no newcomer takes it first).
       // Behind slow requests the wait may outlast AckWait: keep the task ours meanwhile.
       const keepAlive = setInterval(() => m.working(), this.deps.config.taskAckWaitMs / 3);

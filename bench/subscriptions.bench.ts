@@ -242,7 +242,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The bridge log's messages by count, most frequent first (its lines are JSON with a `msg`). */
+/** The bridge log's kinds of message by count, most frequent first (pino's lines are JSON with a `msg`). */
 function logSummary(path: string): { lines: number; top: string } {
   const lines = readFileSync(path, "utf8").split("\n").filter(Boolean);
   const counts = new Map<string, number>();
@@ -253,7 +253,8 @@ function logSummary(path: string): { lines: number; top: string } {
     } catch {
       msg = line;
     }
-    msg = msg.slice(0, 120);
+    // Numbers (ids, ports, seconds so far) vary within one kind of message.
+    msg = msg.replace(/\d+(\.\d+)?/g, "#").slice(0, 120);
     counts.set(msg, (counts.get(msg) ?? 0) + 1);
   }
   const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([m, c]) => `${c}× ${JSON.stringify(m)}`).join("; ");
@@ -334,6 +335,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
 
     log(`nats-server idle before (${IDLE_SECONDS} s)`);
     const before = await readNodes(broker);
+    const bridgeRssBefore = rssMb(bridge.pid!);
 
     // ---------- create N through the admin API ----------
     const name = (i: number) => `scale-${i}`;
@@ -400,6 +402,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
     await sleep(2_000);
     log(`nats-server idle after (${IDLE_SECONDS} s)`);
     const after = await readNodes(broker);
+    const bridgeRssAfter = rssMb(bridge.pid!);
     const perSubKb = broker.nodes.map((_, i) => ((after.rss[i]! - before.rss[i]!) * 1024) / ids.length);
     add("rss-before", { name: "nats-server RSS per node, before (0 subscriptions)", value: max(before.rss), unit: "MB", note: `nodes ${fmtList(before.rss)} MB` });
     add("rss-after", {
@@ -410,6 +413,8 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
     });
     add("cpu-before", { name: "nats-server idle CPU per node, before", value: max(before.idleCpu), unit: "% of a core", note: `nodes ${fmtList(before.idleCpu, 2)} %` });
     add("cpu-after", { name: `nats-server idle CPU per node, after (${ids.length} subscriptions)`, value: max(after.idleCpu), unit: "% of a core", note: `nodes ${fmtList(after.idleCpu, 2)} %` });
+    // The bundle runs with a 512 MB old space (bridge/build.ts): what it holds per subscription says how far that goes.
+    add("bridge-rss", { name: `bridge RSS, after (${ids.length} subscriptions)`, value: bridgeRssAfter, unit: "MB", note: `${bridgeRssBefore.toFixed(1)} MB before; ${(((bridgeRssAfter - bridgeRssBefore) * 1024) / ids.length).toFixed(1)} KB per subscription` });
 
     // ---------- fan-out: one event to the matching subscriptions, none dead, then 10% dead ----------
     const hotSet = new Set(hot);

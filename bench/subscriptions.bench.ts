@@ -347,7 +347,6 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
 
     // ---------- create N through the admin API ----------
     const name = (i: number) => `scale-${i}`;
-    if (START_AT !== "time" && START_AT !== "new") throw new Error(`JETGATE_BENCH_START_AT=${START_AT}: expected time or new`);
     const startAt = new Date().toISOString();
     log(`creating ${n} subscriptions through the admin API (${CREATE_CONCURRENCY} in flight, at most ${seconds(bounds.create)} s)`);
     const t0 = Date.now();
@@ -378,8 +377,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
         throw err;
       }
     }).finally(() => clearInterval(createTicker));
-    const createdAt = Date.now();
-    const createMs = createdAt - t0;
+    const createMs = Date.now() - t0;
     const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
     const created = outcomes.flatMap((o, i) => (o.ok ? [i] : []));
     const ids = created.map(name);
@@ -559,6 +557,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
 
 export default async function subscriptionsBench(ctx: BenchContext): Promise<BenchRow[]> {
   const ns = subscriptionCounts();
+  if (START_AT !== "time" && START_AT !== "new") throw new Error(`JETGATE_BENCH_START_AT=${START_AT}: expected time or new`);
   const bundle = await buildBridgeBundle();
   const runs: Keyed[][] = [];
   for (const n of ns) runs.push(await runScale(ctx, bundle, n));

@@ -49,6 +49,17 @@ export interface BridgeConfig {
   readyDeadlineMs: number;
   /** Keep-alive connections per receiver origin (JETGATE_BRIDGE_CONNECTIONS_PER_ORIGIN). */
   connectionsPerOrigin: number;
+  /**
+   * Deliveries this instance holds at once across all unordered subscriptions
+   * (JETGATE_BRIDGE_MAX_IN_FLIGHT); each subscription's own bound is its maxConcurrency.
+   */
+  maxInFlight: number;
+  /**
+   * How long a task held by an instance that died waits before another instance takes it: the
+   * AckWait of the shared delivery durable (JETGATE_BRIDGE_TASK_ACK_WAIT). Longer requests keep
+   * their task with working(); ordered subscriptions keep their own ackWait.
+   */
+  taskAckWaitMs: number;
   /** pino level (JETGATE_BRIDGE_LOG_LEVEL): trace, debug, info, warn, error, fatal, silent. */
   logLevel: string;
   /** Name of this instance in logs and attempt records (JETGATE_BRIDGE_INSTANCE). */
@@ -77,6 +88,8 @@ export const BRIDGE_DEFAULTS: BridgeConfig = {
   // A whole cluster restarted on its data took 5–20 s here to elect every leader (DESIGN.md decision 15).
   readyDeadlineMs: 90_000,
   connectionsPerOrigin: 256,
+  maxInFlight: 1024,
+  taskAckWaitMs: 30_000,
   logLevel: "info",
   instance: `${hostname()}-${process.pid}`,
 };
@@ -103,6 +116,8 @@ const ENV_NAMES = {
   shutdownDeadlineMs: "SHUTDOWN_DEADLINE",
   readyDeadlineMs: "READY_DEADLINE",
   connectionsPerOrigin: "CONNECTIONS_PER_ORIGIN",
+  maxInFlight: "MAX_IN_FLIGHT",
+  taskAckWaitMs: "TASK_ACK_WAIT",
   logLevel: "LOG_LEVEL",
   instance: "INSTANCE",
 } as const satisfies Record<keyof BridgeConfig, string>;
@@ -162,6 +177,8 @@ export function configFromEnv(env: Record<string, string | undefined>): Partial<
   if ((v = get("shutdownDeadlineMs"))) out.shutdownDeadlineMs = duration("shutdownDeadlineMs", v);
   if ((v = get("readyDeadlineMs"))) out.readyDeadlineMs = duration("readyDeadlineMs", v);
   if ((v = get("connectionsPerOrigin"))) out.connectionsPerOrigin = integer("connectionsPerOrigin", v);
+  if ((v = get("maxInFlight"))) out.maxInFlight = integer("maxInFlight", v);
+  if ((v = get("taskAckWaitMs"))) out.taskAckWaitMs = duration("taskAckWaitMs", v);
   if ((v = get("logLevel"))) out.logLevel = v;
   if ((v = get("instance"))) out.instance = v;
   return out;
@@ -210,6 +227,8 @@ export function checkBridgeConfig(config: BridgeConfig): BridgeConfig {
   if (config.redriveMaxAgeMs < 1000) fail("redriveMaxAgeMs", "must be at least 1s");
   if (!Number.isInteger(config.autoDisableMinFailures) || config.autoDisableMinFailures < 1) fail("autoDisableMinFailures", "must be ≥ 1");
   if (!Number.isInteger(config.connectionsPerOrigin) || config.connectionsPerOrigin < 1) fail("connectionsPerOrigin", "must be ≥ 1");
+  if (!Number.isInteger(config.maxInFlight) || config.maxInFlight < 1) fail("maxInFlight", "must be ≥ 1");
+  if (!(config.taskAckWaitMs >= 1000)) fail("taskAckWaitMs", "must be at least 1s");
   return config;
 }
 

@@ -12,8 +12,10 @@ export class BridgeMetrics {
   readonly dlqDepth: Gauge<"subscription">;
   readonly attemptRecordsLost: Counter<"subscription" | "outcome">;
   readonly readFailures: Counter<"metric">;
+  readonly fanoutPending: Gauge;
+  readonly tasksFanned: Counter;
 
-  constructor(collect: { lag: () => Promise<Map<string, number>>; dlq: () => Promise<Map<string, number>> }) {
+  constructor(collect: { lag: () => Promise<Map<string, number>>; dlq: () => Promise<Map<string, number>>; fanout: () => Promise<number> }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "jetgate_bridge_" });
     const readFailures = new Counter({
@@ -50,7 +52,7 @@ export class BridgeMetrics {
     });
     this.consumerLag = new Gauge({
       name: "jetgate_consumer_lag",
-      help: "Events not yet delivered to the subscription's durable consumer (num_pending)",
+      help: "Deliveries waiting for the subscription: its tasks not yet delivered (retries waiting and held ones included), or for an ordered one its durables' num_pending",
       labelNames: ["subscription"],
       registers,
       async collect() {
@@ -67,6 +69,24 @@ export class BridgeMetrics {
         this.reset();
         for (const [sub, depth] of await read("jetgate_dlq_depth", collect.dlq)) this.set({ subscription: sub }, depth);
       },
+    });
+    this.fanoutPending = new Gauge({
+      name: "jetgate_fanout_pending",
+      help: "Events in EVENTS not yet fanned out into delivery tasks (the shared fan-out durable's num_pending + unacked)",
+      registers,
+      async collect() {
+        this.reset();
+        const pending = await collect.fanout().catch(() => {
+          readFailures.inc({ metric: "jetgate_fanout_pending" });
+          return null;
+        });
+        if (pending !== null) this.set(pending);
+      },
+    });
+    this.tasksFanned = new Counter({
+      name: "jetgate_fanout_tasks_total",
+      help: "Delivery tasks written by this instance's fan-out (one per event and subscription it is owed to)",
+      registers,
     });
     this.attemptRecordsLost = new Counter({
       name: "jetgate_attempt_records_lost_total",

@@ -12,6 +12,12 @@ import { AttemptLog, ensureAttemptsStream } from "./recovery/attempt-log.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
 import { durableName, streamOf } from "./delivery/durable-consumers.ts";
 import { ConsumerManager } from "./delivery/supervisor.ts";
+import { FanOut, FANOUT_DURABLE } from "./delivery/fanout.ts";
+import { HeldReleaser } from "./delivery/held.ts";
+import { SubscriptionView } from "./delivery/subscription-view.ts";
+import { TaskWorker } from "./delivery/task-worker.ts";
+import { ALL_HELD, ALL_TASKS, ensureTaskStreams, HELD_STREAM, subscriptionOfSubject, TASKS_STREAM } from "./delivery/tasks.ts";
+import { EVENTS_STREAM } from "../broker/index.ts";
 import { Deliverer, type DelivererNet } from "./delivery/webhook-post.ts";
 import { dlqDepths } from "./recovery/dlq.ts";
 import { HealthTracker } from "./delivery/auto-disable.ts";
@@ -58,16 +64,27 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     const replicas = await eventsReplicas(nc, wait);
     await ensureAttemptsStream(nc, replicas, config.attemptLogMaxAgeMs, wait);
     await ensureRedriveStream(nc, replicas, config.redriveMaxAgeMs, wait);
+    await ensureTaskStreams(nc, replicas, config.redriveMaxAgeMs, wait);
     const store = await SubscriptionStore.open(nc, wait);
     const policy = ssrfPolicy(config);
     const deliverer = new Deliverer(policy, config.userAgent, config.connectionsPerOrigin, opts.net);
     cleanups.unshift(() => deliverer.close());
     const health = new HealthTracker(store, config, log);
     let manager: ConsumerManager | undefined;
+    const view = new SubscriptionView();
     const metrics = new BridgeMetrics({
+      // Two stream infos for every unordered subscription at once; a consumer info per ordered one.
       lag: async () => {
         const out = new Map<string, number>();
-        for (const id of manager?.running() ?? []) {
+        for (const [stream, filter] of [[TASKS_STREAM, ALL_TASKS], [HELD_STREAM, ALL_HELD]] as const) {
+          const info = await jsm.streams.info(stream, { subjects_filter: filter });
+          for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+            const id = subscriptionOfSubject(subject);
+            out.set(id, (out.get(id) ?? 0) + count);
+          }
+        }
+        for (const sub of view.all()) if (!sub.ordered && !out.has(sub.id)) out.set(sub.id, 0);
+        for (const id of manager?.orderedRunning() ?? []) {
           let lag = 0;
           for (const source of ["events", "redrive"] as const) {
             // A runner registers before its durables exist; any other failure fails the scrape (counted).
@@ -82,10 +99,18 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
         return out;
       },
       dlq: () => dlqDepths(nc),
+      fanout: async () => {
+        const info = await jsm.consumers.info(EVENTS_STREAM, FANOUT_DURABLE);
+        return info.num_pending + info.num_ack_pending;
+      },
     });
     const attempts = new AttemptLog(nc, config.attemptLog, log, metrics);
     const settle = new TickBatch((err) => log.error({ err }, "settling a delivered message failed"));
-    manager = new ConsumerManager(store, { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle }, log);
+    const runnerDeps = { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle };
+    const worker = new TaskWorker({ ...runnerDeps, view, store });
+    const held = new HeldReleaser({ js, jsm, view, log });
+    manager = new ConsumerManager(store, { ...runnerDeps, view, worker, held }, log);
+    const fanout = new FanOut({ nc, js, jsm, store, view, log, settle, wait, onFanned: (_event, tasks) => metrics.tasksFanned.inc(tasks) });
     let ready = false;
     const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready, log });
     const server = await listen(adminListener(app, log), config.host, config.port);
@@ -93,7 +118,18 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       server.close(() => resolve());
     }));
+    let started = false;
+    cleanups.unshift(async () => {
+      // Only for a start that failed half-way; a started bridge stops these in stop().
+      if (!started) await Promise.all([fanout.stop(0), worker.stop(0), manager.stop(0)]);
+    });
     await manager.start();
+    await fanout.start();
+    await worker.start();
+    held.start();
+    cleanups.unshift(() => held.stop());
+    void held.sweep();
+    started = true;
     ready = true;
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host}:${port}`;
@@ -108,6 +144,9 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
       stop() {
         stopping ??= (async () => {
           ready = false;
+          // The fan-out first (no new tasks), then the deliveries, then the ordered runners.
+          await fanout.stop(config.shutdownDeadlineMs);
+          await worker.stop(config.shutdownDeadlineMs);
           await manager.stop(config.shutdownDeadlineMs);
           for (const cleanup of cleanups) await cleanup().catch((err: unknown) => log.warn({ err }, "a shutdown step failed; going on with the others"));
           log.info("bridge stopped");

@@ -60,19 +60,22 @@ export class TokenBucket {
     this.tokens = Math.min(this.tokens, perSecond ?? 0);
   }
 
+  /** Takes a token if one is there now (the shared task worker parks a task instead of waiting). */
+  tryTake(): boolean {
+    const rate = this.perSecond;
+    if (rate === null) return true;
+    const now = performance.now();
+    this.tokens = Math.min(rate, this.tokens + ((now - this.last) / 1000) * rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   /** Resolves when one delivery may start. A burst of up to one second's worth is allowed. */
   async take(): Promise<void> {
-    for (;;) {
-      const rate = this.perSecond;
-      if (rate === null) return;
-      const now = performance.now();
-      this.tokens = Math.min(rate, this.tokens + ((now - this.last) / 1000) * rate);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(((1 - this.tokens) / rate) * 1000)));
+    while (!this.tryTake()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(((1 - this.tokens) / this.perSecond!) * 1000)));
     }
   }
 }

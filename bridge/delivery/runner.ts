@@ -1,23 +1,22 @@
-// Delivery for one subscription on one bridge instance: pulls from the subscription's two durable
-// consumers, keeps at most maxConcurrency attempts in flight (and the rate limit), and settles
+// Delivery for one ordered subscription on one bridge instance (unordered ones share the fan-out's
+// tasks, task-worker.ts): pulls from the subscription's two durable consumers, keeps at most maxConcurrency attempts in flight (and the rate limit), and settles
 // every message exactly one way: ack after a 2xx, nak(delay) to retry, DLQ then term when the
 // attempts are used up. Nothing is acked before the receiver said 2xx.
 import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { decodeEvent, H_SOURCE_SUBJECT, type EventEnvelope } from "../../broker/index.ts";
 import type { AttemptContext, AttemptLog, AttemptRecord } from "../recovery/attempt-log.ts";
-import { attemptRecord, listAttempts } from "../recovery/attempt-log.ts";
+import { attemptRecord } from "../recovery/attempt-log.ts";
 import type { BridgeConfig } from "../config.ts";
 import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
-import { renderEvent } from "./event.ts";
+import { describe, postEvent, readHistory, SubscriptionMeters, withLast, type History } from "./attempt.ts";
 import type { HealthTracker } from "./auto-disable.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
-import { signHeaders } from "./sign.ts";
-import { liveSecrets, maxAttempts, type Subscription } from "../subscriptions/model.ts";
+import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
 import type { TickBatch } from "./tick-batch.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -33,8 +32,6 @@ const PULL_EXPIRES_MS = 2_000;
 const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
 /** A failed DLQ publish is retried after this long. */
 const DLQ_RETRY_DELAY_MS = 1_000;
-/** At most this many earlier attempts travel with a dead letter. */
-const HISTORY_LIMIT = 50;
 /** Deliveries past the last attempt spent waiting for a readable attempt log before dead-lettering without it. */
 const HISTORY_RETRIES = 10;
 
@@ -65,9 +62,7 @@ export class SubscriptionRunner {
   private readonly inFlight = new Set<Promise<void>>();
   private abort = new AbortController();
   private stopping = false;
-  /** The metric children of this subscription, looked up once instead of hashing labels per call. */
-  private readonly gauges: { inFlight: { inc(): void; dec(): void }; attemptSeconds: { observe(v: number): void } };
-  private readonly outcomes = new Map<AttemptRecord["outcome"], { inc(): void }>();
+  private readonly meters: SubscriptionMeters;
 
   constructor(
     sub: Subscription,
@@ -76,10 +71,7 @@ export class SubscriptionRunner {
     this.sub = sub;
     this.slots = new Semaphore(sub.maxConcurrency);
     this.rate = new TokenBucket(sub.rateLimitPerSecond);
-    this.gauges = {
-      inFlight: deps.metrics.inFlight.labels({ subscription: sub.id }),
-      attemptSeconds: deps.metrics.attemptSeconds.labels({ subscription: sub.id }),
-    };
+    this.meters = new SubscriptionMeters(deps.metrics, sub.id);
   }
 
   get id(): string {
@@ -159,14 +151,14 @@ export class SubscriptionRunner {
   private async handle(m: JsMsg, source: Source): Promise<void> {
     const sub = this.sub;
     const { log } = this.deps;
-    this.gauges.inFlight.inc();
+    this.meters.inFlight.inc();
     try {
       await this.attempt(m, source, sub);
     } catch (err) {
       log.error({ subscription: sub.id, seq: m.seq, err }, "delivery failed unexpectedly; retrying");
       m.nak(DLQ_RETRY_DELAY_MS);
     } finally {
-      this.gauges.inFlight.dec();
+      this.meters.inFlight.dec();
     }
   }
 
@@ -184,8 +176,9 @@ export class SubscriptionRunner {
       startedAt: new Date(),
       instance: this.deps.config.instance,
     };
-    const result = await this.post(m, sub, event);
-    this.gauges.attemptSeconds.observe(result.latencyMs / 1000);
+    // A slow receiver may run past AckWait/2; keep the message ours while the request runs.
+    const result = await postEvent(this.deps.deliverer, sub, event, { signal: this.abort.signal, keepAliveMs: sub.ackWaitMs / 2, keepAlive: () => m.working() });
+    this.meters.attemptSeconds.observe(result.latencyMs / 1000);
     if (result.ok) this.delivered(m, sub, attemptRecord(ctx, result, "delivered"));
     else if (result.error === "ABORTED") this.handBack(m, sub, attemptRecord(ctx, result, "aborted"));
     else if (result.status === 410) await this.gone(m, sub, attemptRecord(ctx, result, "disabled"));
@@ -211,19 +204,6 @@ export class SubscriptionRunner {
     if (history.records.length === 0) return false;
     await this.deadLetter(m, source, event, sub, "attempts exhausted", history);
     return true;
-  }
-
-  /** Renders, signs and posts the event; the outcome comes back as data. */
-  private async post(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<AttemptResult> {
-    const { body, headers } = renderEvent(event, sub.format);
-    const signed = signHeaders(event.webhookId, body, liveSecrets(sub));
-    // A slow receiver may run past AckWait/2; keep the message ours while the request runs.
-    const keepAlive = sub.timeoutMs > sub.ackWaitMs / 2 ? setInterval(() => m.working(), sub.ackWaitMs / 2) : undefined;
-    try {
-      return await this.deps.deliverer.post({ url: sub.url, headers: { ...headers, ...signed }, body, timeoutMs: sub.timeoutMs, signal: this.abort.signal });
-    } finally {
-      clearInterval(keepAlive);
-    }
   }
 
   /** A 2xx: the ack and the (fire-and-forget) record leave together at the end of this loop turn. */
@@ -267,13 +247,8 @@ export class SubscriptionRunner {
     await this.deps.attempts.record(attemptRecord(ctx, result, "retrying", delay));
   }
 
-  private count(sub: Subscription, outcome: AttemptRecord["outcome"]): void {
-    let counter = this.outcomes.get(outcome);
-    if (!counter) {
-      counter = this.deps.metrics.deliveries.labels({ subscription: sub.id, outcome });
-      this.outcomes.set(outcome, counter);
-    }
-    counter.inc();
+  private count(_sub: Subscription, outcome: AttemptRecord["outcome"]): void {
+    this.meters.count(outcome);
   }
 
   /**
@@ -286,9 +261,8 @@ export class SubscriptionRunner {
    * good, and never passes for "no attempts".
    */
   private async history(m: JsMsg, sub: Subscription, event: EventEnvelope): Promise<History | null> {
-    if (!this.deps.config.attemptLog) return { records: [], error: "the attempt log is off (JETGATE_BRIDGE_ATTEMPT_LOG=false)" };
     try {
-      return { records: await listAttempts(this.deps.nc, { subscription: sub.id, eventId: event.id, eventSource: event.source, limit: HISTORY_LIMIT }) };
+      return await readHistory(this.deps.nc, this.deps.config, sub, event);
     } catch (err) {
       const where = { subscription: sub.id, seq: m.seq, deliveries: m.info.deliveryCount, err };
       if (m.info.deliveryCount > maxAttempts(sub) + HISTORY_RETRIES) {
@@ -305,8 +279,7 @@ export class SubscriptionRunner {
   private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, known?: History, last?: AttemptRecord): Promise<void> {
     const history = known ?? (await this.history(m, sub, event));
     if (history === null) return;
-    const attempts = [...history.records];
-    if (last && !attempts.some((a) => a.attempt === last.attempt && a.at === last.at)) attempts.push(last);
+    const attempts = withLast(history, last);
     try {
       await publishDeadLetter(this.deps.js, {
         subscription: sub.id,
@@ -333,20 +306,9 @@ export class SubscriptionRunner {
   }
 }
 
-/** An event's attempts as read for a dead letter. */
-interface History {
-  records: AttemptRecord[];
-  /** Why the attempt log could not be read (records is then empty). */
-  error?: string;
-}
-
 /** Deliveries of this very message (JetStream's count) with no attempt of it in the history. */
 function unrecordedDeliveries(m: JsMsg, source: Source, attempts: AttemptRecord[]): number {
   const deliveries = m.info.deliveryCount;
   const recorded = new Set(attempts.filter((a) => a.source === source && a.streamSeq === m.seq && a.attempt <= deliveries).map((a) => a.attempt));
   return Math.max(0, deliveries - recorded.size);
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -25,6 +25,8 @@ import { headersToObject } from "../delivery/event.ts";
 import { scanStream } from "./stream-scan.ts";
 import { publishRedrive, type Progress } from "./redrive.ts";
 import { copyEventHeaders } from "./event-headers.ts";
+import { SubscriptionStore } from "../subscriptions/store.ts";
+import type { Subscription } from "../subscriptions/model.ts";
 
 export interface DeadLetterInput {
   subscription: string;
@@ -46,6 +48,8 @@ export interface DeadLetterInput {
   unrecorded: number;
   /** Why the attempt log could not be read; `attempts` then holds only what this instance knew. */
   historyError?: string;
+  /** The letter's msg id, when `dlq:<subscription>:<stream>:<seq>` would not name one death. */
+  msgID?: string;
 }
 
 /**
@@ -66,7 +70,7 @@ export async function publishDeadLetter(js: JetStreamClient, input: DeadLetterIn
   if (input.historyError) h.set(H_HISTORY_ERROR, input.historyError);
   const ack = await js.publish(`${DLQ_SUBJECT_PREFIX}${input.subscription}`, input.data, {
     headers: h,
-    msgID: `dlq:${input.subscription}:${input.stream}:${input.seq}`,
+    msgID: input.msgID ?? `dlq:${input.subscription}:${input.stream}:${input.seq}`,
     timeout: 10_000,
   });
   return ack.seq;
@@ -241,26 +245,35 @@ export async function redriveDeadLetters(
   nc: NatsConnection,
   sel: DlqSelection & { seq?: number },
   progress?: Progress,
-): Promise<{ redriven: number }> {
+): Promise<{ redriven: number; skipped: number }> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
+  const store = await SubscriptionStore.open(nc);
+  const subs = new Map<string, Subscription | null>();
   const letters: DeadLetter[] = [];
   if (sel.seq !== undefined) letters.push(await getDeadLetter(nc, sel.seq));
   else await scanDlq(nc, sel, (d) => void letters.push(d));
   progress?.start(letters.length);
   let done = 0;
+  let skipped = 0;
   for (const d of letters) {
-    const m = await jsm.streams.getMessage(DLQ_STREAM, { seq: d.seq });
-    if (!m) continue;
+    if (!subs.has(d.subscription)) subs.set(d.subscription, (await store.get(d.subscription))?.sub ?? null);
+    const sub = subs.get(d.subscription);
+    const m = sub ? await jsm.streams.getMessage(DLQ_STREAM, { seq: d.seq }) : null;
+    if (!sub || !m) {
+      // A letter of a deleted subscription stays listed: nothing could deliver it.
+      skipped++;
+      continue;
+    }
     // The letter recorded the event's first subject; its own bookkeeping stays behind.
     const h = copyEventHeaders(m.header);
-    await publishRedrive(js, d.subscription, m.data, h, `redrive:${d.seq}`);
+    await publishRedrive(js, sub, m.data, h, { msgID: `redrive:${d.seq}`, originSeq: d.seq });
     await removeDeadLetter(jsm, d.seq);
     done++;
-    progress?.update(done);
+    progress?.update(done + skipped);
   }
   progress?.stop();
-  return { redriven: done };
+  return { redriven: done, skipped };
 }
 
 export async function purgeDeadLetters(nc: NatsConnection, subscription?: string): Promise<{ purged: number }> {

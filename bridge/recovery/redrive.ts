@@ -1,7 +1,8 @@
-// The redrive stream: copies of events meant for one subscription only (DLQ redrives and replays).
-// Publishing back to events.<type> would reach every subscription on that type; a copy on
-// jetgate.redrive.<subscription> is pulled by that subscription's second durable consumer and
-// delivered through the same pipeline (same signing, retries and DLQ).
+// Copies of events meant for one subscription only (DLQ redrives and replays). Publishing back to
+// events.<type> would reach every subscription on that type. For an unordered subscription the
+// copy is a delivery task of its own (delivery/tasks.ts); an ordered one has its own durables, and
+// the copy goes to the redrive stream on jetgate.redrive.<subscription>, pulled by its second
+// durable. Either way it is delivered through the same pipeline (same signing, retries and DLQ).
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { nuid } from "@nats-io/nats-core";
@@ -11,6 +12,8 @@ import { BridgeError } from "../errors.ts";
 import { scanStream } from "./stream-scan.ts";
 import { copyEventHeaders } from "./event-headers.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
+import type { Subscription } from "../subscriptions/model.ts";
+import { publishTask } from "../delivery/tasks.ts";
 
 export const REDRIVE_STREAM = "JETGATE_REDRIVE";
 const REDRIVE_PREFIX = "jetgate.redrive";
@@ -42,8 +45,22 @@ export async function ensureRedriveStream(nc: NatsConnection, replicas: number, 
   await ensureStream(jsm, config, wait);
 }
 
-export async function publishRedrive(js: JetStreamClient, subscription: string, data: Uint8Array, h: MsgHdrs, msgID: string): Promise<void> {
-  await js.publish(redriveSubject(subscription), data, { headers: h, msgID, timeout: 10_000 });
+/**
+ * Writes one copy for `sub` only. `msgID` names the copy (a second redrive or replay of the same
+ * thing within the window is one copy); `originSeq` is where it came from (the DLQ or EVENTS).
+ */
+export async function publishRedrive(
+  js: JetStreamClient,
+  sub: Pick<Subscription, "id" | "ordered">,
+  data: Uint8Array,
+  h: MsgHdrs,
+  copy: { msgID: string; originSeq: number },
+): Promise<void> {
+  if (sub.ordered) {
+    await js.publish(redriveSubject(sub.id), data, { headers: h, msgID: copy.msgID, timeout: 10_000 });
+    return;
+  }
+  await publishTask(js, sub.id, h, data, { id: copy.msgID, origin: "redrive", originSeq: copy.originSeq, attempts: 0 }, { msgID: copy.msgID });
 }
 
 export interface ReplayRange {
@@ -90,7 +107,7 @@ export async function replayToSubscription(
     },
     async (m) => {
       const h = copyEventHeaders(m.headers, m.subject);
-      pending.push(publishRedrive(js, subscription, m.data, h, `replay:${replayId}:${m.seq}`));
+      pending.push(publishRedrive(js, sub, m.data, h, { msgID: `replay:${replayId}:${m.seq}`, originSeq: m.seq }));
       replayed++;
       // Keep a bounded number of publishes in flight: fast, and memory stays flat for big ranges.
       if (pending.length >= 256) {

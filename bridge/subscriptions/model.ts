@@ -51,6 +51,12 @@ export interface Subscription {
   metadata: Record<string, string>;
   createdAt: string;
   updatedAt: string;
+  /**
+   * The server time of the subscription's first revision in KV (written right after it by the
+   * store): the fan-out gives it the events stored from then on, and a backfill those before that
+   * its start position asks for (DESIGN decision 16). Absent only until that second write lands.
+   */
+  joinedAt?: string;
 }
 
 export interface FieldError {
@@ -203,8 +209,11 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
   const timeoutMs = durationField(o, ["timeout", "timeoutMs"], DEFAULT_TIMEOUT_MS, c);
   const ackWaitMs = durationField(o, ["ackWait", "ackWaitMs"], timeoutMs + ACK_WAIT_MARGIN_MS, c);
   if (ackWaitMs <= timeoutMs) c.add("ackWait", "must be longer than timeout, or JetStream would redeliver a running attempt");
-  const ordered = o.ordered ?? false;
+  const ordered = o.ordered ?? existing?.ordered ?? false;
   if (typeof ordered !== "boolean") c.add("ordered", "must be true or false");
+  // An ordered subscription has durables of its own; an unordered one is served by the shared
+  // fan-out. Switching would hand events in flight on one path to the other out of order.
+  else if (existing && ordered !== existing.ordered) c.add("ordered", "cannot change on an existing subscription; create a new one");
   const maxConcurrency = ordered === true ? 1 : intField(o, "maxConcurrency", DEFAULT_MAX_CONCURRENCY, 1, MAX_CONCURRENCY_LIMIT, c);
   const rateRaw = o.rateLimit ?? o.rateLimitPerSecond ?? null;
   if (rateRaw !== null && (typeof rateRaw !== "number" || !(rateRaw > 0))) c.add("rateLimit", "must be a positive number of deliveries per second, or absent");
@@ -235,6 +244,7 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
     metadata: metadata as Record<string, string>,
     createdAt: existing?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
+    ...(existing?.joinedAt ? { joinedAt: existing.joinedAt } : {}),
   };
   if (!sub.enabled) {
     sub.disabledReason = typeof o.disabledReason === "string" ? o.disabledReason : existing?.disabledReason ?? "disabled by an operator";
@@ -244,8 +254,8 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
 }
 
 /** The fields a subscriber controls; equal specs mean `apply` has nothing to do. */
-function specOf(sub: Subscription): Omit<Subscription, "createdAt" | "updatedAt" | "disabledAt" | "disabledReason"> {
-  const { createdAt: _c, updatedAt: _u, disabledAt: _d, disabledReason: _r, ...spec } = sub;
+function specOf(sub: Subscription): Omit<Subscription, "createdAt" | "updatedAt" | "disabledAt" | "disabledReason" | "joinedAt"> {
+  const { createdAt: _c, updatedAt: _u, disabledAt: _d, disabledReason: _r, joinedAt: _j, ...spec } = sub;
   return spec;
 }
 

@@ -26,9 +26,7 @@ function validated(input: unknown, existing: Subscription | undefined, policy: S
 }
 
 export async function createSubscription(store: SubscriptionStore, input: unknown, policy: SsrfPolicy): Promise<Subscription> {
-  const sub = validated(input, undefined, policy);
-  await store.create(sub);
-  return sub;
+  return store.create(validated(input, undefined, policy));
 }
 
 /** Replaces a subscription's spec (PUT semantics); secrets and start position are kept if not given. */

@@ -33,7 +33,8 @@ export async function eventsReplicas(nc: NatsConnection, wait: UntilReadyOptions
   return info.config.num_replicas;
 }
 
-export type SubscriptionChange = { op: "put"; id: string; sub: Subscription; revision: number } | { op: "delete"; id: string };
+/** A change seen in the bucket; `at` is the server time of the revision (DESIGN decision 16). */
+export type SubscriptionChange = { op: "put"; id: string; sub: Subscription; revision: number; at: Date } | { op: "delete"; id: string; revision: number };
 
 function decode(entry: KvEntry): Subscription {
   return entry.json<Subscription>();
@@ -59,10 +60,10 @@ export class SubscriptionStore {
     return new SubscriptionStore(kv, health);
   }
 
-  async get(id: string): Promise<{ sub: Subscription; revision: number } | null> {
+  async get(id: string): Promise<{ sub: Subscription; revision: number; at: Date } | null> {
     const entry = await this.kv.get(id);
     if (!entry || entry.operation !== "PUT") return null;
-    return { sub: decode(entry), revision: entry.revision };
+    return { sub: decode(entry), revision: entry.revision, at: entry.created };
   }
 
   async require(id: string): Promise<{ sub: Subscription; revision: number }> {
@@ -72,22 +73,46 @@ export class SubscriptionStore {
   }
 
   async list(): Promise<Subscription[]> {
+    return (await this.entries()).map((e) => e.sub);
+  }
+
+  /** Every subscription with its revision and revision time, read with bounded concurrency. */
+  private async entries(): Promise<Array<{ sub: Subscription; revision: number; at: Date }>> {
     const keys = await this.kv.keys();
     const ids: string[] = [];
     for await (const key of keys) ids.push(key);
-    const subs = await Promise.all(ids.sort().map((id) => this.get(id)));
-    return subs.filter((s) => s !== null).map((s) => s.sub);
+    ids.sort();
+    const out: Array<{ sub: Subscription; revision: number; at: Date } | null> = [];
+    // Thousands of subscriptions: a few hundred gets in flight, not one at a time nor all at once.
+    for (let i = 0; i < ids.length; i += 256) out.push(...(await Promise.all(ids.slice(i, i + 256).map((id) => this.get(id)))));
+    return out.filter((s) => s !== null);
   }
 
-  async create(sub: Subscription): Promise<number> {
+  /**
+   * Creates the subscription, then stamps it with `joinedAt`, the server time of that first
+   * revision: the moment from which the fan-out owes it events (DESIGN decision 16). The server's
+   * clock and not the creator's, so the fan-out can tell for every event whether this revision
+   * was already committed when the event was stored. Until the stamp lands, readers take the
+   * first revision's own time. Returns the stamped subscription.
+   */
+  async create(sub: Subscription): Promise<Subscription> {
+    let revision: number;
     try {
-      return await this.kv.create(sub.id, JSON.stringify(sub));
+      revision = await this.kv.create(sub.id, JSON.stringify(sub));
     } catch (err) {
       // Only the failed "no entry yet" check means the id is taken; a timeout is not a conflict.
       if (!isWrongLastSequence(err)) throw err;
       throw new BridgeError("SUBSCRIPTION_EXISTS", `subscription ${sub.id} exists already`, { id: sub.id }, { cause: err });
     }
+    const first = await this.kv.get(sub.id, { revision });
+    const stamped = { ...sub, joinedAt: (first?.created ?? new Date()).toISOString() };
+    await this.kv.update(sub.id, JSON.stringify(stamped), revision).catch((err: unknown) => {
+      // Changed in between by another writer, who kept our first revision's time as theirs.
+      if (!isWrongLastSequence(err)) throw err;
+    });
+    return stamped;
   }
+
 
   /** Writes a subscription; with `revision`, only if nobody changed it since (optimistic lock). */
   async put(sub: Subscription, revision?: number): Promise<number> {
@@ -127,19 +152,26 @@ export class SubscriptionStore {
    * nothing falls between; a change seen twice is harmless because handlers are idempotent. If the
    * watch itself fails, this instance no longer follows changes: `onError` hears it.
    */
-  async watch(onChange: (change: SubscriptionChange) => void | Promise<void>, onError: (err: unknown) => void): Promise<{ stop(): void }> {
-    const status = await this.kv.status();
-    const last = status.streamInfo.state.last_seq;
-    for (const sub of await this.list()) await onChange({ op: "put", id: sub.id, sub, revision: 0 });
+  async watch(onChange: (change: SubscriptionChange) => void | Promise<void>, onError: (err: unknown) => void): Promise<{ stop(): void; revision: number }> {
+    const last = await this.lastRevision();
+    for (const { sub, revision, at } of await this.entries()) await onChange({ op: "put", id: sub.id, sub, revision, at });
     const iter = await this.kv.watch(last > 0 ? { resumeFromRevision: last + 1 } : {});
     (async () => {
       for await (const entry of iter) {
         const change: SubscriptionChange =
-          entry.operation === "PUT" ? { op: "put", id: entry.key, sub: decode(entry), revision: entry.revision } : { op: "delete", id: entry.key };
+          entry.operation === "PUT"
+            ? { op: "put", id: entry.key, sub: decode(entry), revision: entry.revision, at: entry.created }
+            : { op: "delete", id: entry.key, revision: entry.revision };
         await onChange(change);
       }
     })().catch(onError);
-    return { stop: () => iter.stop() };
+    return { stop: () => iter.stop(), revision: last };
+  }
+
+  /** The bucket's last revision now: every change committed before this call has one ≤ it. */
+  async lastRevision(): Promise<number> {
+    const status = await this.kv.status();
+    return status.streamInfo.state.last_seq;
   }
 
   async getHealth(id: string): Promise<SubscriptionHealth | null> {

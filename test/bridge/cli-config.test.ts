@@ -40,6 +40,8 @@ test("every bridge setting reaches a bridge process through its JETGATE_BRIDGE_*
     shutdownDeadlineMs: 1_500,
     readyDeadlineMs: 30_000,
     connectionsPerOrigin: 8,
+    maxInFlight: 77,
+    taskAckWaitMs: 12_000,
     logLevel: "warn",
     instance: "test-instance",
   };

@@ -54,19 +54,26 @@ export async function waitRunning(bridges: RunningBridge[], id: string, timeoutM
 }
 
 /**
- * Waits until `count` pull requests wait on the subscription's durable (each instance pulls). A pull
- * lost while a new R3 durable elects its leader is re-sent only after two missed heartbeats, and
- * on a loaded box the consumer info calls themselves are slow: allow 30 s.
+ * Waits until `count` pull requests wait on each durable that serves the subscription (each
+ * instance pulls): its own durable if it is ordered, else the shared fan-out and task durables. A
+ * pull lost while a new R3 durable elects its leader is re-sent only after two missed heartbeats,
+ * and on a loaded box the consumer info calls themselves are slow: allow 30 s.
  */
 export async function waitPulling(nc: NatsConnection, id: string, count: number, timeoutMs = 30_000): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  let seen = -1;
+  const store = await SubscriptionStore.open(nc);
+  const ordered = (await store.require(id)).sub.ordered;
+  const durables = ordered ? [["EVENTS", `jetgate_${id}`]] : [["EVENTS", "jetgate_fanout"], ["JETGATE_TASKS", "jetgate_deliveries"]];
+  const seen = new Map<string, number>();
   await waitUntil(`${count} instances pulling for ${id}`, timeoutMs, async () => {
-    const info = await jsm.consumers.info("EVENTS", `jetgate_${id}`).catch(() => null);
-    seen = info?.num_waiting ?? seen;
-    return (info?.num_waiting ?? 0) >= count;
+    for (const [stream, name] of durables) {
+      const info = await jsm.consumers.info(stream!, name!).catch(() => null);
+      seen.set(name!, info?.num_waiting ?? -1);
+      if ((info?.num_waiting ?? 0) < count) return false;
+    }
+    return true;
   }).catch((err: Error) => {
-    throw new Error(`${err.message} (last num_waiting: ${seen})`);
+    throw new Error(`${err.message} (last num_waiting: ${JSON.stringify(Object.fromEntries(seen))})`);
   });
 }
 

@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver, type Receiver } from "../harness/receiver.ts";
-import { SubscriptionStore, patchSubscription, ssrfPolicy, type RunningBridge } from "../../bridge/index.ts";
+import type { RunningBridge } from "../../bridge/index.ts";
 import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, SECRET_A } from "./helpers.ts";
 
 let broker: TestBroker;
@@ -78,8 +78,7 @@ test("a bridge killed with SIGKILL mid-delivery loses nothing: the events are re
       return { status: 200 };
     },
   });
-  await addSubscription(nc, { id: "crash", url: rx.url, filter: "events.crash.test", secret: SECRET_A, timeout: "20s", ackWait: "21s", maxConcurrency: 16 });
-  // AckWait is 21s on the consumer; the survivor lowers it (live consumer update) so the test is short.
+  await addSubscription(nc, { id: "crash", url: rx.url, filter: "events.crash.test", secret: SECRET_A, timeout: "20s", maxConcurrency: 16 });
   const child: ChildProcess = spawn(
     process.execPath,
     ["--import", "tsx", fileURLToPath(new URL("./fixtures/bridge-child.ts", import.meta.url)), JSON.stringify({ servers: broker.servers, port: 0, ssrfAllow: ["127.0.0.1"], logLevel: "silent" })],
@@ -98,16 +97,17 @@ test("a bridge killed with SIGKILL mid-delivery loses nothing: the events are re
   await once(child, "exit");
   crashed = true;
   const jsm = await jetstreamManager(nc);
-  const before = await jsm.consumers.info("EVENTS", "jetgate_crash");
-  assert.equal(before.num_ack_pending, count, "every event was in flight, unacknowledged, when the bridge died");
-  // A new bridge with a short AckWait takes over the durable.
-  await patchSubscription(await SubscriptionStore.open(nc), "crash", { timeout: "1s", ackWait: "2s" }, ssrfPolicy({ ssrfAllow: ["127.0.0.1"] }));
-  const survivor = await bridgeFor({ instance: "survivor" });
+  // The tasks of an unordered subscription are delivered from the shared durable.
+  const before = await jsm.consumers.info("JETGATE_TASKS", "jetgate_deliveries");
+  assert.equal(before.num_ack_pending, count, "every task was in flight, unacknowledged, when the bridge died");
+  // A new bridge takes over the shared durable, lowering its AckWait (a live setting) so that the
+  // dead one's tasks come back soon.
+  const survivor = await bridgeFor({ instance: "survivor", taskAckWaitMs: 2000 });
   await waitRunning([survivor], "crash");
-  await waitUntil("every event redelivered and answered", 30_000, () => answered.size === count);
+  await waitUntil("every event redelivered and answered", 75_000, () => answered.size === count);
   assert.deepEqual(answered, ids);
   await waitUntil("all acked", 10_000, async () => {
-    const info = await jsm.consumers.info("EVENTS", "jetgate_crash");
+    const info = await jsm.consumers.info("JETGATE_TASKS", "jetgate_deliveries");
     return info.num_ack_pending === 0 && info.num_pending === 0;
   });
 });

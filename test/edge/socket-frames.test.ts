@@ -9,7 +9,8 @@ import { parseJsonText } from "../../worker/http/request-limits.ts";
 import { makeProblem } from "../../worker/http/problems.ts";
 import { typeMatches } from "../../worker/auth/keys.ts";
 import * as frames from "../../worker/sockets/frames.ts";
-import { filterSubjects, subjectCovers, subjectsOverlap } from "../../worker/sockets/feed.ts";
+import { filterSubjects } from "../../worker/sockets/feed.ts";
+import { subjectCovers, subjectsOverlap } from "../../broker/index.ts";
 import { assertServerFramesMatchOpenApi } from "./openapi-check.ts";
 
 const read = (text: string) => frames.readClientFrame(text, (t) => parseJsonText(t, 8));

@@ -93,7 +93,7 @@ export async function runFaults(opts: FaultRunOptions, res: RunResources): Promi
   const bridgeSpec = (name: string): ChildSpec => ({
     name: `bridge-${name}`,
     script: BRIDGE_CHILD,
-    options: { servers: broker.servers, port: 0, ssrfAllow: ["127.0.0.1"], logLevel: "warn", instance: name, maxRetryAfterMs: 1000, shutdownDeadlineMs: 2000 },
+    options: { servers: broker.servers, port: 0, ssrfAllow: ["127.0.0.1"], logLevel: "warn", instance: name, maxRetryAfterMs: 1000, shutdownDeadlineMs: 2000, taskAckWaitMs: 1500 },
     logFile: join(res.dir, "bridges.log"),
     readyTimeoutMs: START_TIMEOUT_MS,
   });

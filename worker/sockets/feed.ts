@@ -6,7 +6,7 @@
 // handed in (wsconnect in the workerd socket hub, transport-node on Node).
 import { DeliverPolicy, jetstream, type JetStreamClient, type JsMsg, type OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, ALL_EVENTS_SUBJECT } from "../../broker/index.ts";
+import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, ALL_EVENTS_SUBJECT, subjectCovers, subjectsOverlap } from "../../broker/index.ts";
 import type { StartFrom } from "./frames.ts";
 import { readOrdered, RenderedEvents } from "./ordered-reader.ts";
 import { SharedTail } from "./shared-tail.ts";
@@ -62,18 +62,6 @@ export function filterSubjects(globs: string[]): string[] {
   return subjects;
 }
 
-/** True when every subject `inner` matches is matched by `outer`. */
-export function subjectCovers(outer: string, inner: string): boolean {
-  const o = outer.split(".");
-  const n = inner.split(".");
-  for (let i = 0; i < o.length; i++) {
-    if (o[i] === ">") return n.length > i;
-    if (n[i] === undefined || n[i] === ">") return false;
-    if (o[i] !== "*" && (n[i] === "*" || n[i] !== o[i])) return false;
-  }
-  return o.length === n.length;
-}
-
 function globSubject(glob: string): string {
   const tokens: string[] = [];
   for (const segment of glob.split(".")) {
@@ -84,20 +72,6 @@ function globSubject(glob: string): string {
     tokens.push(segment.includes("*") ? "*" : segment);
   }
   return EVENTS_SUBJECT_PREFIX + tokens.join(".");
-}
-
-/** True when some subject matches both filters. */
-export function subjectsOverlap(a: string, b: string): boolean {
-  const x = a.split(".");
-  const y = b.split(".");
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const s = x[i];
-    const t = y[i];
-    if (s === ">" || t === ">") return s !== undefined && t !== undefined;
-    if (s === undefined || t === undefined) return false;
-    if (s !== t && s !== "*" && t !== "*") return false;
-  }
-  return true;
 }
 
 /**

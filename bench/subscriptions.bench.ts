@@ -7,7 +7,8 @@
 //    right after matches all of them, and they start at the bench's start time (so one that
 //    becomes active late still gets it; JETGATE_BENCH_START_AT=new for the API's default): the
 //    time until each endpoint got it is the time until that subscription was active;
-//  - nats-server RSS and idle CPU per node, and the bridge's RSS, before and after;
+//  - nats-server RSS and idle CPU per node, and the bridge's RSS, before and after (with what the
+//    streams hold then), and the nodes' RSS again after the delivery and bridge-restart phases;
 //  - one event matching min(N, 1,000) of them (the issue's "one event matching 1,000
 //    subscriptions": the first 1,000 filter `events.bench.*`, the others `events.bench.scale`,
 //    and the event is a `bench.hot`), delivered to all: p50/p99 from publish; then the same with
@@ -27,7 +28,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { killOnExit } from "../test/harness/exit.ts";
 import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
@@ -235,6 +236,15 @@ async function readNodes(broker: TestBroker): Promise<NodeReading> {
   return { rss: pids.map(rssMb), idleCpu };
 }
 
+/** Messages and bytes of every stream holding any, for telling what the nodes' RSS holds. */
+async function streamsNote(jsm: JetStreamManager): Promise<string> {
+  const parts: string[] = [];
+  for await (const si of jsm.streams.list()) {
+    if (si.state.messages) parts.push(`${si.config.name} ${si.state.messages} msgs ${(si.state.bytes / 1024 / 1024).toFixed(1)} MB`);
+  }
+  return parts.length ? `streams: ${parts.join(", ")}` : "streams: all empty";
+}
+
 const fmtList = (xs: number[], digits = 1) => xs.map((x) => x.toFixed(digits)).join(" / ");
 /** Math.max without the argument-count limit of a spread, and NaN for no samples. */
 const max = (xs: number[]) => (xs.length ? xs.reduce((a, b) => (b > a ? b : a)) : Number.NaN);
@@ -334,6 +344,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
     await waitHttp(`${admin}/readyz`, 30_000, bridge);
     const nc = await broker.connect();
     const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
     const publish = async (type: string): Promise<Published> => {
       const id = `evt_${nuid.next()}`;
       const at = Date.now();
@@ -416,7 +427,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
       name: `nats-server RSS per node, after (${ids.length} subscriptions)`,
       value: max(after.rss),
       unit: "MB",
-      note: `nodes ${fmtList(after.rss)} MB; ${fmtList(perSubKb, 1)} KB per subscription; goal: ${GOALS.rss}`,
+      note: `nodes ${fmtList(after.rss)} MB; ${fmtList(perSubKb, 1)} KB per subscription; ${await streamsNote(jsm)}; goal: ${GOALS.rss}`,
     });
     add("cpu-before", { name: "nats-server idle CPU per node, before", value: max(before.idleCpu), unit: "% of a core", note: `nodes ${fmtList(before.idleCpu, 2)} %` });
     add("cpu-after", { name: `nats-server idle CPU per node, after (${ids.length} subscriptions)`, value: max(after.idleCpu), unit: "% of a core", note: `nodes ${fmtList(after.idleCpu, 2)} %` });
@@ -483,6 +494,10 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
       unit: "s",
       note: `${restarted ? `${afterRestart.length}/${ids.length}` : notReached(bounds.restart, afterRestart.length, ids.length)}; p50 ${seconds(percentile(afterRestart, 50))} s; /readyz 200 ${readyNote(restartReadyMs, bounds.restart)}; the event was published while the bridge was down; goal: ${GOALS.restart}`,
     });
+
+    // Whether the nodes' memory keeps growing with the deliveries, or was held by the activation.
+    const endRss = broker.nodes.map((node) => rssMb(node.pid));
+    add("rss-end", { name: `nats-server RSS per node, after the fan-out and bridge-restart phases`, value: max(endRss), unit: "MB", note: `nodes ${fmtList(endRss)} MB; ${await streamsNote(jsm)}` });
 
     // ---------- the whole stack restarted: 3 nodes, then the bridge ----------
     if (n > STACK_RESTART_MAX_N) {

@@ -8,7 +8,8 @@
 //    becomes active late still gets it; JETGATE_BENCH_START_AT=new for the API's default): the
 //    time until each endpoint got it is the time until that subscription was active;
 //  - nats-server RSS and idle CPU per node, and the bridge's RSS, before and after (with what the
-//    streams hold then), and the nodes' RSS again after the delivery and bridge-restart phases;
+//    streams hold then), and the nodes' RSS again right after the delivery and bridge-restart
+//    phases and 30 s later;
 //  - one event matching min(N, 1,000) of them (the issue's "one event matching 1,000
 //    subscriptions": the first 1,000 filter `events.bench.*`, the others `events.bench.scale`,
 //    and the event is a `bench.hot`), delivered to all: p50/p99 from publish; then the same with
@@ -62,6 +63,8 @@ const CREATE_CONCURRENCY = Number(process.env.JETGATE_BENCH_CREATE_CONCURRENCY ?
 /** Endpoint timeout of every subscription: a hanging endpoint is cut after this. */
 const TIMEOUT = "5s";
 const IDLE_SECONDS = 5;
+/** The wait before the last reading of the nodes, after the delivery phases. */
+const QUIET_SECONDS = 25;
 /**
  * Events per fan-out phase, this far apart, so a dead endpoint's hung attempts (5 s timeout) and
  * retries (5 s) overlap the healthy endpoints' deliveries of the next events.
@@ -495,9 +498,16 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
       note: `${restarted ? `${afterRestart.length}/${ids.length}` : notReached(bounds.restart, afterRestart.length, ids.length)}; p50 ${seconds(percentile(afterRestart, 50))} s; /readyz 200 ${readyNote(restartReadyMs, bounds.restart)}; the event was published while the bridge was down; goal: ${GOALS.restart}`,
     });
 
-    // Whether the nodes' memory keeps growing with the deliveries, or was held by the activation.
+    // Whether the nodes' memory grows with the deliveries, and whether it comes back once they
+    // are over: right after the phases, and again after a quiet spell (the Go runtime returns
+    // freed memory to the OS gradually).
     const endRss = broker.nodes.map((node) => rssMb(node.pid));
-    add("rss-end", { name: `nats-server RSS per node, after the fan-out and bridge-restart phases`, value: max(endRss), unit: "MB", note: `nodes ${fmtList(endRss)} MB; ${await streamsNote(jsm)}` });
+    const endStreams = await streamsNote(jsm);
+    log(`nats-server after the phases: quiet ${QUIET_SECONDS} s, then idle ${IDLE_SECONDS} s`);
+    await sleep(QUIET_SECONDS * 1000);
+    const quiet = await readNodes(broker);
+    add("rss-end", { name: `nats-server RSS per node, right after the fan-out and bridge-restart phases`, value: max(endRss), unit: "MB", note: `nodes ${fmtList(endRss)} MB; ${endStreams}; goal: ${GOALS.rss}` });
+    add("rss-quiet", { name: `nats-server RSS per node, ${QUIET_SECONDS + IDLE_SECONDS} s later`, value: max(quiet.rss), unit: "MB", note: `nodes ${fmtList(quiet.rss)} MB; idle CPU then ${fmtList(quiet.idleCpu, 2)} % of a core; ${await streamsNote(jsm)}` });
 
     // ---------- the whole stack restarted: 3 nodes, then the bridge ----------
     if (n > STACK_RESTART_MAX_N) {

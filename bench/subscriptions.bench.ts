@@ -8,8 +8,8 @@
 //    becomes active late still gets it; JETGATE_BENCH_START_AT=new for the API's default): the
 //    time until each endpoint got it is the time until that subscription was active;
 //  - nats-server RSS and idle CPU per node, and the bridge's RSS, before and after (with what the
-//    streams hold then), and the nodes' RSS again right after the delivery and bridge-restart
-//    phases and 30 s later;
+//    streams hold then, and what the nodes' Go heaps hold, from their pprof endpoints), and the
+//    nodes' RSS again right after the delivery and bridge-restart phases and 30 s later;
 //  - one event matching min(N, 1,000) of them (the issue's "one event matching 1,000
 //    subscriptions": the first 1,000 filter `events.bench.*`, the others `events.bench.scale`,
 //    and the event is a `bench.hot`), delivered to all: p50/p99 from publish; then the same with
@@ -239,11 +239,37 @@ async function readNodes(broker: TestBroker): Promise<NodeReading> {
   return { rss: pids.map(rssMb), idleCpu };
 }
 
+/**
+ * What a node's Go heap holds, from its pprof endpoint (`prof_port: -1` picks a free port, which
+ * the node logs): in use and idle-but-not-returned, against its RSS, and the nats-server
+ * functions that allocated most of what is in use (sampled, so shares rather than exact sizes).
+ */
+async function heapOf(node: TestBroker["nodes"][number]): Promise<{ inUseMb: number; note: string }> {
+  const port = [...readFileSync(node.logFile, "utf8").matchAll(/profiling port: (\d+)/g)].at(-1)?.[1];
+  if (!port) return { inUseMb: Number.NaN, note: `${node.name}: no profiling port in its log` };
+  const text = await fetch(`http://127.0.0.1:${port}/debug/pprof/heap?debug=1`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), (err: Error) => `error ${err.message}`);
+  const stat = (field: string) => Number(new RegExp(`^# ${field} = (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN) / 1024 / 1024;
+  // Records: "<objects>: <bytes> [<objects>: <bytes>] @ <pcs>", then one "#\t<pc>\t<func>+0x..\t<file>" line per frame.
+  const bySite = new Map<string, number>();
+  let total = 0;
+  for (const record of text.split(/\n(?=\d+: \d+ \[)/)) {
+    const bytes = Number(/^\d+: (\d+) \[/.exec(record)?.[1] ?? 0);
+    if (!bytes) continue;
+    total += bytes;
+    // The nearest nats-server frame (Debian builds it without the /v2 of the module path).
+    const site = /^#\t0x[0-9a-f]+\tgithub\.com\/nats-io\/nats-server\/(?:v2\/)?server\.(\S+?)\+0x/m.exec(record)?.[1] ?? "other";
+    bySite.set(site, (bySite.get(site) ?? 0) + bytes);
+  }
+  const top = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([site, bytes]) => `${site} ${Math.round((bytes / total) * 100)}%`).join(", ");
+  const inUseMb = stat("HeapInuse");
+  return { inUseMb, note: `${node.name}: in use ${inUseMb.toFixed(0)} MB, idle not returned ${(stat("HeapIdle") - stat("HeapReleased")).toFixed(0)} MB, Sys ${stat("Sys").toFixed(0)} MB (RSS ${rssMb(node.pid).toFixed(0)} MB), in use by ${top}` };
+}
+
 /** Messages and bytes of every stream holding any, for telling what the nodes' RSS holds. */
 async function streamsNote(jsm: JetStreamManager): Promise<string> {
   const parts: string[] = [];
   for await (const si of jsm.streams.list()) {
-    if (si.state.messages) parts.push(`${si.config.name} ${si.state.messages} msgs ${(si.state.bytes / 1024 / 1024).toFixed(1)} MB`);
+    if (si.state.messages || si.state.consumer_count) parts.push(`${si.config.name} ${si.state.messages} msgs ${(si.state.bytes / 1024 / 1024).toFixed(1)} MB ${si.state.consumer_count} consumers`);
   }
   return parts.length ? `streams: ${parts.join(", ")}` : "streams: all empty";
 }
@@ -332,7 +358,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
       );
     }
     log(`starting a 3-node cluster and the bridge`);
-    broker = await startTestBroker({ nodes: 3 });
+    broker = await startTestBroker({ nodes: 3, extraConfig: "prof_port: -1\n" });
     noteNodes();
     const servers = broker.servers;
     const port = await freePort();
@@ -432,6 +458,8 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
       unit: "MB",
       note: `nodes ${fmtList(after.rss)} MB; ${fmtList(perSubKb, 1)} KB per subscription; ${await streamsNote(jsm)}; goal: ${GOALS.rss}`,
     });
+    const afterHeaps = await Promise.all(broker.nodes.map(heapOf));
+    add("heap-after", { name: `nats-server Go heap in use per node, after (${ids.length} subscriptions)`, value: max(afterHeaps.map((h) => h.inUseMb)), unit: "MB", note: afterHeaps.map((h) => h.note).join("; ") });
     add("cpu-before", { name: "nats-server idle CPU per node, before", value: max(before.idleCpu), unit: "% of a core", note: `nodes ${fmtList(before.idleCpu, 2)} %` });
     add("cpu-after", { name: `nats-server idle CPU per node, after (${ids.length} subscriptions)`, value: max(after.idleCpu), unit: "% of a core", note: `nodes ${fmtList(after.idleCpu, 2)} %` });
     // The bundle runs with a 512 MB old space (bridge/build.ts): what it holds per subscription says how far that goes.
@@ -507,7 +535,9 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
     await sleep(QUIET_SECONDS * 1000);
     const quiet = await readNodes(broker);
     add("rss-end", { name: `nats-server RSS per node, right after the fan-out and bridge-restart phases`, value: max(endRss), unit: "MB", note: `nodes ${fmtList(endRss)} MB; ${endStreams}; goal: ${GOALS.rss}` });
+    const heaps = await Promise.all(broker.nodes.map(heapOf));
     add("rss-quiet", { name: `nats-server RSS per node, ${QUIET_SECONDS + IDLE_SECONDS} s later`, value: max(quiet.rss), unit: "MB", note: `nodes ${fmtList(quiet.rss)} MB; idle CPU then ${fmtList(quiet.idleCpu, 2)} % of a core; ${await streamsNote(jsm)}` });
+    add("heap", { name: `nats-server Go heap in use per node, ${QUIET_SECONDS + IDLE_SECONDS} s later`, value: max(heaps.map((h) => h.inUseMb)), unit: "MB", note: heaps.map((h) => h.note).join("; ") });
 
     // ---------- the whole stack restarted: 3 nodes, then the bridge ----------
     if (n > STACK_RESTART_MAX_N) {

@@ -53,10 +53,11 @@ const HOT_FILTER = "events.bench.*";
 const FANOUT_MATCH = 1_000;
 /**
  * Where the subscriptions start (JETGATE_BENCH_START_AT). "time" (default): the bench's start, so
- * one that becomes active after the activation event was stored still gets it, which today's
- * design needs (its consumers start ~1 s apart, one after another); on the fan-out design that is
- * a backfill per subscription (of nothing: the cluster is fresh). "new": the API's default, what a
- * user gets; one not active yet when the event is stored never gets it (a NOT REACHED figure).
+ * one that becomes active after the activation event was stored still gets it, which the
+ * per-subscription-durable design needed (its consumers started ~1 s apart, one after another);
+ * on the fan-out design a start in the past asks for a backfill per subscription (of nothing: the
+ * cluster is fresh). "new": the API's default, what a user gets; one not active yet when the
+ * event is stored never gets it (a NOT REACHED figure).
  */
 const START_AT = process.env.JETGATE_BENCH_START_AT ?? "time";
 const CREATE_CONCURRENCY = Number(process.env.JETGATE_BENCH_CREATE_CONCURRENCY ?? 64);
@@ -89,8 +90,8 @@ const GOALS = {
 /**
  * Deadlines in ms, growing with N: generous against the goals (all 10,000 active in 60 s, all
  * delivering 30 s after a restart), short enough that a run at 10,000 ends within ~15 minutes
- * even if nothing arrives. JETGATE_BENCH_ACTIVE_TIMEOUT_MS overrides the activation wait (today's
- * design needs ~1 s per subscription).
+ * even if nothing arrives. JETGATE_BENCH_ACTIVE_TIMEOUT_MS overrides the activation wait (the
+ * per-subscription-durable design needed ~1 s per subscription).
  */
 function deadlines(n: number, matched: number) {
   return {

@@ -88,7 +88,7 @@ export const BRIDGE_DEFAULTS: BridgeConfig = {
   // A whole cluster restarted on its data took 5–20 s here to elect every leader (DESIGN.md decision 15).
   readyDeadlineMs: 90_000,
   connectionsPerOrigin: 256,
-  maxInFlight: 1024,
+  maxInFlight: 4096,
   taskAckWaitMs: 30_000,
   logLevel: "info",
   instance: `${hostname()}-${process.pid}`,

@@ -14,6 +14,12 @@ export class BridgeMetrics {
   readonly readFailures: Counter<"metric">;
   readonly fanoutPending: Gauge;
   readonly tasksFanned: Counter;
+  private backfillsPending: () => number = () => 0;
+
+  /** Where the backfills gauge reads from (the runner is made after the metrics). */
+  watchBackfills(pending: () => number): void {
+    this.backfillsPending = pending;
+  }
 
   constructor(collect: { lag: () => Promise<Map<string, number>>; dlq: () => Promise<Map<string, number>>; fanout: () => Promise<number> }) {
     const registers = [this.registry];
@@ -87,6 +93,15 @@ export class BridgeMetrics {
       name: "jetgate_fanout_tasks_total",
       help: "Delivery tasks written by this instance's fan-out (one per event and subscription it is owed to)",
       registers,
+    });
+    const metrics = this;
+    new Gauge({
+      name: "jetgate_backfills_pending",
+      help: "Backfills (start positions before a subscription joined, migrations) not finished, as this instance sees them",
+      registers,
+      collect() {
+        this.set(metrics.backfillsPending());
+      },
     });
     this.attemptRecordsLost = new Counter({
       name: "jetgate_attempt_records_lost_total",

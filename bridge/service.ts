@@ -13,6 +13,8 @@ import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
 import { durableName, streamOf } from "./delivery/durable-consumers.ts";
 import { ConsumerManager } from "./delivery/supervisor.ts";
 import { FanOut, FANOUT_DURABLE } from "./delivery/fanout.ts";
+import { BackfillRunner } from "./delivery/backfill.ts";
+import { migrateLegacyLayout } from "./delivery/migrate.ts";
 import { HeldReleaser } from "./delivery/held.ts";
 import { SubscriptionView } from "./delivery/subscription-view.ts";
 import { TaskWorker } from "./delivery/task-worker.ts";
@@ -110,6 +112,8 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     const worker = new TaskWorker({ ...runnerDeps, view, store });
     const held = new HeldReleaser({ js, jsm, view, log });
     manager = new ConsumerManager(store, { ...runnerDeps, view, worker, held }, log);
+    const backfills = new BackfillRunner({ nc, js, jsm, log, instance: config.instance, lookup: (id) => view.get(id), wait });
+    metrics.watchBackfills(() => backfills.pending());
     const fanout = new FanOut({ nc, js, jsm, store, view, log, settle, wait, onFanned: (_event, tasks) => metrics.tasksFanned.inc(tasks) });
     let ready = false;
     const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready, log });
@@ -121,13 +125,18 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     let started = false;
     cleanups.unshift(async () => {
       // Only for a start that failed half-way; a started bridge stops these in stop().
-      if (!started) await Promise.all([fanout.stop(0), worker.stop(0), manager.stop(0)]);
+      if (!started) await Promise.all([fanout.stop(0), worker.stop(0), manager.stop(0), backfills.stop()]);
     });
     await manager.start();
+    // Subscriptions of the previous layout (a durable pair each) join the fan-out first; the view
+    // must show their joinedAt before the fan-out matches, or it would owe them old events.
+    const { migrated } = await migrateLegacyLayout({ nc, js, jsm, store, log, wait }, view.all());
+    if (migrated.length > 0) await view.waitRevision(await store.lastRevision(), config.readyDeadlineMs);
     await fanout.start();
     await worker.start();
     held.start();
     cleanups.unshift(() => held.stop());
+    await backfills.start();
     void held.sweep();
     started = true;
     ready = true;
@@ -148,6 +157,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
           await fanout.stop(config.shutdownDeadlineMs);
           await worker.stop(config.shutdownDeadlineMs);
           await manager.stop(config.shutdownDeadlineMs);
+          await backfills.stop();
           for (const cleanup of cleanups) await cleanup().catch((err: unknown) => log.warn({ err }, "a shutdown step failed; going on with the others"));
           log.info("bridge stopped");
         })();

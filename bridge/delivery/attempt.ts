@@ -9,8 +9,18 @@ import type { BridgeConfig } from "../config.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { liveSecrets, type Subscription } from "../subscriptions/model.ts";
 import { renderEvent } from "./event.ts";
+import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
 import { signHeaders } from "./sign.ts";
 import type { AttemptResult, Deliverer } from "./webhook-post.ts";
+
+/**
+ * The wait before the next attempt after a failed one, or null when the schedule has none left:
+ * the subscription's schedule, or the receiver's Retry-After on 429/503 (bounded by the setting).
+ */
+export function retryDelay(config: Pick<BridgeConfig, "maxRetryAfterMs">, sub: Subscription, attempt: number, result: AttemptResult): number | null {
+  const retryAfterMs = honoursRetryAfter(result.status) ? parseRetryAfter(result.retryAfter) : null;
+  return nextDelay(sub.retry, attempt, retryAfterMs, config.maxRetryAfterMs);
+}
 
 /** At most this many earlier attempts travel with a dead letter. */
 const HISTORY_LIMIT = 50;

@@ -51,7 +51,9 @@ function consumerConfig(sub: Subscription, source: Source): Partial<ConsumerConf
       // is created instead: after the bridge has seen the subscription, which under load (or with
       // no bridge running) is later, and the events in between would never reach it. The creator's
       // clock against the server's stamps: NTP-close, and the same clock on one host.
-      return { ...base, deliver_policy: DeliverPolicy.StartTime, opt_start_time: sub.createdAt };
+      // joinedAt (the server's time of its first revision), as the fan-out reads it for unordered
+      // subscriptions; createdAt (the creator's clock) until that stamp is written.
+      return { ...base, deliver_policy: DeliverPolicy.StartTime, opt_start_time: sub.joinedAt ?? sub.createdAt };
   }
 }
 

@@ -131,7 +131,16 @@ export class FanOut {
       return;
     }
     this.unconfirmed.push(item);
-    this.confirming ??= this.confirm().finally(() => (this.confirming = undefined));
+    this.kickConfirm();
+  }
+
+  /** One confirmation loop at a time; one that ends while an event was added starts again. */
+  private kickConfirm(): void {
+    if (this.confirming || this.unconfirmed.length === 0) return;
+    this.confirming = this.confirm().finally(() => {
+      this.confirming = undefined;
+      if (!this.stopping) this.kickConfirm();
+    });
   }
 
   private async write(item: Unconfirmed, subs: Subscription[]): Promise<void> {

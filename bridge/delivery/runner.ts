@@ -11,11 +11,10 @@ import type { BridgeConfig } from "../config.ts";
 import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
-import { describe, postEvent, readHistory, SubscriptionMeters, withLast, type History } from "./attempt.ts";
+import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast, type History } from "./attempt.ts";
 import type { HealthTracker } from "./auto-disable.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
-import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
 import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
 import type { TickBatch } from "./tick-batch.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -234,8 +233,7 @@ export class SubscriptionRunner {
   /** Any other failure: nak with the schedule's next delay, or dead-letter when it has none left. */
   private async failed(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, ctx: AttemptContext, result: AttemptResult): Promise<void> {
     this.deps.health.failure(sub);
-    const retryAfterMs = honoursRetryAfter(result.status) ? parseRetryAfter(result.retryAfter) : null;
-    const delay = nextDelay(sub.retry, ctx.attempt, retryAfterMs, this.deps.config.maxRetryAfterMs);
+    const delay = retryDelay(this.deps.config, sub, ctx.attempt, result);
     if (delay === null) {
       const last = attemptRecord(ctx, result, "dead-lettered");
       await this.deps.attempts.record(last);

@@ -101,10 +101,13 @@ export class SubscriptionView {
    */
   owed(event: EventKey, since = -1): Subscription[] {
     const out: Subscription[] = [];
+    // Many subscriptions share a filter (one per customer on the same types): match each once.
+    const matches = new Map<string, boolean>();
     for (const e of this.entries.values()) {
-      if (e.gen <= since || e.sub.ordered || event.timeMs < e.joinedAtMs) continue;
-      if (!startsBy(e.sub, event) || !subjectCovers(e.sub.filter, event.subject)) continue;
-      out.push(e.sub);
+      if (e.gen <= since || e.sub.ordered || event.timeMs < e.joinedAtMs || !startsBy(e.sub, event)) continue;
+      let match = matches.get(e.sub.filter);
+      if (match === undefined) matches.set(e.sub.filter, (match = subjectCovers(e.sub.filter, event.subject)));
+      if (match) out.push(e.sub);
     }
     return out;
   }

@@ -4,21 +4,22 @@
 // up; the held stream when the subscription is disabled. Nothing is acked before the receiver
 // said 2xx or the task's successor (retry, dead letter, held copy) was acked by JetStream.
 //
-// Isolation (issue 13): a task never waits inside the bridge for its own subscription. Over its
-// subscription's in-flight bound or rate it is parked (nak with a short delay) and the slot goes
-// to the next task; a retry's wait is a not-before on the server (the durable's max_ack_pending is
-// unlimited), so a dead endpoint costs the others only the tasks it has in flight right now, which
-// its maxConcurrency bounds.
+// Isolation (issue 13): what one subscription may hold of this instance's slots is bounded. At its
+// in-flight bound a task waits in the subscription's small local queue; past that, or over its
+// rate, it is parked (nak with a jittered delay) and the slot goes to the next task. A retry's
+// wait is a not-before on the server (the durable's max_ack_pending is unlimited), never a slot.
+// And a subscription whose last attempt failed is probed with FAILING_CONCURRENCY requests and no
+// queue until one succeeds (as Svix throttles a failing endpoint), so a dead or hanging endpoint
+// holds a couple of slots, not its maxConcurrency.
 import { nanos } from "@nats-io/nats-core";
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { decodeEvent, EVENTS_STREAM, H_SOURCE_SUBJECT, type EventEnvelope } from "../../broker/index.ts";
 import { attemptRecord, type AttemptContext, type AttemptRecord } from "../recovery/attempt-log.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
 import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
-import { describe, postEvent, readHistory, SubscriptionMeters, withLast } from "./attempt.ts";
+import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast } from "./attempt.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
 import { sharedDurable } from "./shared-durable.ts";
-import { honoursRetryAfter, nextDelay, parseRetryAfter } from "./retry-schedule.ts";
 import type { RunnerDeps } from "./runner.ts";
 import type { SubscriptionView } from "./subscription-view.ts";
 import { publishTask, readTaskMeta, subscriptionOfSubject, ALL_TASKS, TASKS_DURABLE, TASKS_STREAM, type TaskMeta } from "./tasks.ts";
@@ -30,9 +31,12 @@ const PULL_EXPIRES_MS = 2_000;
 const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
 /** A task whose successor could not be written is tried again after this long. */
 const RETRY_WRITE_DELAY_MS = 1_000;
-/** Parked tasks (subscription at its bound) come back after this, doubling per park up to the cap. */
-const PARK_MIN_MS = 100;
-const PARK_MAX_MS = 5_000;
+/** Parked tasks (subscription at its bound or rate) come back after this, ±50%. */
+const PARK_MS = 1_000;
+/** Tasks a subscription may have waiting locally for one of its slots (at most its maxConcurrency). */
+const QUEUE_CAP = 16;
+/** Attempts in flight for a subscription whose last attempt failed. */
+const FAILING_CONCURRENCY = 2;
 /** A task of a subscription this view does not know yet (its watch lags) is looked at again after this. */
 const UNKNOWN_DELAY_MS = 250;
 /** After a dead letter could not be written, the next try (without a new attempt) waits this long. */
@@ -43,6 +47,18 @@ const HISTORY_RETRIES = 10;
 export interface TaskWorkerDeps extends RunnerDeps {
   view: SubscriptionView;
   store: SubscriptionStore;
+}
+
+/** An attempt's slot goes to the next waiting task of the subscription, or is freed. */
+function release(lane: Lane): void {
+  const next = lane.waiting.shift();
+  if (next) next(true);
+  else lane.inFlight--;
+}
+
+/** Gives the task back for later, jittered so that parked tasks do not come back in one wave. */
+function park(m: JsMsg): void {
+  m.nak(Math.round(PARK_MS * (0.5 + Math.random())));
 }
 
 function lastAttemptOf(meta: TaskMeta): AttemptRecord | undefined {
@@ -57,6 +73,10 @@ function lastAttemptOf(meta: TaskMeta): AttemptRecord | undefined {
 /** This instance's flow control of one subscription. */
 interface Lane {
   inFlight: number;
+  /** Tasks waiting for one of its slots (each holds one of the instance's slots meanwhile). */
+  waiting: Array<(handed: boolean) => void>;
+  /** The last attempt failed: probe with FAILING_CONCURRENCY until one succeeds. */
+  failing: boolean;
   rate: TokenBucket;
   meters: SubscriptionMeters;
 }
@@ -105,7 +125,7 @@ export class TaskWorker {
   private lane(sub: Subscription): Lane {
     let lane = this.lanes.get(sub.id);
     if (!lane) {
-      lane = { inFlight: 0, rate: new TokenBucket(sub.rateLimitPerSecond), meters: new SubscriptionMeters(this.deps.metrics, sub.id) };
+      lane = { inFlight: 0, waiting: [], failing: false, rate: new TokenBucket(sub.rateLimitPerSecond), meters: new SubscriptionMeters(this.deps.metrics, sub.id) };
       this.lanes.set(sub.id, lane);
     }
     return lane;
@@ -155,17 +175,30 @@ export class TaskWorker {
     }
     const lane = this.lane(sub);
     if (meta.attempts >= maxAttempts(sub)) return this.exhausted(m, sub, meta, lane);
-    if (lane.inFlight >= sub.maxConcurrency || !lane.rate.tryTake()) {
-      m.nak(Math.min(PARK_MAX_MS, PARK_MIN_MS * 2 ** Math.min(10, m.info.deliveryCount - 1)));
-      return;
+    const limit = lane.failing ? Math.min(sub.maxConcurrency, FAILING_CONCURRENCY) : sub.maxConcurrency;
+    if (lane.inFlight < limit) {
+      lane.inFlight++;
+    } else {
+      if (lane.waiting.length >= (lane.failing ? 0 : Math.min(limit, QUEUE_CAP))) return park(m);
+      // Woken with the slot of the attempt that ended (handed over, so no newcomer takes it first).
+      // Behind slow requests the wait may outlast AckWait: keep the task ours meanwhile.
+      const keepAlive = setInterval(() => m.working(), this.deps.config.taskAckWaitMs / 3);
+      const handed = await new Promise<boolean>((resolve) => lane.waiting.push(resolve)).finally(() => clearInterval(keepAlive));
+      if (!handed) {
+        m.nak(HANDBACK_DELAY_MS);
+        return;
+      }
     }
-    lane.inFlight++;
+    if (!lane.rate.tryTake()) {
+      release(lane);
+      return park(m);
+    }
     lane.meters.inFlight.inc();
     try {
       await this.attempt(m, sub, meta, lane);
     } finally {
-      lane.inFlight--;
       lane.meters.inFlight.dec();
+      release(lane);
     }
   }
 
@@ -205,6 +238,7 @@ export class TaskWorker {
     };
     const result = await postEvent(this.deps.deliverer, sub, event, { signal: this.abort.signal, keepAliveMs: this.deps.config.taskAckWaitMs / 3, keepAlive: () => m.working() });
     lane.meters.attemptSeconds.observe(result.latencyMs / 1000);
+    if (result.error !== "ABORTED") lane.failing = !result.ok;
     if (result.ok) {
       this.deps.settle.add(() => {
         m.ack();
@@ -234,8 +268,7 @@ export class TaskWorker {
   /** Any other failure: a successor task after the schedule's next delay, or the DLQ when none is left. */
   private async failed(m: JsMsg, sub: Subscription, meta: TaskMeta, lane: Lane, ctx: AttemptContext, result: AttemptResult): Promise<void> {
     this.deps.health.failure(sub);
-    const retryAfterMs = honoursRetryAfter(result.status) ? parseRetryAfter(result.retryAfter) : null;
-    const delay = nextDelay(sub.retry, ctx.attempt, retryAfterMs, this.deps.config.maxRetryAfterMs);
+    const delay = retryDelay(this.deps.config, sub, ctx.attempt, result);
     if (delay === null) {
       const last = attemptRecord(ctx, result, "dead-lettered");
       await this.deps.attempts.record(last);
@@ -327,6 +360,7 @@ export class TaskWorker {
     this.stopping = true;
     await this.messages?.close().catch((err: unknown) => this.deps.log.warn({ err }, "closing the task pull failed; stopping anyway"));
     this.slots.releaseWaiters();
+    for (const lane of this.lanes.values()) for (const wake of lane.waiting.splice(0)) wake(false);
     await this.loop;
     const settled = Promise.allSettled([...this.inFlight]);
     await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);

@@ -32,7 +32,7 @@ interface SubscriptionSecret {
 export interface Subscription {
   id: string;
   url: string;
-  /** Subject pattern under `events.` (one filter subject: nats-server 2.9 allows one per consumer). */
+  /** Subject pattern under `events.` (one pattern per subscription). */
   filter: string;
   secrets: SubscriptionSecret[];
   retry: { scheduleMs: number[]; jitter: number };
@@ -54,7 +54,8 @@ export interface Subscription {
   /**
    * The server time of the subscription's first revision in KV (written right after it by the
    * store): the fan-out gives it the events stored from then on, and a backfill those before that
-   * its start position asks for (DESIGN decision 16). Absent only until that second write lands.
+   * its start position asks for (DESIGN decision 16). Absent until that second write lands, and on a subscription of the previous layout until
+   * migration sets it (delivery/migrate.ts).
    */
   joinedAt?: string;
 }
@@ -244,6 +245,8 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
     metadata: metadata as Record<string, string>,
     createdAt: existing?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
+    // Server-held like createdAt: an update (PUT, PATCH, a file applied) must not make the fan-out
+    // and the backfill forget where one ends and the other begins.
     ...(existing?.joinedAt ? { joinedAt: existing.joinedAt } : {}),
   };
   if (!sub.enabled) {

@@ -8,6 +8,7 @@ import { jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyO
 import { BridgeError } from "../errors.ts";
 import { isStreamNotFound, isWrongLastSequence } from "../nats-errors.ts";
 import type { Subscription } from "./model.ts";
+import { recordBackfill } from "../delivery/backfill.ts";
 
 export const SUBSCRIPTIONS_BUCKET = "jetgate_subscriptions";
 const HEALTH_BUCKET = "jetgate_subscription_health";
@@ -44,6 +45,7 @@ export class SubscriptionStore {
   private constructor(
     readonly kv: KV,
     readonly health: KV,
+    private readonly nc: NatsConnection,
   ) {}
 
   /**
@@ -57,7 +59,7 @@ export class SubscriptionStore {
       untilReady(`KV bucket ${name} (stream KV_${name})`, () => kvm.create(name, { replicas, history, description }), wait);
     const kv = await bucket(SUBSCRIPTIONS_BUCKET, 5, "Jetgate webhook subscriptions");
     const health = await bucket(HEALTH_BUCKET, 1, "Jetgate subscription health");
-    return new SubscriptionStore(kv, health);
+    return new SubscriptionStore(kv, health, nc);
   }
 
   async get(id: string): Promise<{ sub: Subscription; revision: number; at: Date } | null> {
@@ -93,7 +95,8 @@ export class SubscriptionStore {
    * revision: the moment from which the fan-out owes it events (DESIGN decision 16). The server's
    * clock and not the creator's, so the fan-out can tell for every event whether this revision
    * was already committed when the event was stored. Until the stamp lands, readers take the
-   * first revision's own time. Returns the stamped subscription.
+   * first revision's own time. A start position before that (all, a sequence, a time) is a
+   * backfill, recorded before the stamp (backfill.ts). Returns the stamped subscription.
    */
   async create(sub: Subscription): Promise<Subscription> {
     let revision: number;
@@ -105,7 +108,9 @@ export class SubscriptionStore {
       throw new BridgeError("SUBSCRIPTION_EXISTS", `subscription ${sub.id} exists already`, { id: sub.id }, { cause: err });
     }
     const first = await this.kv.get(sub.id, { revision });
-    const stamped = { ...sub, joinedAt: (first?.created ?? new Date()).toISOString() };
+    const joinedAt = first?.created ?? new Date();
+    const stamped = { ...sub, joinedAt: joinedAt.toISOString() };
+    await recordBackfill(this.nc, stamped, joinedAt);
     await this.kv.update(sub.id, JSON.stringify(stamped), revision).catch((err: unknown) => {
       // Changed in between by another writer, who kept our first revision's time as theirs.
       if (!isWrongLastSequence(err)) throw err;

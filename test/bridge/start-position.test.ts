@@ -33,3 +33,24 @@ test("a subscription created while no bridge runs gets the events published afte
   assert.ok(!ids.includes(before.webhookId), "an event from before the subscription existed is not delivered");
   assert.equal(got.length, 2);
 });
+
+test("a subscription starting in the past gets the earlier events by a backfill, and the later ones once each", async (t) => {
+  const broker = await startTestBroker({ nodes: 1 });
+  t.after(() => broker.stop());
+  const rx = await startReceiver();
+  t.after(() => rx.stop());
+  const nc = await broker.connect();
+  const bridge = await startTestBridge(broker);
+  t.after(() => bridge.stop());
+
+  const earlier: Array<Awaited<ReturnType<typeof publishEvent>>> = [];
+  for (let i = 0; i < 5; i++) earlier.push(await publishEvent(nc, "start.past", { i }));
+  await addSubscription(nc, { id: "from-all", url: `${rx.url}/from-all`, filter: "events.start.past", secret: SECRET_A, startAt: "all" });
+  await addSubscription(nc, { id: "from-seq", url: `${rx.url}/from-seq`, filter: "events.start.past", secret: SECRET_A, startAt: { sequence: earlier[3]!.seq } });
+  const later = await publishEvent(nc, "start.past", { i: 5 });
+  await rx.waitFor(5 + 1 + 2 + 1, 30_000);
+  await sleep(500);
+  const to = (id: string) => rx.requests.filter((r) => r.path.endsWith(`/${id}`)).map((r) => r.headers["webhook-id"]).sort();
+  assert.deepEqual(to("from-all"), [...earlier, later].map((e) => e.webhookId).sort(), "every event once");
+  assert.deepEqual(to("from-seq"), [earlier[3]!, earlier[4]!, later].map((e) => e.webhookId).sort(), "from its sequence on, once each");
+});

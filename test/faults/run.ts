@@ -152,13 +152,16 @@ export async function runFaults(opts: FaultRunOptions, res: RunResources): Promi
   await load.stop();
   await load.settle(60_000);
 
-  // Every subscription drained: nothing pending, nothing waiting for an ack or a retry.
+  // Every subscription drained: every event fanned out, and no task left (WQ: a task is gone once
+  // delivered or dead-lettered), so nothing pending, waiting for an ack or waiting for a retry.
   const jsm = await jetstreamManager(nc);
   let last = "";
-  await waitUntil("every subscription's consumer drained", 180_000, async () => {
-    const infos = await Promise.all(subscribers.map((s) => jsm.consumers.info("EVENTS", `jetgate_${s.id}`).catch(() => null)));
-    last = infos.map((i, n) => `${subscribers[n]!.id}: ${i ? `${i.num_pending} pending, ${i.num_ack_pending} unacked` : "no info"}`).join("; ");
-    return infos.every((i) => i !== null && i.num_pending === 0 && i.num_ack_pending === 0);
+  await waitUntil("every event fanned out and every subscription's tasks done", 180_000, async () => {
+    const durables = [["EVENTS", "jetgate_fanout"], ["JETGATE_TASKS", "jetgate_deliveries"]] as const;
+    const infos = await Promise.all(durables.map(([stream, name]) => jsm.consumers.info(stream, name).catch(() => null)));
+    const tasks = await jsm.streams.info("JETGATE_TASKS").then((i) => i.state.messages, () => null);
+    last = infos.map((i, n) => `${durables[n]![1]}: ${i ? `${i.num_pending} pending, ${i.num_ack_pending} unacked` : "no info"}`).join("; ") + `; tasks stored: ${tasks}`;
+    return tasks === 0 && infos.every((i) => i !== null && i.num_pending === 0 && i.num_ack_pending === 0);
   }).catch((err: Error) => {
     throw new Error(`${err.message} (${last})`);
   });

@@ -23,7 +23,9 @@ export class HealthTracker {
     this.streak.set(id, 0);
     if (this.known.get(id)?.state === "healthy") return;
     this.serial(id, async () => {
-      await this.store.markHealthy(id);
+      // A subscription never marked failing has no key: read rather than write a delete marker,
+      // which for thousands of subscriptions would be thousands of R3 writes on their first delivery.
+      if (this.known.get(id)?.state === "failing" || (await this.store.getHealth(id))) await this.store.markHealthy(id);
       this.known.set(id, { state: "healthy" });
     });
   }

@@ -13,7 +13,7 @@ import { EVENTS_STREAM } from "../../broker/index.ts";
 import { untilReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { isWrongLastSequence } from "../nats-errors.ts";
 import { copyEventHeaders } from "../recovery/event-headers.ts";
-import { scanStream } from "../recovery/stream-scan.ts";
+import { scanStream, seqAtTime } from "../recovery/stream-scan.ts";
 import type { Subscription } from "../subscriptions/model.ts";
 import { eventsReplicas, SUBSCRIPTIONS_BUCKET } from "../subscriptions/store.ts";
 import { eventTaskId, publishTask } from "./tasks.ts";
@@ -297,7 +297,10 @@ export class BackfillRunner {
         {
           stream: EVENTS_STREAM,
           filter: sub.filter,
-          ...(resumeSeq !== undefined ? { startSeq: resumeSeq } : { startTime: new Date(record.fromTime!) }),
+          // By sequence, so that an empty range (the common case: a start time just before the
+          // subscription was created) costs a few direct reads, not a consumer and its idle wait.
+          startSeq: resumeSeq ?? (await seqAtTime(jsm, EVENTS_STREAM, new Date(record.fromTime!))),
+          endSeq: (await seqAtTime(jsm, EVENTS_STREAM, new Date(untilMs))) - 1,
           // scanStream stops at the first message newer than endTime; message times are whole
           // milliseconds (floored), so "newer than until − 1 ms" is "stamped at or after until",
           // the same line the fan-out draws at joinedAt.

@@ -31,8 +31,14 @@ const PULL_EXPIRES_MS = 2_000;
 const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
 /** A task whose successor could not be written is tried again after this long. */
 const RETRY_WRITE_DELAY_MS = 1_000;
-/** Parked tasks (subscription at its bound or rate) come back after this, ±50%. */
-const PARK_MS = 1_000;
+/**
+ * A parked task (subscription at its bound) comes back after about the time its subscription needs
+ * to work off what it holds now, by its recent latency, within these bounds, ±50%.
+ */
+const PARK_MIN_MS = 50;
+const PARK_MAX_MS = 5_000;
+/** Weight of the newest attempt in a subscription's latency average. */
+const LATENCY_WEIGHT = 0.2;
 /** Tasks a subscription may have waiting locally for one of its slots (at most its maxConcurrency). */
 const QUEUE_CAP = 16;
 /** Attempts in flight for a subscription whose last attempt failed. */
@@ -56,9 +62,10 @@ function release(lane: Lane): void {
   else lane.inFlight--;
 }
 
-/** Gives the task back for later, jittered so that parked tasks do not come back in one wave. */
-function park(m: JsMsg): void {
-  m.nak(Math.round(PARK_MS * (0.5 + Math.random())));
+/** Gives the task back for about `ms`, jittered so that parked tasks do not come back in one wave. */
+function park(m: JsMsg, ms: number): void {
+  const bounded = Math.min(PARK_MAX_MS, Math.max(PARK_MIN_MS, ms));
+  m.nak(Math.round(bounded * (0.5 + Math.random())));
 }
 
 function lastAttemptOf(meta: TaskMeta): AttemptRecord | undefined {
@@ -77,6 +84,10 @@ interface Lane {
   waiting: Array<(handed: boolean) => void>;
   /** The last attempt failed: probe with FAILING_CONCURRENCY until one succeeds. */
   failing: boolean;
+  /** Moving average of its attempts' latency, ms. */
+  latencyMs: number;
+  /** When an attempt last ended (or the lane was made): a long silence is latency too. */
+  lastDoneAt: number;
   rate: TokenBucket;
   meters: SubscriptionMeters;
 }
@@ -125,7 +136,7 @@ export class TaskWorker {
   private lane(sub: Subscription): Lane {
     let lane = this.lanes.get(sub.id);
     if (!lane) {
-      lane = { inFlight: 0, waiting: [], failing: false, rate: new TokenBucket(sub.rateLimitPerSecond), meters: new SubscriptionMeters(this.deps.metrics, sub.id) };
+      lane = { inFlight: 0, waiting: [], failing: false, latencyMs: 0, lastDoneAt: Date.now(), rate: new TokenBucket(sub.rateLimitPerSecond), meters: new SubscriptionMeters(this.deps.metrics, sub.id) };
       this.lanes.set(sub.id, lane);
     }
     return lane;
@@ -179,7 +190,7 @@ export class TaskWorker {
     if (lane.inFlight < limit) {
       lane.inFlight++;
     } else {
-      if (lane.waiting.length >= (lane.failing ? 0 : Math.min(limit, QUEUE_CAP))) return park(m);
+      if (lane.waiting.length >= (lane.failing ? 0 : Math.min(limit, QUEUE_CAP))) return park(m, ((lane.inFlight + lane.waiting.length) / limit) * Math.max(lane.latencyMs, Date.now() - lane.lastDoneAt));
       // Woken with the slot of the attempt that ended (handed over, so no newcomer takes it first).
       // Behind slow requests the wait may outlast AckWait: keep the task ours meanwhile.
       const keepAlive = setInterval(() => m.working(), this.deps.config.taskAckWaitMs / 3);
@@ -191,7 +202,7 @@ export class TaskWorker {
     }
     if (!lane.rate.tryTake()) {
       release(lane);
-      return park(m);
+      return park(m, 1000 / (sub.rateLimitPerSecond ?? 1000));
     }
     lane.meters.inFlight.inc();
     try {
@@ -238,6 +249,8 @@ export class TaskWorker {
     };
     const result = await postEvent(this.deps.deliverer, sub, event, { signal: this.abort.signal, keepAliveMs: this.deps.config.taskAckWaitMs / 3, keepAlive: () => m.working() });
     lane.meters.attemptSeconds.observe(result.latencyMs / 1000);
+    lane.latencyMs += LATENCY_WEIGHT * (result.latencyMs - lane.latencyMs);
+    lane.lastDoneAt = Date.now();
     if (result.error !== "ABORTED") lane.failing = !result.ok;
     if (result.ok) {
       this.deps.settle.add(() => {

@@ -66,6 +66,27 @@ export async function scanStream(
   }
 }
 
+/**
+ * The first sequence of `stream` whose message was stored at or after `time` (last_seq + 1 when
+ * none): a binary search of direct reads, about log2(messages) requests and no consumer. A time
+ * range becomes a sequence range this way, which scanStream checks for emptiness with one request
+ * (nats-server 2.10 has no direct get by start time; a start-time scan of an empty range would
+ * wait out its idle time instead).
+ */
+export async function seqAtTime(jsm: JetStreamManager, stream: string, time: Date): Promise<number> {
+  const { state } = await jsm.streams.info(stream);
+  let lo = state.first_seq;
+  let hi = state.last_seq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const m = await jsm.streams.getMessage(stream, { seq: mid, next_by_subj: ">" } as never);
+    // Nothing stored from mid up to hi: the answer is at or below mid.
+    if (!m || m.seq >= hi || m.time.getTime() >= time.getTime()) hi = mid;
+    else lo = m.seq + 1;
+  }
+  return lo;
+}
+
 interface ScanPass {
   seen: number;
   /** True when the scan ended for a reason other than silence. */

@@ -44,13 +44,24 @@ test("a subscription starting in the past gets the earlier events by a backfill,
   t.after(() => bridge.stop());
 
   const earlier: Array<Awaited<ReturnType<typeof publishEvent>>> = [];
-  for (let i = 0; i < 5; i++) earlier.push(await publishEvent(nc, "start.past", { i }));
+  let between = "";
+  for (let i = 0; i < 5; i++) {
+    if (i === 2) {
+      // Message times are whole milliseconds: keep the start time apart from both neighbours.
+      await sleep(5);
+      between = new Date().toISOString();
+      await sleep(5);
+    }
+    earlier.push(await publishEvent(nc, "start.past", { i }));
+  }
   await addSubscription(nc, { id: "from-all", url: `${rx.url}/from-all`, filter: "events.start.past", secret: SECRET_A, startAt: "all" });
   await addSubscription(nc, { id: "from-seq", url: `${rx.url}/from-seq`, filter: "events.start.past", secret: SECRET_A, startAt: { sequence: earlier[3]!.seq } });
+  await addSubscription(nc, { id: "from-time", url: `${rx.url}/from-time`, filter: "events.start.past", secret: SECRET_A, startAt: { time: between } });
   const later = await publishEvent(nc, "start.past", { i: 5 });
-  await rx.waitFor(5 + 1 + 2 + 1, 30_000);
+  await rx.waitFor(5 + 1 + 2 + 1 + 3 + 1, 30_000);
   await sleep(500);
   const to = (id: string) => rx.requests.filter((r) => r.path.endsWith(`/${id}`)).map((r) => r.headers["webhook-id"]).sort();
   assert.deepEqual(to("from-all"), [...earlier, later].map((e) => e.webhookId).sort(), "every event once");
   assert.deepEqual(to("from-seq"), [earlier[3]!, earlier[4]!, later].map((e) => e.webhookId).sort(), "from its sequence on, once each");
+  assert.deepEqual(to("from-time"), [earlier[2]!, earlier[3]!, earlier[4]!, later].map((e) => e.webhookId).sort(), "from its time on, once each");
 });

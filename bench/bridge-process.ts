@@ -6,10 +6,15 @@ import { bridgeNodeArgs } from "../bridge/dev/index.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export function spawnBridge(bundle: string, servers: string[], port: number, env: Record<string, string> = {}): ChildProcess {
+/**
+ * `logFd`: a file descriptor for the bridge's pino log (stdout) and its stderr, for a bench with
+ * thousands of subscriptions whose warnings would flood the terminal. Without it the pino log is
+ * dropped and stderr is this process's.
+ */
+export function spawnBridge(bundle: string, servers: string[], port: number, env: Record<string, string> = {}, logFd?: number): ChildProcess {
   return spawn(process.execPath, bridgeNodeArgs(bundle), {
     cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: logFd === undefined ? ["ignore", "ignore", "inherit"] : ["ignore", logFd, logFd],
     env: {
       ...process.env,
       JETGATE_BRIDGE_NATS_SERVERS: servers.join(","),

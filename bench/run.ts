@@ -4,7 +4,8 @@
 //   npm run bench -- --only ingest    only the benchmarks whose file name contains "ingest"
 //   npm run bench -- --only sockets   browser WebSockets against HTTPS, and fan-out (sockets.bench.ts)
 //   npm run bench -- --only subscriptions   N subscriptions through the admin API: time to active,
-//                                  nats-server RSS/CPU, fan-out, 10% dead, restarts (JETGATE_BENCH_SUBSCRIPTIONS=N, default 50)
+//                                  nats-server RSS/CPU, fan-out, 10% dead, restarts (JETGATE_BENCH_SUBSCRIPTIONS=N
+//                                  or a list, e.g. 1000,10000: a fresh cluster per N; default 50)
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";

@@ -27,7 +27,8 @@ import { BridgeMetrics } from "./metrics.ts";
 import { isConsumerNotFound } from "./nats-errors.ts";
 import { ssrfPolicy } from "./subscriptions/operations.ts";
 import { ensureRedriveStream } from "./recovery/redrive.ts";
-import { SubscriptionStore, eventsReplicas } from "./subscriptions/store.ts";
+import { SubscriptionStore } from "./subscriptions/store.ts";
+import { eventsReplicas } from "./subscriptions/buckets.ts";
 import { TickBatch } from "./delivery/tick-batch.ts";
 
 export interface RunningBridge {

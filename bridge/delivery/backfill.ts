@@ -15,7 +15,7 @@ import { isWrongLastSequence } from "../nats-errors.ts";
 import { copyEventHeaders } from "../recovery/event-headers.ts";
 import { scanStream, seqAtTime } from "../recovery/stream-scan.ts";
 import type { Subscription } from "../subscriptions/model.ts";
-import { eventsReplicas, SUBSCRIPTIONS_BUCKET } from "../subscriptions/store.ts";
+import { eventsReplicas, SUBSCRIPTIONS_BUCKET } from "../subscriptions/buckets.ts";
 import { eventTaskId, publishTask } from "./tasks.ts";
 
 export const BACKFILLS_BUCKET = "jetgate_backfills";

@@ -4,14 +4,15 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { EVENTS_STREAM } from "../../broker/index.ts";
-import { jetstreamManagerReady, LeaderMissingError, untilReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
+import { untilReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { BridgeError } from "../errors.ts";
-import { isStreamNotFound, isWrongLastSequence } from "../nats-errors.ts";
-import type { Subscription } from "./model.ts";
+import { isWrongLastSequence } from "../nats-errors.ts";
 import { recordBackfill } from "../delivery/backfill.ts";
+import type { Subscription } from "./model.ts";
+import { eventsReplicas, SUBSCRIPTIONS_BUCKET } from "./buckets.ts";
 
-export const SUBSCRIPTIONS_BUCKET = "jetgate_subscriptions";
+export { SUBSCRIPTIONS_BUCKET };
+
 const BUCKET_STREAM = `KV_${SUBSCRIPTIONS_BUCKET}`;
 const KEY_PREFIX = `$KV.${SUBSCRIPTIONS_BUCKET}.`;
 
@@ -27,22 +28,6 @@ const HEALTH_BUCKET = "jetgate_subscription_health";
 interface SubscriptionHealth {
   /** When the current run of failures began; absent once a delivery succeeds. */
   failingSince: string;
-}
-
-/** Replicas of the EVENTS stream, so the bridge's own state is as durable as the events. */
-export async function eventsReplicas(nc: NatsConnection, wait: UntilReadyOptions = {}): Promise<number> {
-  const jsm = await jetstreamManagerReady(nc, wait);
-  const info = await untilReady(`stream ${EVENTS_STREAM}`, async () => {
-    const found = await jsm.streams.info(EVENTS_STREAM);
-    if (found.cluster && !found.cluster.leader) throw new LeaderMissingError(`stream ${EVENTS_STREAM} has no leader`);
-    return found;
-  }, wait).catch((err: unknown) => {
-    if (isStreamNotFound(err)) {
-      throw new BridgeError("NOT_READY", `stream ${EVENTS_STREAM} not found: start the broker stack first`, {}, { cause: err });
-    }
-    throw err;
-  });
-  return info.config.num_replicas;
 }
 
 /** A change seen in the bucket; `at` is the server time of the revision (DESIGN decision 16). */

@@ -133,7 +133,12 @@ export async function runFaults(opts: FaultRunOptions, res: RunResources): Promi
     edgeEvery: 4,
     downMs: [300, 2000],
     pauseMs: [500, 2000],
-    healthyTimeoutMs: 90_000,
+    // A restarted node catches up on every stream and durable before /healthz says ok. Since the
+    // fan-out (issue 13) each delivery is also a task write and a task ack on R3, and twice (once
+    // with other suites beside it, once in a clean CI run) a node was not current within 90 s.
+    // Not explained yet (see the issue-13 note): the deadline is what a whole-cluster recovery
+    // gets (DESIGN decision 15), and the run still asserts that nothing accepted is lost.
+    healthyTimeoutMs: 180_000,
     signal: res.abort.signal,
     log,
     killBridge: async (stats) => {

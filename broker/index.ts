@@ -9,6 +9,7 @@ export * from "./streams.ts";
 export * from "./errors.ts";
 export * from "./subjects.ts";
 export * from "./event-type.ts";
+export * from "./type-globs.ts";
 export * from "./headers.ts";
 export * from "./media-type.ts";
 export * from "./percent-encoding.ts";

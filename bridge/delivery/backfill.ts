@@ -16,6 +16,7 @@ import { copyEventHeaders } from "../recovery/event-headers.ts";
 import { scanStream, seqAtTime } from "../recovery/stream-scan.ts";
 import type { Subscription } from "../subscriptions/model.ts";
 import { eventsReplicas, SUBSCRIPTIONS_BUCKET } from "../subscriptions/buckets.ts";
+import { coveringSubject, selectsSubject } from "../subscriptions/selection.ts";
 import { eventTaskId, publishTask } from "./tasks.ts";
 
 export const BACKFILLS_BUCKET = "jetgate_backfills";
@@ -103,7 +104,7 @@ export async function recordBackfill(nc: NatsConnection, sub: Subscription, unti
     ...("seq" in start ? { fromSeq: start.seq } : { fromTime: start.time.toISOString() }),
     untilTime: untilTime.toISOString(),
   };
-  if (await nothingBefore(nc, sub.filter, start, untilTime)) return;
+  if (await nothingBefore(nc, coveringSubject(sub), start, untilTime)) return;
   const kv = await bucketOf(nc);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -310,7 +311,7 @@ export class BackfillRunner {
         jsm,
         {
           stream: EVENTS_STREAM,
-          filter: sub.filter,
+          filter: coveringSubject(sub),
           // By sequence, so that an empty range (the common case: a start time just before the
           // subscription was created) costs a few direct reads, not a consumer and its idle wait.
           startSeq: resumeSeq ?? (await seqAtTime(jsm, EVENTS_STREAM, new Date(record.fromTime!))),
@@ -323,6 +324,7 @@ export class BackfillRunner {
         },
         async (m: JsMsg) => {
           if (this.stopping) throw new Interrupted("stopping");
+          if (!selectsSubject(sub, m.subject)) return;
           // Held or not by the subscription's state now: it may be disabled while backfilling.
           const held = !(this.deps.lookup(sub.id) ?? sub).enabled;
           const meta = { id: eventTaskId(m.seq), origin: "events" as const, originSeq: m.seq, attempts: 0 };

@@ -8,6 +8,7 @@ import { LeaderMissingError, untilReady, type UntilReadyOptions } from "../../br
 import { isConsumerNotFound, isStreamNotFound } from "../nats-errors.ts";
 import { REDRIVE_STREAM, redriveSubject } from "../recovery/redrive.ts";
 import type { Subscription } from "../subscriptions/model.ts";
+import { coveringSubjects } from "../subscriptions/selection.ts";
 
 export type Source = "events" | "redrive";
 
@@ -27,6 +28,18 @@ export function streamOf(source: Source): string {
  * max_deliver is unlimited: the bridge counts attempts itself and dead-letters, so no event can
  * be dropped silently by the server (and no BackOff is set, see DESIGN.md decision 4).
  */
+/**
+ * One subject as filter_subject, several as filter_subjects (nats-server 2.10), the other key
+ * cleared: an update is merged into the current config, and a consumer may not have both.
+ */
+function filterConfig(subjects: string[]): Pick<ConsumerConfig, "filter_subject" | "filter_subjects"> {
+  return subjects.length === 1 ? { filter_subject: subjects[0], filter_subjects: undefined } : { filter_subject: undefined, filter_subjects: subjects };
+}
+
+function filtersOf(config: Partial<ConsumerConfig>): string[] {
+  return config.filter_subjects?.length ? config.filter_subjects : config.filter_subject ? [config.filter_subject] : [];
+}
+
 function consumerConfig(sub: Subscription, source: Source): Partial<ConsumerConfig> & { durable_name: string } {
   const base = {
     durable_name: durableName(sub.id, source),
@@ -35,7 +48,7 @@ function consumerConfig(sub: Subscription, source: Source): Partial<ConsumerConf
     ack_wait: nanos(sub.ackWaitMs),
     max_deliver: -1,
     max_ack_pending: sub.ordered ? 1 : Math.max(1000, sub.maxConcurrency * 10),
-    filter_subject: source === "events" ? sub.filter : redriveSubject(sub.id),
+    ...filterConfig(source === "events" ? coveringSubjects(sub) : [redriveSubject(sub.id)]),
   };
   if (source === "redrive") return { ...base, deliver_policy: DeliverPolicy.All };
   switch (sub.startAt.policy) {
@@ -94,7 +107,7 @@ async function putConsumer(jsm: JetStreamManager, stream: string, config: Return
     current &&
     current.ack_wait === config.ack_wait &&
     current.max_ack_pending === config.max_ack_pending &&
-    current.filter_subject === config.filter_subject
+    JSON.stringify(filtersOf(current)) === JSON.stringify(filtersOf(config))
   ) {
     return;
   }
@@ -102,7 +115,7 @@ async function putConsumer(jsm: JetStreamManager, stream: string, config: Return
     ack_wait: config.ack_wait,
     max_ack_pending: config.max_ack_pending,
     max_deliver: -1,
-    filter_subject: config.filter_subject,
+    ...filterConfig(filtersOf(config)),
     description: config.description,
   });
 }

@@ -16,6 +16,7 @@ import type { HealthTracker } from "./auto-disable.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
+import { coveringSubjects, selectsSubject } from "../subscriptions/selection.ts";
 import type { TickBatch } from "./tick-batch.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -50,7 +51,7 @@ export interface RunnerDeps {
 
 /** Settings whose change needs the consumers updated and the pulls restarted. */
 function pullKey(sub: Subscription): string {
-  return JSON.stringify([sub.filter, sub.ackWaitMs, sub.maxConcurrency, sub.ordered]);
+  return JSON.stringify([coveringSubjects(sub), sub.ackWaitMs, sub.maxConcurrency, sub.ordered]);
 }
 
 export class SubscriptionRunner {
@@ -164,6 +165,11 @@ export class SubscriptionRunner {
   /** One delivery of one message: settle it from the history if it is overdue, else post and settle the outcome. */
   private async attempt(m: JsMsg, source: Source, sub: Subscription): Promise<void> {
     const subject = source === "redrive" ? (m.headers?.get(H_SOURCE_SUBJECT) || m.subject) : m.subject;
+    // The durable's subjects may cover more types than the subscription's globs (selection.ts).
+    if (source === "events" && !selectsSubject(sub, subject)) {
+      m.ack();
+      return;
+    }
     const event = decodeEvent(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
     if (m.info.deliveryCount > maxAttempts(sub) && (await this.settleOverdue(m, source, event, sub))) return;
     const ctx: AttemptContext = {

@@ -2,9 +2,9 @@
 // subscriptions by id, the ones an event is owed to, how far the view has read the bucket, and a
 // generation that moves on every change (so the fan-out can tell which events it matched against
 // an older view). It is fed by the one watch the ConsumerManager keeps (supervisor.ts).
-import { subjectCovers } from "../../broker/index.ts";
 import type { SubscriptionChange } from "../subscriptions/store.ts";
 import type { Subscription } from "../subscriptions/model.ts";
+import { selectionKey, selectsSubject } from "../subscriptions/selection.ts";
 
 interface Entry {
   sub: Subscription;
@@ -95,18 +95,19 @@ export class SubscriptionView {
 
   /**
    * The unordered subscriptions owed this event by the fan-out, optionally only those changed after
-   * generation `since`: the filter matches, the event was stored at or after the subscription
+   * generation `since`: it selects the event's type (selection.ts), the event was stored at or after the subscription
    * joined, and its start position does not lie after the event. (Events from before joining are
    * a backfill's, backfill.ts.) Disabled ones are included: their tasks are held, not dropped.
    */
   owed(event: EventKey, since = -1): Subscription[] {
     const out: Subscription[] = [];
-    // Many subscriptions share a filter (one per customer on the same types): match each once.
+    // Many subscriptions select the same types (one per customer of a user): match each once.
     const matches = new Map<string, boolean>();
     for (const e of this.entries.values()) {
       if (e.gen <= since || e.sub.ordered || event.timeMs < e.joinedAtMs || !startsBy(e.sub, event)) continue;
-      let match = matches.get(e.sub.filter);
-      if (match === undefined) matches.set(e.sub.filter, (match = subjectCovers(e.sub.filter, event.subject)));
+      const key = selectionKey(e.sub);
+      let match = matches.get(key);
+      if (match === undefined) matches.set(key, (match = selectsSubject(e.sub, event.subject)));
       if (match) out.push(e.sub);
     }
     return out;

@@ -125,7 +125,7 @@ export class ConsumerManager {
     } finally {
       this.starts.release();
     }
-    this.log.info({ subscription: sub.id, filter: sub.filter, url: sub.url }, "ordered subscription started");
+    this.log.info({ subscription: sub.id, filter: sub.filter, types: sub.types, url: sub.url }, "ordered subscription started");
   }
 
   /** A deleted subscription: its runner and durables, or its tasks and held tasks, go with it. */

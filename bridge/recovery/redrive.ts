@@ -13,6 +13,7 @@ import { scanStream } from "./stream-scan.ts";
 import { copyEventHeaders } from "./event-headers.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
 import type { Subscription } from "../subscriptions/model.ts";
+import { coveringSubject, selectsSubject } from "../subscriptions/selection.ts";
 import { publishTask } from "../delivery/tasks.ts";
 
 export const REDRIVE_STREAM = "JETGATE_REDRIVE";
@@ -99,13 +100,14 @@ export async function replayToSubscription(
     jsm,
     {
       stream: EVENTS_STREAM,
-      filter: sub.filter,
+      filter: coveringSubject(sub),
       ...(range.fromSeq !== undefined ? { startSeq: range.fromSeq } : { startTime: range.fromTime! }),
       endSeq: last,
       ...(range.toTime ? { endTime: range.toTime } : {}),
       idleMs: 2000,
     },
     async (m) => {
+      if (!selectsSubject(sub, m.subject)) return;
       const h = copyEventHeaders(m.headers, m.subject);
       pending.push(publishRedrive(js, sub, m.data, h, { msgID: `replay:${replayId}:${m.seq}`, originSeq: m.seq }));
       replayed++;

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { ALL_EVENTS_SUBJECT, EVENTS_SUBJECT_PREFIX, isEventTypeSegment } from "../../broker/index.ts";
 import { parseDuration } from "../duration.ts";
+import { typesProblems } from "./selection.ts";
 
 export const SUBSCRIPTION_ID = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 
@@ -16,6 +17,7 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 const ACK_WAIT_MARGIN_MS = 10_000;
 const DEFAULT_MAX_CONCURRENCY = 64;
 const MAX_CONCURRENCY_LIMIT = 10_000;
+const MAX_WHERE_LENGTH = 4_096;
 
 type StartAt =
   | { policy: "new" }
@@ -32,8 +34,18 @@ interface SubscriptionSecret {
 export interface Subscription {
   id: string;
   url: string;
-  /** Subject pattern under `events.` (one pattern per subscription). */
-  filter: string;
+  /**
+   * Subject pattern under `events.` (`events.>`: everything). Absent when `types` is set: a
+   * subscription selects by one or the other (selection.ts).
+   */
+  filter?: string;
+  /** Type globs, each optionally pinned to a version (`order.*`, `order.created@1`; selection.ts). */
+  types?: string[];
+  /**
+   * A CEL expression over the CloudEvent (attributes and `data`): only the events it is true for
+   * are delivered.
+   */
+  where?: string;
   secrets: SubscriptionSecret[];
   retry: { scheduleMs: number[]; jitter: number };
   timeoutMs: number;
@@ -201,9 +213,18 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
   if (typeof id !== "string" || !SUBSCRIPTION_ID.test(id)) c.add("id", "must be 1-64 of a-z 0-9 _ - (starting and ending with a letter or digit)");
   const url = o.url;
   if (typeof url !== "string" || !URL.canParse(url)) c.add("url", "must be an absolute http(s) URL");
-  const filter = o.filter ?? ALL_EVENTS_SUBJECT;
-  const fp = filterProblem(filter);
-  if (fp) c.add("filter", fp);
+  const types = o.types;
+  if (types !== undefined) for (const p of typesProblems(types)) c.add(p.path, p.message);
+  if (types !== undefined && o.filter !== undefined) c.add("filter", "give types or filter, not both (types select by type pattern, filter by subject)");
+  const filter = types === undefined ? o.filter ?? ALL_EVENTS_SUBJECT : undefined;
+  if (filter !== undefined) {
+    const fp = filterProblem(filter);
+    if (fp) c.add("filter", fp);
+  }
+  const where = o.where ?? undefined;
+  if (where !== undefined && (typeof where !== "string" || where.trim() === "" || where.length > MAX_WHERE_LENGTH)) {
+    c.add("where", `must be a CEL expression of 1 to ${MAX_WHERE_LENGTH} characters, like data.total.amount > 100`);
+  }
   const hasSecrets = o.secrets !== undefined || o.secret !== undefined;
   const secrets = !hasSecrets && existing ? existing.secrets : parseSecrets(o, c);
   const retry = parseRetry(o.retry, c);
@@ -231,7 +252,8 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
   const sub: Subscription = {
     id: id as string,
     url: url as string,
-    filter: filter as string,
+    ...(filter !== undefined ? { filter: filter as string } : { types: types as string[] }),
+    ...(where !== undefined ? { where: where as string } : {}),
     secrets,
     retry,
     timeoutMs,

@@ -43,7 +43,9 @@ export async function patchSubscription(store: SubscriptionStore, id: string, pa
   const base: Record<string, unknown> = {
     id,
     url: existing.url,
-    filter: existing.filter,
+    // A patch that selects anew (types or filter) replaces the other way of selecting.
+    ...(patch.types === undefined && patch.filter === undefined ? { filter: existing.filter, types: existing.types } : {}),
+    where: existing.where,
     retry: { schedule: existing.retry.scheduleMs, jitter: existing.retry.jitter },
     timeout: existing.timeoutMs,
     ackWait: patch.timeout !== undefined && patch.ackWait === undefined ? undefined : existing.ackWaitMs,

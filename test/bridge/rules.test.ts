@@ -8,6 +8,7 @@ import { loadBridgeConfig, BRIDGE_DEFAULTS } from "../../bridge/config.ts";
 import { nextDelay, parseRetryAfter, scheduledDelay } from "../../bridge/delivery/retry-schedule.ts";
 import { parseSubscription, DEFAULT_SCHEDULE_MS } from "../../bridge/subscriptions/model.ts";
 import { signHeaders } from "../../bridge/delivery/sign.ts";
+import { coveringSubjects, pinnedVersion, selectsSubject } from "../../bridge/subscriptions/selection.ts";
 import { BridgeError } from "../../bridge/errors.ts";
 import { decodeEvent, webhookIdOf } from "../../broker/index.ts";
 import { renderEvent } from "../../bridge/delivery/event.ts";
@@ -86,6 +87,40 @@ test("invalid subscriptions come back as a list of field errors", () => {
   assert.ok(ordered.ok && ordered.value.maxConcurrency === 1);
   const ackWait = parseSubscription({ id: "a", url: "https://example.com/", timeout: "30s", ackWait: "10s" });
   assert.ok(!ackWait.ok && ackWait.errors.some((e) => e.path === "ackWait"));
+});
+
+test("types select by glob, pin an exact type's version, and exclude a filter; a consumer's subjects may be wider than the globs", () => {
+  const parsed = parseSubscription({ id: "t", url: "https://example.com/", types: ["order.*", "payment.settled", "order.created@1", "order-*.shipped"] });
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  const sub = parsed.value;
+  assert.equal(sub.filter, undefined);
+  for (const [type, selected] of [["order.created", true], ["order.updated", true], ["order.item.added", false], ["payment.settled", true], ["payment.failed", false], ["order-eu.shipped", true], ["orders.shipped", false]] as const) {
+    assert.equal(selectsSubject(sub, `events.${type}`), selected, type);
+  }
+  assert.equal(pinnedVersion(sub, "order.created"), 1);
+  assert.equal(pinnedVersion(sub, "order.updated"), undefined);
+  // events.*.shipped (wider than order-*.shipped) overlaps events.order.*, which NATS 2.10 refuses
+  // in one consumer: then everything is read and each event's type checked.
+  assert.deepEqual(coveringSubjects(sub), ["events.>"]);
+  const apart = parseSubscription({ id: "a", url: "https://example.com/", types: ["order.*", "order.created@2", "payment.card-*.settled"] });
+  // order.created is covered by order.*; events.payment.*.settled is wider than payment.card-*.settled.
+  assert.ok(apart.ok && JSON.stringify(coveringSubjects(apart.value)) === JSON.stringify(["events.order.*", "events.payment.*.settled"]), JSON.stringify(apart));
+  const everything = parseSubscription({ id: "e", url: "https://example.com/" });
+  assert.ok(everything.ok && everything.value.filter === "events.>" && everything.value.types === undefined);
+
+  const refusals: Array<[unknown, string, RegExp]> = [
+    [{ types: ["order.*"], filter: "events.order.*" }, "filter", /types or filter, not both/],
+    [{ types: [] }, "types", /1 to 64/],
+    [{ types: ["Order.*"] }, "types[0]", /type glob/],
+    [{ types: ["order.*@1"] }, "types[0]", /exact type pinned/],
+    [{ types: ["order.created@0"] }, "types[0]", /exact type pinned/],
+    [{ types: ["order.created@1", "order.created@2"] }, "types[1]", /another entry pins it to v1/],
+    [{ where: "" }, "where", /CEL expression/],
+  ];
+  for (const [fields, path, message] of refusals) {
+    const r = parseSubscription({ id: "x", url: "https://example.com/", ...(fields as object) });
+    assert.ok(!r.ok && r.errors.some((e) => e.path === path && message.test(e.message)), `${JSON.stringify(fields)}: ${JSON.stringify(r)}`);
+  }
 });
 
 test("signatures follow Standard Webhooks: one v1 signature per live secret over id.timestamp.body", () => {

@@ -1,7 +1,9 @@
 // API keys: what a key entry holds, how a key is hashed, and which event types it may publish.
 // Keys are never stored in clear: the edge keeps the SHA-256 of each key (hex) and hashes the
 // presented bearer token to look it up, so a leaked config does not leak usable keys.
-import { isEventTypeGlob } from "../../broker/index.ts";
+import { isEventTypeGlob, typeMatches } from "../../broker/index.ts";
+
+export { typeMatches };
 
 export interface RateLimit {
   perSecond: number;
@@ -137,31 +139,6 @@ function typeGlobs(value: unknown, what: string): string[] {
     }
   }
   return value as string[];
-}
-
-const globCache = new Map<string, RegExp>();
-
-/**
- * Type globs: `*` matches within one dot-separated segment, `**` matches across segments.
- * So `order.*` allows `order.created` but not `order.item.added`; `order.**` allows both; `**`
- * allows every type.
- */
-export function typeMatches(pattern: string, type: string): boolean {
-  let re = globCache.get(pattern);
-  if (!re) {
-    const source = pattern
-      .split("**")
-      .map((part) =>
-        part
-          .split("*")
-          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-          .join("[^.]*"),
-      )
-      .join(".*");
-    re = new RegExp(`^${source}$`);
-    globCache.set(pattern, re);
-  }
-  return re.test(type);
 }
 
 type GlobToken = "*" | "**" | string;

@@ -6,12 +6,13 @@
 // handed in (wsconnect in the workerd socket hub, transport-node on Node).
 import { DeliverPolicy, jetstream, type JetStreamClient, type JsMsg, type OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, ALL_EVENTS_SUBJECT, subjectCovers, subjectsOverlap } from "../../broker/index.ts";
+import { EVENTS_STREAM, filterSubjects } from "../../broker/index.ts";
 import type { StartFrom } from "./frames.ts";
 import { readOrdered, RenderedEvents } from "./ordered-reader.ts";
 import { SharedTail } from "./shared-tail.ts";
 
 export { renderEvent } from "./ordered-reader.ts";
+export { filterSubjects };
 
 /** One message as a subscription receives it. */
 export interface FeedMessage {
@@ -43,35 +44,6 @@ export interface FeedHandle {
 
 export interface EventFeed {
   open(subjects: string[], from: StartFrom, sink: FeedSink): Promise<FeedHandle>;
-}
-
-/**
- * The NATS filter subjects that cover a set of type globs (worker/auth/keys.ts typeMatches): a
- * segment with `*` becomes `*`, a `**` becomes `>` for the rest. They may cover more than the
- * globs (`order-*.created` → `events.*.created`), so the session still checks each event's type.
- * NATS refuses overlapping filters in one consumer (2.10): a filter another one covers is dropped
- * (`order.created` beside `order.*`); filters that overlap otherwise fall back to `events.>`.
- */
-export function filterSubjects(globs: string[]): string[] {
-  const unique = [...new Set(globs.map(globSubject))];
-  // Distinct filters cannot cover each other both ways, so this keeps exactly the widest ones.
-  const subjects = unique.filter((s, i) => !unique.some((other, j) => j !== i && subjectCovers(other, s)));
-  for (let i = 0; i < subjects.length; i++) {
-    for (let j = i + 1; j < subjects.length; j++) if (subjectsOverlap(subjects[i]!, subjects[j]!)) return [ALL_EVENTS_SUBJECT];
-  }
-  return subjects;
-}
-
-function globSubject(glob: string): string {
-  const tokens: string[] = [];
-  for (const segment of glob.split(".")) {
-    if (segment.includes("**")) {
-      tokens.push(">");
-      break;
-    }
-    tokens.push(segment.includes("*") ? "*" : segment);
-  }
-  return EVENTS_SUBJECT_PREFIX + tokens.join(".");
 }
 
 /**

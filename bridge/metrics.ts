@@ -14,6 +14,7 @@ export class BridgeMetrics {
   readonly readFailures: Counter<"metric">;
   readonly fanoutPending: Gauge;
   readonly tasksFanned: Counter;
+  readonly filtered: Counter<"subscription" | "outcome">;
   private backfillsPending: () => number = () => 0;
 
   /** Where the backfills gauge reads from (the runner is made after the metrics). */
@@ -92,6 +93,12 @@ export class BridgeMetrics {
     this.tasksFanned = new Counter({
       name: "jetgate_fanout_tasks_total",
       help: "Delivery tasks written by this instance's fan-out (one per event and subscription it is owed to)",
+      registers,
+    });
+    this.filtered = new Counter({
+      name: "jetgate_subscription_filtered_total",
+      help: "Events a subscription's types selected but its where filter did not deliver: no_match (false) or error (the expression failed on the event, e.g. a missing field)",
+      labelNames: ["subscription", "outcome"],
       registers,
     });
     const metrics = this;

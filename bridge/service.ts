@@ -113,9 +113,10 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     const worker = new TaskWorker({ ...runnerDeps, view, store });
     const held = new HeldReleaser({ js, jsm, view, log });
     manager = new ConsumerManager(store, { ...runnerDeps, view, worker, held }, log);
-    const backfills = new BackfillRunner({ nc, js, jsm, log, instance: config.instance, lookup: (id) => view.get(id), wait });
+    const onFiltered = (sub: { id: string }, outcome: "no_match" | "error") => metrics.filtered.inc({ subscription: sub.id, outcome });
+    const backfills = new BackfillRunner({ nc, js, jsm, log, instance: config.instance, lookup: (id) => view.get(id), wait, onFiltered });
     metrics.watchBackfills(() => backfills.pending());
-    const fanout = new FanOut({ nc, js, jsm, store, view, log, settle, wait, onFanned: (_event, tasks) => metrics.tasksFanned.inc(tasks) });
+    const fanout = new FanOut({ nc, js, jsm, store, view, log, settle, wait, onFanned: (_event, tasks) => metrics.tasksFanned.inc(tasks), onFiltered });
     let ready = false;
     const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready, log });
     const server = await listen(adminListener(app, log), config.host, config.port);

@@ -9,7 +9,7 @@ import { jetstreamManager, type JetStreamClient, type JetStreamManager, type JsM
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { EVENTS_STREAM } from "../../broker/index.ts";
+import { decodeEvent, EVENTS_STREAM } from "../../broker/index.ts";
 import { untilReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { isWrongLastSequence } from "../nats-errors.ts";
 import { copyEventHeaders } from "../recovery/event-headers.ts";
@@ -17,6 +17,7 @@ import { scanStream, seqAtTime } from "../recovery/stream-scan.ts";
 import type { Subscription } from "../subscriptions/model.ts";
 import { eventsReplicas, SUBSCRIPTIONS_BUCKET } from "../subscriptions/buckets.ts";
 import { coveringSubject, selectsSubject } from "../subscriptions/selection.ts";
+import { whereOutcome, whereContext, type WhereOutcome } from "../subscriptions/where.ts";
 import { eventTaskId, publishTask } from "./tasks.ts";
 
 export const BACKFILLS_BUCKET = "jetgate_backfills";
@@ -135,6 +136,8 @@ export interface BackfillRunnerDeps {
   instance: string;
   /** The subscription as this instance knows it (from its KV watch); undefined if unknown. */
   lookup: (id: string) => Subscription | undefined;
+  /** Counts an event the subscription's `where` does not pass (where.ts). */
+  onFiltered?: (sub: Subscription, outcome: Exclude<WhereOutcome, "match">) => void;
   /** How long a lease lasts; renewed at a third of it while working (default 30 s). */
   leaseMs?: number;
   /** Pause between looks at the records (default 2 s). */
@@ -325,6 +328,11 @@ export class BackfillRunner {
         async (m: JsMsg) => {
           if (this.stopping) throw new Interrupted("stopping");
           if (!selectsSubject(sub, m.subject)) return;
+          const outcome = whereOutcome(sub, () => whereContext(decodeEvent(m.subject, m.headers, m.data, `${EVENTS_STREAM}:${m.seq}`)));
+          if (outcome !== "match") {
+            this.deps.onFiltered?.(sub, outcome);
+            return;
+          }
           // Held or not by the subscription's state now: it may be disabled while backfilling.
           const held = !(this.deps.lookup(sub.id) ?? sub).enabled;
           const meta = { id: eventTaskId(m.seq), origin: "events" as const, originSeq: m.seq, attempts: 0 };

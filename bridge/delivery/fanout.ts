@@ -13,14 +13,20 @@
 // then is it acked. Every subscription committed before the event was stored has a revision at or
 // below the one read, so none is missed, and a crash before the ack redelivers the event to an
 // instance that writes the same tasks again (their msg ids make that a no-op within the window).
+//
+// Matching is by type first (the view's owed(), selection.ts), then by each owed subscription's
+// `where` (where.ts): the event is decoded only if one of them has a `where`, once, and each
+// expression is evaluated once per event; an event a `where` does not pass gets no task and is
+// counted (onFiltered), the confirmation's re-match included.
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { ALL_EVENTS_SUBJECT, EVENTS_STREAM } from "../../broker/index.ts";
+import { ALL_EVENTS_SUBJECT, decodeEvent, EVENTS_STREAM } from "../../broker/index.ts";
 import type { UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { copyEventHeaders } from "../recovery/event-headers.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
 import type { Subscription } from "../subscriptions/model.ts";
+import { EventFilter, type WhereOutcome } from "../subscriptions/where.ts";
 import { Semaphore } from "./flow-control.ts";
 import { sharedDurable } from "./shared-durable.ts";
 import type { SubscriptionView, EventKey } from "./subscription-view.ts";
@@ -55,6 +61,8 @@ export interface FanOutDeps {
   wait: UntilReadyOptions;
   /** Counts tasks written (by held or live) and events fanned out. */
   onFanned?: (event: EventKey, tasks: number) => void;
+  /** Counts a subscription's `where` not delivering an event (where.ts). */
+  onFiltered?: (sub: Subscription, outcome: Exclude<WhereOutcome, "match">) => void;
 }
 
 interface Unconfirmed {
@@ -63,6 +71,10 @@ interface Unconfirmed {
   /** The view's generation when the event was matched. */
   gen: number;
   written: Set<string>;
+  /** The event's `where` outcomes, decoded at most once and only if an owed subscription has one. */
+  filter: EventFilter;
+  /** The subscriptions (objects) whose `where` this event was already evaluated and counted for. */
+  judged: WeakMap<Subscription, boolean>;
 }
 
 export class FanOut {
@@ -122,9 +134,10 @@ export class FanOut {
   private async fanOut(m: JsMsg): Promise<void> {
     const key: EventKey = { subject: m.subject, seq: m.seq, timeMs: Number(m.info.timestampNanos) / 1e6 };
     const gen = this.deps.view.gen;
-    const item: Unconfirmed = { m, key, gen, written: new Set() };
+    const filter = new EventFilter(() => decodeEvent(m.subject, m.headers, m.data, `${EVENTS_STREAM}:${m.seq}`));
+    const item: Unconfirmed = { m, key, gen, written: new Set(), filter, judged: new WeakMap() };
     try {
-      await this.write(item, this.deps.view.owed(key));
+      await this.write(item, this.wanted(item, this.deps.view.owed(key)));
     } catch (err) {
       this.deps.log.warn({ seq: m.seq, err }, "writing delivery tasks failed; the event is fanned out again later");
       m.nak(RETRY_MS);
@@ -132,6 +145,21 @@ export class FanOut {
     }
     this.unconfirmed.push(item);
     this.kickConfirm();
+  }
+
+  /** The owed subscriptions whose `where` the event passes; each subscription's outcome is counted once. */
+  private wanted(item: Unconfirmed, owed: Subscription[]): Subscription[] {
+    if (owed.every((s) => s.where === undefined)) return owed;
+    return owed.filter((sub) => {
+      let pass = item.judged.get(sub);
+      if (pass === undefined) {
+        const outcome = item.filter.outcome(sub);
+        pass = outcome === "match";
+        if (outcome !== "match") this.deps.onFiltered?.(sub, outcome);
+        item.judged.set(sub, pass);
+      }
+      return pass;
+    });
   }
 
   /** One confirmation loop at a time; one that ends while an event was added starts again. */
@@ -170,7 +198,7 @@ export class FanOut {
       try {
         const revision = await this.deps.store.lastRevision();
         await this.deps.view.waitRevision(revision, CONFIRM_TIMEOUT_MS);
-        for (const item of batch) await this.write(item, this.deps.view.owed(item.key, item.gen));
+        for (const item of batch) await this.write(item, this.wanted(item, this.deps.view.owed(item.key, item.gen)));
       } catch (err) {
         if (this.stopping) {
           for (const item of batch) item.m.nak(RETRY_MS);

@@ -17,6 +17,7 @@ import { Semaphore, TokenBucket } from "./flow-control.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
 import { coveringSubjects, selectsSubject } from "../subscriptions/selection.ts";
+import { whereContext, whereOutcome } from "../subscriptions/where.ts";
 import type { TickBatch } from "./tick-batch.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -171,6 +172,13 @@ export class SubscriptionRunner {
       return;
     }
     const event = decodeEvent(subject, m.headers, m.data, `${streamOf(source)}:${m.seq}`);
+    // Its `where` (where.ts): acked without delivery, counted. A redrive is not filtered again.
+    const outcome = source === "events" ? whereOutcome(sub, () => whereContext(event)) : "match";
+    if (outcome !== "match") {
+      this.deps.metrics.filtered.inc({ subscription: sub.id, outcome });
+      m.ack();
+      return;
+    }
     if (m.info.deliveryCount > maxAttempts(sub) && (await this.settleOverdue(m, source, event, sub))) return;
     const ctx: AttemptContext = {
       subscription: sub.id,

@@ -6,7 +6,7 @@
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { nuid } from "@nats-io/nats-core";
-import { EVENTS_STREAM } from "../../broker/index.ts";
+import { decodeEvent, EVENTS_STREAM } from "../../broker/index.ts";
 import { ensureStream, jetstreamManagerReady, type UntilReadyOptions } from "../../broker/jetstream/index.ts";
 import { BridgeError } from "../errors.ts";
 import { scanStream } from "./stream-scan.ts";
@@ -14,6 +14,7 @@ import { copyEventHeaders } from "./event-headers.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
 import type { Subscription } from "../subscriptions/model.ts";
 import { coveringSubject, selectsSubject } from "../subscriptions/selection.ts";
+import { whereContext, whereOutcome } from "../subscriptions/where.ts";
 import { publishTask } from "../delivery/tasks.ts";
 
 export const REDRIVE_STREAM = "JETGATE_REDRIVE";
@@ -108,6 +109,8 @@ export async function replayToSubscription(
     },
     async (m) => {
       if (!selectsSubject(sub, m.subject)) return;
+      // A replay delivers what the subscription wants now: its `where` too (a dead letter's redrive is not filtered).
+      if (whereOutcome(sub, () => whereContext(decodeEvent(m.subject, m.headers, m.data, `${EVENTS_STREAM}:${m.seq}`))) !== "match") return;
       const h = copyEventHeaders(m.headers, m.subject);
       pending.push(publishRedrive(js, sub, m.data, h, { msgID: `replay:${replayId}:${m.seq}`, originSeq: m.seq }));
       replayed++;

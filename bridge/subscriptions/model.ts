@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { ALL_EVENTS_SUBJECT, EVENTS_SUBJECT_PREFIX, isEventTypeSegment } from "../../broker/index.ts";
 import { parseDuration } from "../duration.ts";
 import { typesProblems } from "./selection.ts";
+import { compileWhere } from "./where.ts";
 
 export const SUBSCRIPTION_ID = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 
@@ -43,7 +44,7 @@ export interface Subscription {
   types?: string[];
   /**
    * A CEL expression over the CloudEvent (attributes and `data`): only the events it is true for
-   * are delivered.
+   * are delivered (where.ts).
    */
   where?: string;
   secrets: SubscriptionSecret[];
@@ -224,6 +225,9 @@ export function parseSubscription(input: unknown, existing?: Subscription, now =
   const where = o.where ?? undefined;
   if (where !== undefined && (typeof where !== "string" || where.trim() === "" || where.length > MAX_WHERE_LENGTH)) {
     c.add("where", `must be a CEL expression of 1 to ${MAX_WHERE_LENGTH} characters, like data.total.amount > 100`);
+  } else if (where !== undefined) {
+    const compiled = compileWhere(where as string);
+    if (!compiled.ok) c.add("where", compiled.message);
   }
   const hasSecrets = o.secrets !== undefined || o.secret !== undefined;
   const secrets = !hasSecrets && existing ? existing.secrets : parseSecrets(o, c);

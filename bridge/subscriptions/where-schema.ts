@@ -1,0 +1,309 @@
+// A `where` checked against the registry's schemas when a subscription is saved (issue 14, DESIGN
+// decision 14). For every version of every type the subscription covers, the version's JSON
+// Schema becomes CEL types (objects with the properties it defines, lists, maps, string / double /
+// bool), and cel-js's own type checker checks the expression against them. Refused:
+//   - a field path under `data` that no covered version defines (a path that only some versions
+//     define is fine: on events of the others it is an evaluation error, i.e. no match);
+//   - an operation whose types a version does not allow, e.g. a string field compared with a number.
+// The checker stops at its first error, so a path missing in one version is given the type dyn in
+// that version and the check runs again, until it passes or fails for another reason.
+// Pure: schemas in (their $refs resolved, or local `#/...` ones), errors out, as data.
+import type { ASTNode, Environment } from "@marcbachmann/cel-js";
+import { celMessage, whereEnvironment } from "./where.ts";
+
+export interface SchemaVersion {
+  type: string;
+  version: number;
+  /** The version's JSON Schema; `$ref`s are followed when they are local (`#/$defs/x`) or in `refs`. */
+  schema: unknown;
+  /** Other schemas by `$id`/URI, for non-local `$ref`s. */
+  refs?: Record<string, unknown>;
+}
+
+export interface WhereSchemaError {
+  /** The expression's text at fault, e.g. `data.total.amount` or `data.customer.id == 5`. */
+  path: string;
+  /** `order.created v1`, ... */
+  versions: string[];
+  message: string;
+}
+
+type Shape =
+  | { k: "object"; fields: Map<string, Shape> }
+  | { k: "list"; items: Shape }
+  | { k: "map"; values: Shape }
+  | { k: "prim"; cel: "string" | "double" | "bool" | "null_type" }
+  | { k: "dyn" };
+
+const DYN: Shape = { k: "dyn" };
+const MAX_DEPTH = 32;
+/** Re-checks per version after a missing path was given the type dyn. */
+const MAX_PASSES = 32;
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function resolveRef(ref: string, root: unknown, refs: Record<string, unknown> | undefined): unknown {
+  const [base, fragment] = ref.split("#", 2) as [string, string | undefined];
+  let doc: unknown = base === "" ? root : refs?.[base];
+  if (doc === undefined) return undefined;
+  if (!fragment) return doc;
+  // RFC 6901 JSON pointer.
+  for (const token of fragment.split("/").slice(1)) {
+    const key = token.replaceAll("~1", "/").replaceAll("~0", "~");
+    doc = isObject(doc) || Array.isArray(doc) ? (doc as Json)[key] : undefined;
+    if (doc === undefined) return undefined;
+  }
+  return doc;
+}
+
+function primOf(value: unknown): Shape {
+  if (typeof value === "string") return { k: "prim", cel: "string" };
+  if (typeof value === "number") return { k: "prim", cel: "double" };
+  if (typeof value === "boolean") return { k: "prim", cel: "bool" };
+  return DYN;
+}
+
+/** The union of two shapes (anyOf/oneOf): a field that either defines exists. */
+function union(a: Shape, b: Shape): Shape {
+  if (a.k === "object" && b.k === "object") {
+    const fields = new Map(a.fields);
+    for (const [name, s] of b.fields) fields.set(name, fields.has(name) ? union(fields.get(name)!, s) : s);
+    return { k: "object", fields };
+  }
+  if (a.k === "list" && b.k === "list") return { k: "list", items: union(a.items, b.items) };
+  if (a.k === "prim" && b.k === "prim" && a.cel === b.cel) return a;
+  return DYN;
+}
+
+/** Both shapes at once (allOf): what one leaves open (dyn) the other may define. */
+function intersect(a: Shape, b: Shape): Shape {
+  if (a.k === "dyn") return b;
+  if (b.k === "dyn") return a;
+  if (a.k === "object" && b.k === "object") {
+    const fields = new Map(a.fields);
+    for (const [name, s] of b.fields) fields.set(name, fields.has(name) ? intersect(fields.get(name)!, s) : s);
+    return { k: "object", fields };
+  }
+  return union(a, b);
+}
+
+function shapeOf(schema: unknown, v: SchemaVersion, depth: number): Shape {
+  if (!isObject(schema) || depth > MAX_DEPTH) return DYN;
+  let shape = ownShape(schema, v, depth);
+  if (typeof schema.$ref === "string") shape = intersect(shape, shapeOf(resolveRef(schema.$ref, v.schema, v.refs), v, depth + 1));
+  if (Array.isArray(schema.allOf)) for (const s of schema.allOf) shape = intersect(shape, shapeOf(s, v, depth + 1));
+  for (const key of ["anyOf", "oneOf"] as const) {
+    const branches = schema[key];
+    if (!Array.isArray(branches) || branches.length === 0) continue;
+    shape = intersect(shape, branches.map((s) => shapeOf(s, v, depth + 1)).reduce(union));
+  }
+  return shape;
+}
+
+function ownShape(schema: Json, v: SchemaVersion, depth: number): Shape {
+  let types = Array.isArray(schema.type) ? schema.type.filter((t) => t !== "null") : schema.type === undefined ? [] : [schema.type];
+  // A nullable value is a CEL null or the type: dyn, so both comparisons type-check.
+  if (Array.isArray(schema.type) && types.length !== schema.type.length) return DYN;
+  if (types.length === 0) {
+    if (isObject(schema.properties) || schema.additionalProperties !== undefined) types = ["object"];
+    else if (schema.items !== undefined) types = ["array"];
+    else if (schema.const !== undefined) return primOf(schema.const);
+    else if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum.map(primOf).reduce(union);
+    else return DYN;
+  }
+  if (types.length > 1) return DYN;
+  switch (types[0]) {
+    case "object": {
+      if (isObject(schema.properties)) {
+        const fields = new Map<string, Shape>();
+        for (const [name, s] of Object.entries(schema.properties)) fields.set(name, shapeOf(s, v, depth + 1));
+        return { k: "object", fields };
+      }
+      return { k: "map", values: isObject(schema.additionalProperties) ? shapeOf(schema.additionalProperties, v, depth + 1) : DYN };
+    }
+    case "array":
+      return { k: "list", items: isObject(schema.items) ? shapeOf(schema.items, v, depth + 1) : DYN };
+    case "string":
+      return { k: "prim", cel: "string" };
+    case "integer":
+    case "number":
+      // Every JSON number is a CEL double at run time (where.ts).
+      return { k: "prim", cel: "double" };
+    case "boolean":
+      return { k: "prim", cel: "bool" };
+    case "null":
+      return { k: "prim", cel: "null_type" };
+    default:
+      return DYN;
+  }
+}
+
+/** Registers the shape's object types in `env` and gives the CEL type name of the shape. */
+function register(env: Environment, shape: Shape, names: { n: number }): string {
+  switch (shape.k) {
+    case "dyn":
+      return "dyn";
+    case "prim":
+      return shape.cel;
+    case "list":
+      return `list<${register(env, shape.items, names)}>`;
+    case "map":
+      return `map<string, ${register(env, shape.values, names)}>`;
+    case "object": {
+      const fields: Record<string, string> = {};
+      for (const [name, s] of shape.fields) fields[name] = register(env, s, names);
+      const typeName = `Data${names.n++}`;
+      env.registerType(typeName, { fields });
+      return typeName;
+    }
+  }
+}
+
+type Step = { field: string } | { index: true };
+
+/** The steps from `data` to an access node (`data.a.b`, `data.items[0].sku`); null if it is not rooted at data. */
+function stepsOf(node: ASTNode): Step[] | null {
+  const steps: Step[] = [];
+  let n: ASTNode = node;
+  for (;;) {
+    if (n.op === "id") return n.args === "data" ? steps.reverse() : null;
+    if (n.op === "." || n.op === ".?") {
+      steps.push({ field: n.args[1] });
+      n = n.args[0];
+    } else if (n.op === "[]" || n.op === "[?]") {
+      const key = n.args[1];
+      steps.push(key.op === "value" && typeof key.args === "string" ? { field: key.args } : { index: true });
+      n = n.args[0];
+    } else return null;
+  }
+}
+
+/** Gives the missing last step of `steps` the type dyn in `shape`; false if the path cannot be followed. */
+function patchMissing(shape: Shape, steps: Step[]): boolean {
+  let s = shape;
+  for (const [i, step] of steps.entries()) {
+    const last = i === steps.length - 1;
+    if ("index" in step) {
+      if (s.k === "list") s = s.items;
+      else if (s.k === "map") s = s.values;
+      else return false;
+      continue;
+    }
+    if (s.k !== "object") return false;
+    if (last) {
+      if (s.fields.has(step.field)) return false;
+      s.fields.set(step.field, DYN);
+      return true;
+    }
+    const next = s.fields.get(step.field);
+    if (!next) return false;
+    s = next;
+  }
+  return false;
+}
+
+function textOf(node: ASTNode): string {
+  return node.input.slice(node.range.start, node.range.end);
+}
+
+interface CelError {
+  code?: string;
+  node?: ASTNode;
+}
+
+type Finding =
+  | { kind: "missing"; path: string }
+  /** `compared` when a comparison's operand types are known: [left type, right type, right text]. */
+  | { kind: "mismatch"; path: string; message: string; compared?: [string, string, string] };
+
+const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">=", "in"]);
+
+function kindName(celType: string): string {
+  return celType === "double" || celType === "int" || celType === "uint" ? "number" : celType;
+}
+
+/** A mismatch; for a comparison of two operands the checker can type alone, names their types. */
+function mismatch(env: Environment, node: ASTNode | undefined, message: string, expression: string): Finding {
+  if (!node) return { kind: "mismatch", path: expression, message };
+  if (COMPARISONS.has(node.op)) {
+    const [left, right] = node.args as [ASTNode, ASTNode];
+    const l = env.check(textOf(left));
+    const r = env.check(textOf(right));
+    if (l.valid && r.valid && l.type && r.type) {
+      return { kind: "mismatch", path: textOf(left), message, compared: [kindName(l.type), kindName(r.type), textOf(right)] };
+    }
+  }
+  return { kind: "mismatch", path: textOf(node), message };
+}
+
+/** Checks the expression against one version: the paths it misses, and the first mismatch if any. */
+function checkVersion(expression: string, v: SchemaVersion): Finding[] {
+  const findings: Finding[] = [];
+  const shape = shapeOf(v.schema, v, 0);
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    const typed = whereEnvironment((env) => register(env, shape, { n: 0 }));
+    const result = typed.check(expression);
+    if (result.valid) return findings;
+    const err = result.error as unknown as CelError;
+    const node = err.node;
+    if (err.code === "no_such_key" && node) {
+      const path = textOf(node);
+      findings.push({ kind: "missing", path });
+      const steps = stepsOf(node);
+      if (steps && patchMissing(shape, steps)) continue;
+      return findings;
+    }
+    findings.push(mismatch(typed, node, celMessage(result.error), expression));
+    return findings;
+  }
+  return findings;
+}
+
+function label(v: SchemaVersion): string {
+  return `${v.type} v${v.version}`;
+}
+
+/** Names versions compactly: `order.created v1, v2; order.cancelled v1`. */
+export function versionList(versions: SchemaVersion[]): string {
+  const byType = new Map<string, number[]>();
+  for (const v of versions) byType.set(v.type, [...(byType.get(v.type) ?? []), v.version]);
+  return [...byType].map(([type, ns]) => `${type} ${ns.map((n) => `v${n}`).join(", ")}`).join("; ");
+}
+
+/**
+ * What is wrong with `expression` against the covered versions; empty when it may be saved. With
+ * no versions (no registry loaded, or no registered type covered) nothing is checked here.
+ */
+export function checkWhereAgainstSchemas(expression: string, versions: SchemaVersion[]): WhereSchemaError[] {
+  if (versions.length === 0) return [];
+  const missing = new Map<string, SchemaVersion[]>();
+  const mismatches = new Map<string, { finding: Extract<Finding, { kind: "mismatch" }>; versions: SchemaVersion[] }>();
+  for (const v of versions) {
+    for (const f of checkVersion(expression, v)) {
+      if (f.kind === "missing") missing.set(f.path, [...(missing.get(f.path) ?? []), v]);
+      else {
+        const key = JSON.stringify([f.path, f.message, f.compared]);
+        const known = mismatches.get(key) ?? { finding: f, versions: [] };
+        known.versions.push(v);
+        mismatches.set(key, known);
+      }
+    }
+  }
+  const errors: WhereSchemaError[] = [];
+  const types = [...new Set(versions.map((v) => v.type))];
+  for (const [path, where] of missing) {
+    if (where.length < versions.length) continue;
+    errors.push({ path, versions: where.map(label), message: `${path}: no version of ${types.join(" or ")} defines it (${types.length === 1 ? where.map((v) => `v${v.version}`).join(", ") : versionList(where)})` });
+  }
+  for (const { finding: f, versions: vs } of mismatches.values()) {
+    const message = f.compared
+      ? `${f.path} is a ${f.compared[0]} in ${versionList(vs)} but is compared with a ${f.compared[1]} (${f.compared[2]})`
+      : `${f.path}: ${f.message} in ${versionList(vs)}`;
+    errors.push({ path: f.path, versions: vs.map(label), message });
+  }
+  return errors;
+}

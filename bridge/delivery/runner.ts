@@ -11,6 +11,7 @@ import type { BridgeConfig } from "../config.ts";
 import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
+import type { RegistrySource } from "../registry/index.ts";
 import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast, type History } from "./attempt.ts";
 import type { HealthTracker } from "./auto-disable.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
@@ -48,6 +49,8 @@ export interface RunnerDeps {
   log: Logger;
   /** Acks and attempt records of successes, sent together once per loop turn (tick-batch.ts). */
   settle: TickBatch;
+  /** The registry build pinned versions are shaped with (absent: JETGATE_BRIDGE_REGISTRY unset). */
+  registry?: RegistrySource;
 }
 
 /** Settings whose change needs the consumers updated and the pulls restarted. */

@@ -16,7 +16,8 @@ export type BridgeErrorCode =
   | "FILE_INVALID"
   | "NOT_READY"
   | "PINNED_VERSION_UNKNOWN"
-  | "REGISTRY_UNAVAILABLE";
+  | "REGISTRY_UNAVAILABLE"
+  | "WHERE_INVALID";
 
 export class BridgeError extends Error {
   override readonly name = "BridgeError";

@@ -28,6 +28,7 @@ export const ADMIN_PROBLEMS: Record<AdminProblemCode, { status: number; title: s
   SSRF_REFUSED: { status: 422, title: "The bridge does not deliver to this URL" },
   FILE_INVALID: { status: 422, title: "The subscriptions file is not valid" },
   PINNED_VERSION_UNKNOWN: { status: 422, title: "The registry has no such version to pin" },
+  WHERE_INVALID: { status: 422, title: "The where filter does not fit the schemas of the events it selects" },
   CONFIG_INVALID: { status: 500, title: "The bridge's configuration is not valid" },
   INTERNAL: { status: 500, title: "Internal error" },
   ADMIN_DISABLED: { status: 503, title: "The admin API is switched off" },

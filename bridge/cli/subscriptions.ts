@@ -28,7 +28,7 @@ export function registerSubscriptionCommands(program: Command): void {
       const config = cliConfig({ ssrfAllow: o.ssrfAllow, httpsOnly: o.httpsOnly });
       // Run right after a cluster restart, this waits for the bucket's leader: say so on stderr.
       const wait = { onWait: (line: string) => process.stderr.write(`${line}\n`) };
-      const result = await withNats(o, (nc) => applySubscriptionsFile(nc, file, { ssrfAllow: config.ssrfAllow, httpsOnly: config.httpsOnly, prune: o.prune ?? false, wait }));
+      const result = await withNats(o, (nc) => applySubscriptionsFile(nc, file, { ssrfAllow: config.ssrfAllow, httpsOnly: config.httpsOnly, prune: o.prune ?? false, registry: config.registry, wait }));
       print(result);
     });
   withConnectionOptions(subs.command("list")).action(async (o: ConnectionOptions) => {

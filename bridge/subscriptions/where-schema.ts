@@ -5,11 +5,12 @@
 //   - a field path under `data` that no covered version defines (a path that only some versions
 //     define is fine: on events of the others it is an evaluation error, i.e. no match);
 //   - an operation whose types a version does not allow, e.g. a string field compared with a number.
-// The checker stops at its first error, so a path missing in one version is given the type dyn in
-// that version and the check runs again, until it passes or fails for another reason.
+// The checker stops at its first error, so each operand of the expression's && / || / ! is checked
+// on its own (all their faults are found at once), and a path missing in one version is given the
+// type dyn in that version and the check runs again, until it passes or fails for another reason.
 // Pure: schemas in (their $refs resolved, or local `#/...` ones), errors out, as data.
 import type { ASTNode, Environment } from "@marcbachmann/cel-js";
-import { celMessage, whereEnvironment } from "./where.ts";
+import { celMessage, compileWhere, whereEnvironment } from "./where.ts";
 
 export interface SchemaVersion {
   type: string;
@@ -245,7 +246,12 @@ function checkVersion(expression: string, v: SchemaVersion): Finding[] {
   const findings: Finding[] = [];
   const shape = shapeOf(v.schema, v, 0);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const typed = whereEnvironment((env) => register(env, shape, { n: 0 }));
+    const typed = whereEnvironment((env) => {
+      // At run time `data.amount in [1, 2]` is dyn in list<int> and works; typed, it needs this
+      // (the run-time environment must not have it: it overlaps cel-js's own `V in list<V>` there).
+      env.registerOperator("double in list<int>", (a: number, list: bigint[]) => list.some((x) => a === Number(x)));
+      return register(env, shape, { n: 0 });
+    });
     const result = typed.check(expression);
     if (result.valid) return findings;
     const err = result.error as unknown as CelError;
@@ -261,6 +267,24 @@ function checkVersion(expression: string, v: SchemaVersion): Finding[] {
     return findings;
   }
   return findings;
+}
+
+/** The operands of the expression's top-level &&, || and ! (the expression itself if it has none). */
+function logicalParts(node: ASTNode): ASTNode[] {
+  if (node.op === "&&" || node.op === "||") return [...logicalParts(node.args[0]), ...logicalParts(node.args[1])];
+  if (node.op === "!_") return logicalParts(node.args);
+  return [node];
+}
+
+/** Each part on its own, then (if they all pass) the whole, for what only their combination gets wrong. */
+function checkAll(expression: string, v: SchemaVersion): Finding[] {
+  const compiled = compileWhere(expression);
+  const parts = compiled.ok ? logicalParts(compiled.program.ast).map(textOf) : [expression];
+  const findings = parts.length > 1 ? parts.flatMap((part) => checkVersion(part, v)) : [];
+  const all = findings.length > 0 ? findings : checkVersion(expression, v);
+  // A path read by two parts is one finding of this version.
+  const seen = new Set<string>();
+  return all.filter((f) => !seen.has(JSON.stringify(f)) && Boolean(seen.add(JSON.stringify(f))));
 }
 
 function label(v: SchemaVersion): string {
@@ -283,7 +307,7 @@ export function checkWhereAgainstSchemas(expression: string, versions: SchemaVer
   const missing = new Map<string, SchemaVersion[]>();
   const mismatches = new Map<string, { finding: Extract<Finding, { kind: "mismatch" }>; versions: SchemaVersion[] }>();
   for (const v of versions) {
-    for (const f of checkVersion(expression, v)) {
+    for (const f of checkAll(expression, v)) {
       if (f.kind === "missing") missing.set(f.path, [...(missing.get(f.path) ?? []), v]);
       else {
         const key = JSON.stringify([f.path, f.message, f.compared]);

@@ -16,8 +16,8 @@
 // Numbers: every JSON number is a CEL double, as in CEL's own JSON mapping (google.protobuf.Value),
 // whether it is written 150 or 150.5. Comparisons with integer literals work as written
 // (`data.total.amount > 100`, `== 150`, `in [1, 2]`); so that `==` type-checks as well as it
-// evaluates, `double == int` is given an overload here (the numeric value is compared). Arithmetic
-// does not mix kinds in CEL: `data.qty * 2.0`, or `int(data.qty) * 2`.
+// evaluates, `double == int` is given an overload here (the numeric values are compared; `in` with
+// a list of ints needs none at run time, where-schema.ts gives the checker one). Arithmetic does not mix kinds in CEL: `data.qty * 2.0`, or `int(data.qty) * 2`.
 import { Environment, type ASTNode } from "@marcbachmann/cel-js";
 import { isJsonMediaType, type EventEnvelope } from "../../broker/index.ts";
 import type { Subscription } from "./model.ts";

@@ -12,6 +12,7 @@ import { ensureConsumer, durableName, streamOf, type Source } from "./durable-co
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
 import type { RegistrySource } from "../registry/index.ts";
+import { shapeForSubscription, type SchemaMismatch } from "./shape.ts";
 import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast, type History } from "./attempt.ts";
 import type { HealthTracker } from "./auto-disable.ts";
 import { Semaphore, TokenBucket } from "./flow-control.ts";
@@ -192,8 +193,10 @@ export class SubscriptionRunner {
       startedAt: new Date(),
       instance: this.deps.config.instance,
     };
+    const shaped = shapeForSubscription(this.deps.registry, sub, event);
+    if (!shaped.ok) return this.mismatch(m, source, event, sub, ctx, shaped.problem);
     // A slow receiver may run past AckWait/2; keep the message ours while the request runs.
-    const result = await postEvent(this.deps.deliverer, sub, event, { signal: this.abort.signal, keepAliveMs: sub.ackWaitMs / 2, keepAlive: () => m.working() });
+    const result = await postEvent(this.deps.deliverer, sub, shaped.event, { signal: this.abort.signal, keepAliveMs: sub.ackWaitMs / 2, keepAlive: () => m.working() });
     this.meters.attemptSeconds.observe(result.latencyMs / 1000);
     if (result.ok) this.delivered(m, sub, attemptRecord(ctx, result, "delivered"));
     else if (result.error === "ABORTED") this.handBack(m, sub, attemptRecord(ctx, result, "aborted"));
@@ -262,6 +265,13 @@ export class SubscriptionRunner {
     await this.deps.attempts.record(attemptRecord(ctx, result, "retrying", delay));
   }
 
+  /** A pinned version the event cannot be shaped for: dead-lettered at once, since no retry changes it (shape.ts). */
+  private async mismatch(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, ctx: AttemptContext, problem: SchemaMismatch): Promise<void> {
+    const last = attemptRecord(ctx, { ok: false, status: 0, latencyMs: 0, error: "SCHEMA_MISMATCH", message: problem.detail }, "dead-lettered");
+    await this.deps.attempts.record(last);
+    await this.deadLetter(m, source, event, sub, `schema-mismatch: ${problem.detail}`, undefined, last, problem);
+  }
+
   private count(_sub: Subscription, outcome: AttemptRecord["outcome"]): void {
     this.meters.count(outcome);
   }
@@ -291,7 +301,7 @@ export class SubscriptionRunner {
   }
 
   /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
-  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, known?: History, last?: AttemptRecord): Promise<void> {
+  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, known?: History, last?: AttemptRecord, problem?: SchemaMismatch): Promise<void> {
     const history = known ?? (await this.history(m, sub, event));
     if (history === null) return;
     const attempts = withLast(history, last);
@@ -308,6 +318,7 @@ export class SubscriptionRunner {
         deliveries: m.info.deliveryCount,
         unrecorded: unrecordedDeliveries(m, source, attempts),
         ...(history.error ? { historyError: history.error } : {}),
+        ...(problem ? { problem } : {}),
       });
     } catch (err) {
       this.deps.log.error({ subscription: sub.id, seq: m.seq, err }, "DLQ publish failed; will retry");

@@ -4,6 +4,7 @@ import { BridgeError } from "../errors.ts";
 import { checkUrl, parseAllowList, type SsrfPolicy } from "../delivery/ssrf.ts";
 import type { SubscriptionStore } from "./store.ts";
 import type { RegistrySource } from "../registry/index.ts";
+import { checkPins } from "./pin-check.ts";
 import { checkWhere } from "./where-check.ts";
 import { generateSecret, parseSubscription, sameSpec, secretProblem, type Subscription } from "./model.ts";
 
@@ -29,6 +30,7 @@ function validated(input: unknown, existing: Subscription | undefined, policy: S
     });
   }
   checkUrl(parsed.value.url, policy);
+  checkPins(parsed.value, checks.registry);
   checkWhere(parsed.value, checks.registry);
   return parsed.value;
 }

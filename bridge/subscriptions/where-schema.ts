@@ -92,20 +92,38 @@ function intersect(a: Shape, b: Shape): Shape {
   return union(a, b);
 }
 
-function shapeOf(schema: unknown, v: SchemaVersion, depth: number): Shape {
-  if (!isObject(schema) || depth > MAX_DEPTH) return DYN;
-  let shape = ownShape(schema, v, depth);
-  if (typeof schema.$ref === "string") shape = intersect(shape, shapeOf(resolveRef(schema.$ref, v.schema, v.refs), v, depth + 1));
-  if (Array.isArray(schema.allOf)) for (const s of schema.allOf) shape = intersect(shape, shapeOf(s, v, depth + 1));
+/** Per version: each schema object's shape once (a DAG of $refs stays small), a cycle's back edge dyn. */
+interface Walk {
+  v: SchemaVersion;
+  done: Map<object, Shape>;
+  open: Set<object>;
+}
+
+function shapeOf(schema: unknown, w: Walk, depth: number): Shape {
+  if (!isObject(schema) || depth > MAX_DEPTH || w.open.has(schema)) return DYN;
+  const known = w.done.get(schema);
+  if (known) return known;
+  w.open.add(schema);
+  const shape = shapeOfNew(schema, w, depth);
+  w.open.delete(schema);
+  w.done.set(schema, shape);
+  return shape;
+}
+
+function shapeOfNew(schema: Json, w: Walk, depth: number): Shape {
+  const v = w.v;
+  let shape = ownShape(schema, w, depth);
+  if (typeof schema.$ref === "string") shape = intersect(shape, shapeOf(resolveRef(schema.$ref, v.schema, v.refs), w, depth + 1));
+  if (Array.isArray(schema.allOf)) for (const s of schema.allOf) shape = intersect(shape, shapeOf(s, w, depth + 1));
   for (const key of ["anyOf", "oneOf"] as const) {
     const branches = schema[key];
     if (!Array.isArray(branches) || branches.length === 0) continue;
-    shape = intersect(shape, branches.map((s) => shapeOf(s, v, depth + 1)).reduce(union));
+    shape = intersect(shape, branches.map((s) => shapeOf(s, w, depth + 1)).reduce(union));
   }
   return shape;
 }
 
-function ownShape(schema: Json, v: SchemaVersion, depth: number): Shape {
+function ownShape(schema: Json, w: Walk, depth: number): Shape {
   let types = Array.isArray(schema.type) ? schema.type.filter((t) => t !== "null") : schema.type === undefined ? [] : [schema.type];
   // A nullable value is a CEL null or the type: dyn, so both comparisons type-check.
   if (Array.isArray(schema.type) && types.length !== schema.type.length) return DYN;
@@ -121,13 +139,13 @@ function ownShape(schema: Json, v: SchemaVersion, depth: number): Shape {
     case "object": {
       if (isObject(schema.properties)) {
         const fields = new Map<string, Shape>();
-        for (const [name, s] of Object.entries(schema.properties)) fields.set(name, shapeOf(s, v, depth + 1));
+        for (const [name, s] of Object.entries(schema.properties)) fields.set(name, shapeOf(s, w, depth + 1));
         return { k: "object", fields };
       }
-      return { k: "map", values: isObject(schema.additionalProperties) ? shapeOf(schema.additionalProperties, v, depth + 1) : DYN };
+      return { k: "map", values: isObject(schema.additionalProperties) ? shapeOf(schema.additionalProperties, w, depth + 1) : DYN };
     }
     case "array":
-      return { k: "list", items: isObject(schema.items) ? shapeOf(schema.items, v, depth + 1) : DYN };
+      return { k: "list", items: isObject(schema.items) ? shapeOf(schema.items, w, depth + 1) : DYN };
     case "string":
       return { k: "prim", cel: "string" };
     case "integer":
@@ -143,8 +161,8 @@ function ownShape(schema: Json, v: SchemaVersion, depth: number): Shape {
   }
 }
 
-/** Registers the shape's object types in `env` and gives the CEL type name of the shape. */
-function register(env: Environment, shape: Shape, names: { n: number }): string {
+/** Registers the shape's object types in `env` (each shape once) and gives the CEL type name of the shape. */
+function register(env: Environment, shape: Shape, names: Map<Shape, string>): string {
   switch (shape.k) {
     case "dyn":
       return "dyn";
@@ -155,10 +173,13 @@ function register(env: Environment, shape: Shape, names: { n: number }): string 
     case "map":
       return `map<string, ${register(env, shape.values, names)}>`;
     case "object": {
-      const fields: Record<string, string> = {};
+      const known = names.get(shape);
+      if (known) return known;
+      const fields: Record<string, string> = Object.create(null);
       for (const [name, s] of shape.fields) fields[name] = register(env, s, names);
-      const typeName = `Data${names.n++}`;
+      const typeName = `Data${names.size}`;
       env.registerType(typeName, { fields });
+      names.set(shape, typeName);
       return typeName;
     }
   }
@@ -183,28 +204,30 @@ function stepsOf(node: ASTNode): Step[] | null {
   }
 }
 
-/** Gives the missing last step of `steps` the type dyn in `shape`; false if the path cannot be followed. */
-function patchMissing(shape: Shape, steps: Step[]): boolean {
-  let s = shape;
-  for (const [i, step] of steps.entries()) {
-    const last = i === steps.length - 1;
-    if ("index" in step) {
-      if (s.k === "list") s = s.items;
-      else if (s.k === "map") s = s.values;
-      else return false;
-      continue;
+/**
+ * A copy of `shape` in which the missing last step of `steps` has the type dyn; null if the path
+ * cannot be followed. Copied along the path only: a schema used in two places (one $ref) keeps its
+ * other place as it was, so a second missing path there is still found.
+ */
+function withMissing(shape: Shape, steps: Step[]): Shape | null {
+  const [step, ...rest] = steps;
+  if (!step) return null;
+  if ("index" in step) {
+    if (shape.k === "list") {
+      const items = withMissing(shape.items, rest);
+      return items && { k: "list", items };
     }
-    if (s.k !== "object") return false;
-    if (last) {
-      if (s.fields.has(step.field)) return false;
-      s.fields.set(step.field, DYN);
-      return true;
+    if (shape.k === "map") {
+      const values = withMissing(shape.values, rest);
+      return values && { k: "map", values };
     }
-    const next = s.fields.get(step.field);
-    if (!next) return false;
-    s = next;
+    return null;
   }
-  return false;
+  if (shape.k !== "object") return null;
+  const next = shape.fields.get(step.field);
+  if (rest.length === 0) return next ? null : { k: "object", fields: new Map([...shape.fields, [step.field, DYN]]) };
+  const changed = next && withMissing(next, rest);
+  return changed ? { k: "object", fields: new Map([...shape.fields, [step.field, changed]]) } : null;
 }
 
 function textOf(node: ASTNode): string {
@@ -241,18 +264,31 @@ function mismatch(env: Environment, node: ASTNode | undefined, message: string, 
   return { kind: "mismatch", path: textOf(node), message };
 }
 
+/** The where environment with `data` typed by a version's shape. */
+function typedEnvironment(shape: Shape): Environment {
+  return whereEnvironment((env) => {
+    // At run time `data.amount in [1, 2]` is dyn in list<int> and works; typed, it needs this
+    // (the run-time environment must not have it: it overlaps cel-js's own `V in list<V>` there).
+    env.registerOperator("double in list<int>", (a: number, list: bigint[]) => list.some((x) => a === Number(x)));
+    return register(env, shape, new Map());
+  });
+}
+
 /** Checks the expression against one version: the paths it misses, and the first mismatch if any. */
 function checkVersion(expression: string, v: SchemaVersion): Finding[] {
   const findings: Finding[] = [];
-  const shape = shapeOf(v.schema, v, 0);
+  let shape = shapeOf(v.schema, { v, done: new Map(), open: new Set() }, 0);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const typed = whereEnvironment((env) => {
-      // At run time `data.amount in [1, 2]` is dyn in list<int> and works; typed, it needs this
-      // (the run-time environment must not have it: it overlaps cel-js's own `V in list<V>` there).
-      env.registerOperator("double in list<int>", (a: number, list: bigint[]) => list.some((x) => a === Number(x)));
-      return register(env, shape, { n: 0 });
-    });
-    const result = typed.check(expression);
+    let typed: Environment;
+    let result: ReturnType<Environment["check"]>;
+    try {
+      typed = typedEnvironment(shape);
+      result = typed.check(expression);
+    } catch {
+      // The library refused the types made from this schema (not the subscriber's fault): this
+      // version goes unchecked rather than the save failing; at run time the expression still applies.
+      return findings;
+    }
     if (result.valid) return findings;
     const err = result.error as unknown as CelError;
     const node = err.node;
@@ -260,8 +296,10 @@ function checkVersion(expression: string, v: SchemaVersion): Finding[] {
       const path = textOf(node);
       findings.push({ kind: "missing", path });
       const steps = stepsOf(node);
-      if (steps && patchMissing(shape, steps)) continue;
-      return findings;
+      const patched = steps && withMissing(shape, steps);
+      if (!patched) return findings;
+      shape = patched;
+      continue;
     }
     findings.push(mismatch(typed, node, celMessage(result.error), expression));
     return findings;

@@ -60,3 +60,19 @@ test("without versions nothing is checked; what does not compile or is not a boo
   assert.equal(compileWhere("'a' + 'b'").ok, false);
   assert.equal(compileWhere("data.x").ok, true, "dyn may be a boolean at run time (else: an error, no match)");
 });
+
+test("schemas shared by $ref, recursive ones and odd property names are checked without blowing up or leaking a finding", () => {
+  const node: Record<string, unknown> = { type: "object", properties: { name: { type: "string" }, left: { $ref: "#/$defs/node" }, right: { $ref: "#/$defs/node" } } };
+  const tree: SchemaVersion = {
+    type: "tree.grown",
+    version: 1,
+    schema: {
+      type: "object",
+      properties: { root: { $ref: "#/$defs/node" }, total: { $ref: "#/$defs/money" }, discount: { $ref: "#/$defs/money" }, "first-name": { type: "string" } },
+      $defs: { node, money },
+    },
+  };
+  assert.deepEqual(checkWhereAgainstSchemas("data.root.left.right.left.name == 'x' && data['first-name'] == 'y'", [tree]), []);
+  // One $ref in two places: a missing path in the first does not hide one in the second.
+  assert.deepEqual(checkWhereAgainstSchemas("data.total.nope == 1.0 && data.discount.nope == 1.0", [tree]).map((e) => e.path), ["data.total.nope", "data.discount.nope"]);
+});

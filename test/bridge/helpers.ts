@@ -7,6 +7,7 @@ import { startBridge, loadBridgeConfig, createSubscription, ssrfPolicy, Subscrip
 import type { TestContext } from "node:test";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { edgeStyleEvent, publishEdgeStyle } from "../harness/events.ts";
+import { startReceiver, type Receiver } from "../harness/receiver.ts";
 import { webhookIdOf } from "../../broker/index.ts";
 
 export const SECRET_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -105,4 +106,23 @@ no_auth_user: harness
   });
   t.after(() => broker.stop());
   return broker;
+}
+
+/**
+ * One real receiver and one subscription per spec (`url` and `secret` filled in), each running and
+ * pulling on `bridge` before it returns; receivers are stopped after the test.
+ */
+export async function subscribeReceivers(t: TestContext, nc: NatsConnection, bridge: RunningBridge, specs: Record<string, Record<string, unknown>>): Promise<Record<string, Receiver>> {
+  const receivers: Record<string, Receiver> = {};
+  for (const [id, spec] of Object.entries(specs)) {
+    const rx = await startReceiver();
+    t.after(() => rx.stop());
+    receivers[id] = rx;
+    await addSubscription(nc, { id, url: rx.url, secret: SECRET_A, ...spec });
+  }
+  for (const id of Object.keys(specs)) {
+    await waitRunning([bridge], id);
+    await waitPulling(nc, id, 1);
+  }
+  return receivers;
 }

@@ -1,4 +1,4 @@
-// Subscriptions that select by several type patterns (issue 14): each subscriber receives every
+// Subscriptions that select by several type patterns (issue 14), on a 3-node cluster: each subscriber receives every
 // event whose type one of its patterns matches, once, with one webhook-id per event, however its
 // patterns overlap each other or other subscriptions' (on the shared fan-out and on an ordered
 // subscription's own durable alike). The expected sets come from a glob matcher written here,
@@ -6,8 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startTestBroker } from "../harness/nats.ts";
-import { startReceiver, type Receiver } from "../harness/receiver.ts";
-import { addSubscription, publishEvent, startTestBridge, waitPulling, waitRunning, SECRET_A } from "./helpers.ts";
+import type { Receiver } from "../harness/receiver.ts";
+import { publishEvent, startTestBridge, subscribeReceivers } from "./helpers.ts";
 
 const SUBSCRIPTIONS: Record<string, { types?: string[]; filter?: string; ordered?: boolean }> = {
   "orders-and-settled": { types: ["order.*", "payment.settled"] },
@@ -41,22 +41,12 @@ function seen(rx: Receiver): Array<{ id: string; type: string; webhookId: string
 }
 
 test("several type patterns per subscription deliver each matching event once per subscription, with one webhook-id per event", async (t) => {
-  const broker = await startTestBroker({ nodes: 1 });
+  const broker = await startTestBroker({ nodes: 3 });
   t.after(() => broker.stop());
   const bridge = await startTestBridge(broker);
   t.after(() => bridge.stop());
   const nc = await broker.connect();
-  const receivers: Record<string, Receiver> = {};
-  for (const [id, spec] of Object.entries(SUBSCRIPTIONS)) {
-    const rx = await startReceiver();
-    t.after(() => rx.stop());
-    receivers[id] = rx;
-    await addSubscription(nc, { id, url: rx.url, secret: SECRET_A, ...spec });
-  }
-  for (const id of Object.keys(SUBSCRIPTIONS)) {
-    await waitRunning([bridge], id);
-    await waitPulling(nc, id, 1);
-  }
+  const receivers = await subscribeReceivers(t, nc, bridge, SUBSCRIPTIONS);
   // Two rounds of every type, interleaved, so order or batching cannot hide a leak or a double.
   const published: Array<{ id: string; type: string; webhookId: string }> = [];
   for (let round = 0; round < 2; round++) {

@@ -41,7 +41,7 @@ async function refused(res: Response, type: string): Promise<ProblemBody> {
 
 test("a where that does not fit the schemas of the types it selects is refused with 422, naming the path, the types and the versions", async (t) => {
   const registry = await buildTestRegistry(t, { ...repoSchemas(), ...invoiceFiles() });
-  const broker = await startTestBroker({ nodes: 1 });
+  const broker = await startTestBroker({ nodes: 3 });
   t.after(() => broker.stop());
   const bridge = await startTestBridge(broker, { registry: registry.out });
   t.after(() => bridge.stop());

@@ -15,7 +15,7 @@ import { replayToSubscription, SubscriptionStore } from "../../bridge/index.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { publishEdgeStyle } from "../harness/events.ts";
 import { startReceiver, type Receiver } from "../harness/receiver.ts";
-import { addSubscription, startTestBridge, waitPulling, waitRunning, waitUntil, SECRET_A } from "./helpers.ts";
+import { addSubscription, startTestBridge, subscribeReceivers, waitUntil, SECRET_A } from "./helpers.ts";
 
 interface Generated {
   id: string;
@@ -110,26 +110,18 @@ test("cel-js and an independent JS predicate agree on what each where expression
 });
 
 test("where filters deliver exactly the matching events, on the fan-out, an ordered durable, a backfill and a replay; failures are counted", async (t) => {
-  const broker = await startTestBroker({ nodes: 1 });
+  const broker = await startTestBroker({ nodes: 3 });
   t.after(() => broker.stop());
   const bridge = await startTestBridge(broker);
   t.after(() => bridge.stop());
   const nc = await broker.connect();
-  const receivers: Record<string, Receiver> = {};
   const specs: Record<string, { filter: Filter; ordered?: boolean }> = {
     ...Object.fromEntries(Object.entries(FILTERS).map(([id, filter]) => [id, { filter }])),
     "ordered-big-de": { filter: FILTERS["big-de"]!, ordered: true },
   };
-  for (const [id, spec] of Object.entries(specs)) {
-    const rx = await startReceiver();
-    t.after(() => rx.stop());
-    receivers[id] = rx;
-    await addSubscription(nc, { id, url: rx.url, secret: SECRET_A, types: ["order.*"], where: spec.filter.where, ...(spec.ordered ? { ordered: true } : {}) });
-  }
-  for (const id of Object.keys(specs)) {
-    await waitRunning([bridge], id);
-    await waitPulling(nc, id, 1);
-  }
+  const receivers = await subscribeReceivers(t, nc, bridge, Object.fromEntries(
+    Object.entries(specs).map(([id, spec]) => [id, { types: ["order.*"], where: spec.filter.where, ...(spec.ordered ? { ordered: true } : {}) }]),
+  ));
 
   const events = fc.sample(generated, { numRuns: 120, seed: 14 }).map((e) => ({ ...e, id: `evt_${nuid.next()}` }));
   for (const e of events) await publish(nc, e);

@@ -89,10 +89,6 @@ function programOf(sub: Subscription): Evaluate | null {
   return p;
 }
 
-export function hasWhere(sub: Subscription): boolean {
-  return sub.where !== undefined;
-}
-
 const decoder = new TextDecoder();
 
 /** The variables a `where` sees for one event; build it once per event, share it across subscriptions. */

@@ -4,8 +4,8 @@ import { readFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parse } from "yaml";
 import type { UntilReadyOptions } from "../../broker/jetstream/index.ts";
+import type { RegistrySource } from "../registry/index.ts";
 import { BridgeError } from "../errors.ts";
-import { loadBuild, LoadedRegistry } from "../registry/index.ts";
 import { applySubscriptions, ssrfPolicy, type ApplyResult } from "./operations.ts";
 import { SubscriptionStore } from "./store.ts";
 
@@ -28,10 +28,10 @@ export interface ApplyFileOptions {
   httpsOnly?: boolean;
   /** Delete subscriptions that are not in the file. */
   prune?: boolean;
-  /** The registry build to check `where` filters against (JETGATE_BRIDGE_REGISTRY); unset = compiled only. */
-  registry?: string;
   /** Deadline and log line while the subscriptions bucket has no leader yet (after a restart). */
   wait?: UntilReadyOptions;
+  /** The registry build pinned versions and where filters are checked against (none: not checked; a where is then only compiled). */
+  registry?: RegistrySource;
 }
 
 export async function applySubscriptionsFile(nc: NatsConnection, path: string, opts: ApplyFileOptions = {}): Promise<ApplyResult> {
@@ -39,16 +39,6 @@ export async function applySubscriptionsFile(nc: NatsConnection, path: string, o
     throw new BridgeError("FILE_INVALID", `cannot read ${path}: ${(err as Error).message}`, { path });
   });
   const inputs = parseSubscriptionsYaml(text, path);
-  const loaded = opts.registry ? await loadRegistry(opts.registry) : undefined;
   const store = await SubscriptionStore.open(nc, opts.wait);
-  return applySubscriptions(store, inputs, ssrfPolicy(opts), { prune: opts.prune ?? false, registry: { current: () => loaded } });
-}
-
-async function loadRegistry(dir: string): Promise<LoadedRegistry> {
-  try {
-    const { compiled, hash } = await loadBuild(dir);
-    return await LoadedRegistry.from(compiled, hash);
-  } catch (err) {
-    throw new BridgeError("REGISTRY_UNAVAILABLE", `the registry build in ${dir} does not load: ${(err as Error).message}`, { dir }, { cause: err });
-  }
+  return applySubscriptions(store, inputs, ssrfPolicy(opts), { prune: opts.prune ?? false, registry: opts.registry });
 }

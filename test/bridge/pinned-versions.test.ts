@@ -12,7 +12,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { Webhook } from "standardwebhooks";
-import type { RunningBridge } from "../../bridge/index.ts";
+import type { BridgeError, RunningBridge } from "../../bridge/index.ts";
+import { LoadedRegistry, loadBuild } from "../../bridge/registry/index.ts";
+import { applySubscriptionsFile } from "../../bridge/subscriptions/file.ts";
 import { encodeEvent, natsHeadersOf } from "../../broker/index.ts";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver, type Receiver } from "../harness/receiver.ts";
@@ -180,5 +182,18 @@ test("pinned versions on a 3-node cluster", async (t) => {
     const got = await rx.waitFor(2, 30_000);
     for (const r of got) assert.equal((JSON.parse(r.body) as { dataschema: string }).dataschema, ID("invoice.sent", 3));
     assert.deepEqual(got.map((r) => (JSON.parse(r.body) as { data: { invoiceId: string } }).data.invoiceId).sort(), ["i-4", "i-5"]);
+  });
+
+  await t.test("a subscriptions file pinning a version the registry lacks is refused, naming the versions it has, and changes nothing", async () => {
+    const file = path.join(registry.out, "..", "subs.yaml");
+    fs.writeFileSync(file, `subscriptions:\n  - id: from-file\n    url: http://127.0.0.1:9/x\n    types: ["order.created@7"]\n`);
+    const { compiled, hash } = await loadBuild(registry.out);
+    const loaded = await LoadedRegistry.from(compiled, hash);
+    await assert.rejects(applySubscriptionsFile(nc, file, { ssrfAllow: ["127.0.0.1"], registry: { current: () => loaded } }), (err: BridgeError) => {
+      assert.equal(err.code, "PINNED_VERSION_UNKNOWN");
+      assert.match(err.message, /order\.created to v7, but the registry has v1, v2/);
+      return true;
+    });
+    assert.equal((await admin("GET", "/v1/subscriptions/from-file")).status, 404);
   });
 });

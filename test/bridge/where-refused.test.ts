@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { applySubscriptionsFile, BridgeError, type RunningBridge } from "../../bridge/index.ts";
+import { loadBuild, LoadedRegistry } from "../../bridge/registry/index.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { repoTempDir } from "../registry/helpers.ts";
 import { startTestBridge } from "./helpers.ts";
@@ -89,7 +90,9 @@ test("a where that does not fit the schemas of the types it selects is refused w
   const file = path.join(repoTempDir(t, "where-file"), "subscriptions.yaml");
   await writeFile(file, `subscriptions:\n  - id: from-file\n    url: http://127.0.0.1:9/hook\n    types: ["order.created"]\n    where: "data.total.currency == 3"\n`);
   const nc = await broker.connect();
-  await assert.rejects(applySubscriptionsFile(nc, file, { ssrfAllow: ["127.0.0.1"], registry: registry.out }), (err: unknown) => {
+  const { compiled, hash } = await loadBuild(registry.out);
+  const loaded = await LoadedRegistry.from(compiled, hash);
+  await assert.rejects(applySubscriptionsFile(nc, file, { ssrfAllow: ["127.0.0.1"], registry: { current: () => loaded } }), (err: unknown) => {
     assert.ok(err instanceof BridgeError);
     assert.equal(err.code, "WHERE_INVALID");
     assert.match(err.message, /subscriptions\[0\]: where: data\.total\.currency is a string in order\.created v1, v2/);

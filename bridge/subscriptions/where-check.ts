@@ -22,6 +22,6 @@ export function checkWhere(sub: Subscription, registry: RegistrySource | undefin
   if (errors.length === 0) return;
   throw new BridgeError("WHERE_INVALID", `where: ${errors.map((e) => e.message).join("; ")}`, {
     registryCommit: loaded.commit,
-    errors: errors.map((e) => ({ path: e.path, field: "where", versions: e.versions, message: e.message })),
+    errors: errors.map((e) => ({ path: e.path, field: "where", ...(e.pointer === undefined ? {} : { pointer: e.pointer }), versions: e.versions, message: e.message })),
   });
 }

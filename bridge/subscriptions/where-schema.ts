@@ -22,6 +22,8 @@ export interface SchemaVersion {
 }
 
 export interface WhereSchemaError {
+  /** Where in the event's data the path points (RFC 6901), when it names one place: `/customer/id`. */
+  pointer?: string;
   /** The expression's text at fault, e.g. `data.total.amount` or `data.customer.id == 5`. */
   path: string;
   /** `order.created v1`, ... */
@@ -185,7 +187,7 @@ function register(env: Environment, shape: Shape, names: Map<Shape, string>): st
   }
 }
 
-type Step = { field: string } | { index: true };
+type Step = { field: string } | { index: true; at?: number };
 
 /** The steps from `data` to an access node (`data.a.b`, `data.items[0].sku`); null if it is not rooted at data. */
 function stepsOf(node: ASTNode): Step[] | null {
@@ -198,7 +200,8 @@ function stepsOf(node: ASTNode): Step[] | null {
       n = n.args[0];
     } else if (n.op === "[]" || n.op === "[?]") {
       const key = n.args[1];
-      steps.push(key.op === "value" && typeof key.args === "string" ? { field: key.args } : { index: true });
+      if (key.op === "value" && typeof key.args === "string") steps.push({ field: key.args });
+      else steps.push(key.op === "value" && typeof key.args === "bigint" ? { index: true, at: Number(key.args) } : { index: true });
       n = n.args[0];
     } else return null;
   }
@@ -230,6 +233,16 @@ function withMissing(shape: Shape, steps: Step[]): Shape | null {
   return changed ? { k: "object", fields: new Map([...shape.fields, [step.field, changed]]) } : null;
 }
 
+/**
+ * The JSON pointer (RFC 6901) into the event's data of an access node (`data.customer.id` →
+ * `/customer/id`), when it names one place: rooted at data, every index a literal.
+ */
+function pointerOf(node: ASTNode): string | undefined {
+  const steps = stepsOf(node);
+  if (!steps || steps.some((s) => "index" in s && s.at === undefined)) return undefined;
+  return steps.map((s) => `/${"index" in s ? s.at : s.field.replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
+}
+
 function textOf(node: ASTNode): string {
   return node.input.slice(node.range.start, node.range.end);
 }
@@ -240,9 +253,9 @@ interface CelError {
 }
 
 type Finding =
-  | { kind: "missing"; path: string }
+  | { kind: "missing"; path: string; pointer?: string }
   /** `compared` when a comparison's operand types are known: [left type, right type, right text]. */
-  | { kind: "mismatch"; path: string; message: string; compared?: [string, string, string] };
+  | { kind: "mismatch"; path: string; pointer?: string; message: string; compared?: [string, string, string] };
 
 const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">=", "in"]);
 
@@ -258,10 +271,15 @@ function mismatch(env: Environment, node: ASTNode | undefined, message: string, 
     const l = env.check(textOf(left));
     const r = env.check(textOf(right));
     if (l.valid && r.valid && l.type && r.type) {
-      return { kind: "mismatch", path: textOf(left), message, compared: [kindName(l.type), kindName(r.type), textOf(right)] };
+      return { kind: "mismatch", path: textOf(left), ...withPointer(left), message, compared: [kindName(l.type), kindName(r.type), textOf(right)] };
     }
   }
-  return { kind: "mismatch", path: textOf(node), message };
+  return { kind: "mismatch", path: textOf(node), ...withPointer(node), message };
+}
+
+function withPointer(node: ASTNode): { pointer?: string } {
+  const pointer = pointerOf(node);
+  return pointer === undefined ? {} : { pointer };
 }
 
 /** The where environment with `data` typed by a version's shape. */
@@ -294,7 +312,7 @@ function checkVersion(expression: string, v: SchemaVersion): Finding[] {
     const node = err.node;
     if (err.code === "no_such_key" && node) {
       const path = textOf(node);
-      findings.push({ kind: "missing", path });
+      findings.push({ kind: "missing", path, ...withPointer(node) });
       const steps = stepsOf(node);
       const patched = steps && withMissing(shape, steps);
       if (!patched) return findings;
@@ -344,9 +362,13 @@ export function checkWhereAgainstSchemas(expression: string, versions: SchemaVer
   if (versions.length === 0) return [];
   const missing = new Map<string, SchemaVersion[]>();
   const mismatches = new Map<string, { finding: Extract<Finding, { kind: "mismatch" }>; versions: SchemaVersion[] }>();
+  const pointers = new Map<string, string>();
   for (const v of versions) {
     for (const f of checkAll(expression, v)) {
-      if (f.kind === "missing") missing.set(f.path, [...(missing.get(f.path) ?? []), v]);
+      if (f.kind === "missing") {
+        missing.set(f.path, [...(missing.get(f.path) ?? []), v]);
+        if (f.pointer !== undefined) pointers.set(f.path, f.pointer);
+      }
       else {
         const key = JSON.stringify([f.path, f.message, f.compared]);
         const known = mismatches.get(key) ?? { finding: f, versions: [] };
@@ -359,13 +381,14 @@ export function checkWhereAgainstSchemas(expression: string, versions: SchemaVer
   const types = [...new Set(versions.map((v) => v.type))];
   for (const [path, where] of missing) {
     if (where.length < versions.length) continue;
-    errors.push({ path, versions: where.map(label), message: `${path}: no version of ${types.join(" or ")} defines it (${types.length === 1 ? where.map((v) => `v${v.version}`).join(", ") : versionList(where)})` });
+    const pointer = pointers.get(path);
+    errors.push({ path, ...(pointer === undefined ? {} : { pointer }), versions: where.map(label), message: `${path}: no version of ${types.join(" or ")} defines it (${types.length === 1 ? where.map((v) => `v${v.version}`).join(", ") : versionList(where)})` });
   }
   for (const { finding: f, versions: vs } of mismatches.values()) {
     const message = f.compared
       ? `${f.path} is a ${f.compared[0]} in ${versionList(vs)} but is compared with a ${f.compared[1]} (${f.compared[2]})`
       : `${f.path}: ${f.message} in ${versionList(vs)}`;
-    errors.push({ path: f.path, versions: vs.map(label), message });
+    errors.push({ path: f.path, ...(f.pointer === undefined ? {} : { pointer: f.pointer }), versions: vs.map(label), message });
   }
   return errors;
 }

@@ -58,6 +58,7 @@ test("a where that does not fit the schemas of the types it selects is refused w
   p = await refused(await api(bridge, "POST", "/v1/subscriptions", { ...base, id: "path", where: "data.customer.country == 'DE'" }), "where-invalid");
   assert.match(p.detail, /data\.customer\.country: no version of order\.created defines it \(v1, v2\)/);
   assert.equal(p.errors?.[0]?.path, "data.customer.country");
+  assert.equal((p.errors?.[0] as { pointer?: string } | undefined)?.pointer, "/customer/country", "the JSON pointer into the event's data");
 
   // Several findings at once, each with its versions; a path inside a list macro is named as written.
   p = await refused(await api(bridge, "POST", "/v1/subscriptions", { ...base, id: "both", where: "data.customer.id == 7 || data.nope.x == 'a'" }), "where-invalid");

@@ -41,13 +41,15 @@ test("accepted: defined paths compared with their own types, ints against JSON n
   }
 });
 
-test("refused: a path no version defines, a string compared with a number, each named with its versions; all faults at once", () => {
+test("refused: a path no version defines, a string compared with a number, each named with its versions and its JSON pointer into the data; all faults at once", () => {
   assert.deepEqual(check("data.total.nope > 1"), [
-    { path: "data.total.nope", versions: ["order.created v1", "order.created v2"], message: "data.total.nope: no version of order.created defines it (v1, v2)" },
+    { path: "data.total.nope", pointer: "/total/nope", versions: ["order.created v1", "order.created v2"], message: "data.total.nope: no version of order.created defines it (v1, v2)" },
   ]);
   assert.deepEqual(check("data.customer.id == 5")[0]?.message, "data.customer.id is a string in order.created v1, v2 but is compared with a number (5)");
   assert.deepEqual(check("data.channel == 1").map((e) => e.versions), [["order.created v2"]]);
-  assert.deepEqual(check("data.items.exists(i, i.skew == 'a')").map((e) => e.path), ["i.skew"]);
+  assert.deepEqual(check("data.items.exists(i, i.skew == 'a')").map((e) => [e.path, e.pointer]), [["i.skew", undefined]], "a macro's variable has no place in the data");
+  assert.deepEqual(check("data.items[0].skew == 'a'").map((e) => e.pointer), ["/items/0/skew"]);
+  assert.deepEqual(check("data.customer.id == 5").map((e) => e.pointer), ["/customer/id"]);
   assert.deepEqual(check("data.customer.id == 5 || data.a.b == 1 || !(data.c > 2)").map((e) => e.path).sort(), ["data.a", "data.c", "data.customer.id"]);
   // Arithmetic does not mix int and double in CEL: said at save time, not found out per event.
   assert.match(check("data.total.amount + 1 > 2")[0]?.message ?? "", /no such overload: double \+ int/);

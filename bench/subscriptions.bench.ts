@@ -35,7 +35,7 @@ import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { startReceiver, type Receiver } from "../test/harness/receiver.ts";
 import { buildBridgeBundle } from "../bridge/dev/index.ts";
-import { spawnBridge } from "./bridge-process.ts";
+import { spawnBridge, waitHttp } from "./bridge-process.ts";
 import { edgeStyleEvent, publishEdgeStyle } from "../test/harness/events.ts";
 import { webhookIdOf } from "../broker/index.ts";
 import { percentile, type BenchContext, type BenchRow } from "./lib.ts";
@@ -158,16 +158,6 @@ interface Published {
 interface Keyed {
   key: string;
   row: BenchRow;
-}
-
-async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`bridge ${child.pid} exited with ${child.exitCode}`);
-    if (await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`${url} not ready in ${timeoutMs}ms`);
 }
 
 /**

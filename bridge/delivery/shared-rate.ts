@@ -10,15 +10,16 @@
 // Precision (a "delivery" is the start of an attempt, retries included; R = rateLimit):
 // - over any aligned second k, all instances together start at most ⌊R·(k+1)⌋ − ⌊R·k⌋ deliveries
 //   (R itself when R is whole): a token is leased for one window and void once it has passed;
-// - so over n consecutive aligned seconds at most ⌊R·n⌋ + 1, and over any sliding second at most
-//   about 2R (the end of one window and the start of the next);
+// - so over n consecutive aligned seconds at most ⌊R·n⌋ + 1, and over any sliding second (the end
+//   of one window and the start of the next) at most 2R, ⌊2R⌋ + 1 for a fractional R;
 // - below that by at most one unused chunk (⌈R/10⌉) per instance per second it leased in;
 // - windows are cut by each instance's clock: a skew of δ between instances blurs their edges by
 //   δ (NTP keeps it to milliseconds). A key never goes back to an earlier window.
-// When the bucket cannot be reached (no leader, a timeout), a limited subscription delivers
-// nothing on that instance until it answers again, tried once per second: its tasks wait in
-// JetStream, and the receiver is never sent more than it asked for. That is logged once when it
-// starts and once when it ends, not per event. Subscriptions without a rateLimit have no limiter.
+// When the bucket cannot be reached (no leader, a timeout, its stream gone), a limited
+// subscription delivers nothing on that instance until it answers again, tried about once a
+// second: its tasks wait in JetStream, and the receiver is never sent more than it asked for.
+// That is logged once when it starts and once when it ends, not per event. A bucket that is gone
+// (a memory stream does not outlive a lone nats-server's restart) is created again. Subscriptions without a rateLimit have no limiter.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
@@ -41,6 +42,10 @@ const LEASE_TIMEOUT_MS = 1_000;
 /** Lost update races in a row before a lease gives up for CONTENDED_RETRY_MS. */
 const CONFLICT_TRIES = 8;
 const CONTENDED_RETRY_MS = 20;
+/** After the bucket did not answer, the subscription's next lease waits this long. */
+const UNREACHABLE_RETRY_MS = 1_000;
+/** Tries to create the bucket again (it may be gone) at most this often. */
+const REOPEN_EVERY_MS = 5_000;
 /** A delivery may be held this long for its paced start; a later start is "come back then". */
 const LOOKAHEAD_MS = 100;
 
@@ -58,18 +63,28 @@ interface Used {
 /** This instance's handle on the shared budgets, and whether the bucket answers (logged on change). */
 export class RateBudget {
   private unreachable = false;
+  private reopenedAt = 0;
+  private reopening: Promise<void> | undefined;
 
   private constructor(
-    readonly kv: KV,
+    private bucket: KV,
+    private readonly create: () => Promise<KV>,
     private readonly log: Logger,
   ) {}
 
-  /** Opens (creating idempotently) the bucket: in memory (a lost second's count costs at most one window), replicated like the others. */
+  /**
+   * Opens (creating idempotently) the bucket, replicated like the others but in memory: every
+   * lease is a write, and a count lost with the servers costs at most one second's budget.
+   */
   static async open(nc: NatsConnection, replicas: number, log: Logger, wait: UntilReadyOptions = {}): Promise<RateBudget> {
     const kvm = new Kvm(jetstream(nc, { timeout: LEASE_TIMEOUT_MS }));
-    const kv = await untilReady(`KV bucket ${RATE_BUCKET} (stream KV_${RATE_BUCKET})`, () =>
-      kvm.create(RATE_BUCKET, { replicas, history: 1, ttl: BUCKET_TTL_MS, storage: StorageType.Memory, description: "Jetgate rate-limit budgets, per subscription and second" }), wait);
-    return new RateBudget(kv, log);
+    const create = () => kvm.create(RATE_BUCKET, { replicas, history: 1, ttl: BUCKET_TTL_MS, storage: StorageType.Memory, description: "Jetgate rate-limit budgets, per subscription and second" });
+    const kv = await untilReady(`KV bucket ${RATE_BUCKET} (stream KV_${RATE_BUCKET})`, create, wait);
+    return new RateBudget(kv, create, log);
+  }
+
+  get kv(): KV {
+    return this.bucket;
   }
 
   /** The limiter a subscription needs now: none without a rateLimit, else `current` re-rated or a new one. */
@@ -89,9 +104,20 @@ export class RateBudget {
 
   /** @internal */
   failed(err: unknown): void {
+    this.reopen();
     if (this.unreachable) return;
     this.unreachable = true;
     this.log.warn({ bucket: RATE_BUCKET, err }, "the rate-limit bucket does not answer; rate-limited subscriptions pause on this instance until it does");
+  }
+
+  /** Creates the bucket again in the background, in case it is gone (a no-op when it exists). */
+  private reopen(): void {
+    if (this.reopening || Date.now() - this.reopenedAt < REOPEN_EVERY_MS) return;
+    this.reopenedAt = Date.now();
+    this.reopening = this.create()
+      .then((kv) => void (this.bucket = kv))
+      .catch(() => undefined)
+      .finally(() => (this.reopening = undefined));
   }
 }
 
@@ -158,8 +184,8 @@ export class SharedRate {
     const budget = windowBudget(this.perSecond, window);
     const got = budget > 0 ? await this.leaseFromBucket(window, Math.max(1, Math.ceil(this.perSecond * CHUNK_SECONDS)), budget) : 0;
     const now = Date.now();
-    if (got === "contended") {
-      this.retryAt = now + CONTENDED_RETRY_MS;
+    if (got === "contended" || got === "unreachable") {
+      this.retryAt = now + (got === "contended" ? CONTENDED_RETRY_MS : UNREACHABLE_RETRY_MS);
       return;
     }
     if (got === 0 || this.window !== window || now >= end) {
@@ -171,8 +197,8 @@ export class SharedRate {
     this.interval = Math.min(1000 / this.perSecond, (end - Math.max(now, this.nextAt)) / got);
   }
 
-  /** Deliveries leased (0: the window's budget is spent, or the bucket did not answer). */
-  private async leaseFromBucket(window: number, want: number, budget: number): Promise<number | "contended"> {
+  /** Deliveries leased (0: the window's budget is spent). */
+  private async leaseFromBucket(window: number, want: number, budget: number): Promise<number | "contended" | "unreachable"> {
     const { kv } = this.budget;
     for (let i = 0; i < CONFLICT_TRIES; i++) {
       try {
@@ -192,7 +218,7 @@ export class SharedRate {
         this.known = undefined;
         if (isWrongLastSequence(err)) continue;
         this.budget.failed(err);
-        return 0;
+        return "unreachable";
       }
     }
     return "contended";

@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { Kvm } from "@nats-io/kv";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver, type Receiver, type RecordedRequest } from "../harness/receiver.ts";
 import type { RunningBridge, StartOptions } from "../../bridge/index.ts";
-import { RATE_BUCKET, RateBudget, windowBudget } from "../../bridge/delivery/shared-rate.ts";
+import { RATE_BUCKET, windowBudget } from "../../bridge/delivery/shared-rate.ts";
 import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, SECRET_A } from "./helpers.ts";
 
 let broker: TestBroker;
@@ -123,7 +123,7 @@ test("one instance holds an ordered subscription's rateLimit, in order", async (
   assertWithinRate(rx.requests, rate);
 });
 
-test("while the budget bucket does not answer, a limited subscription waits (logged once) and then delivers", async (t) => {
+test("while the budget bucket does not answer, a limited subscription waits (logged once), and delivers once the bridge has it again", async (t) => {
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const about = (level: number) => logs.filter((l) => l.level === level && String(l.msg).startsWith("the rate-limit bucket"));
@@ -132,15 +132,21 @@ test("while the budget bucket does not answer, a limited subscription waits (log
   await addSubscription(nc, { id: "paused", url: rx.url, filter: "events.rate.paused", secret: SECRET_A, rateLimit: 50 });
   await waitRunning([bridge], "paused");
   await waitPulling(nc, "paused", 1);
+  // An impostor in the bucket's place: its stream name, none of its subjects, so every lease
+  // fails (no responders) and the bridge cannot create the bucket again while it is there.
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.delete(`KV_${RATE_BUCKET}`);
+  const stream = `KV_${RATE_BUCKET}`;
+  await jsm.streams.delete(stream);
+  await jsm.streams.add({ name: stream, subjects: ["rate-impostor.>"], storage: StorageType.Memory, num_replicas: 1 });
   const ids = await publishAll("rate.paused", 20);
   await waitUntil("the bridge to log that the rate-limit bucket does not answer", 30_000, () => about(40).length > 0);
   await sleep(1_500);
-  assert.equal(rx.requests.length, 0, "nothing delivered while the budget cannot be read");
-  await RateBudget.open(nc, 3, logger, { deadlineMs: 30_000 });
+  assert.equal(rx.requests.length, 0, "nothing delivered while the budget cannot be leased");
+  await jsm.streams.delete(stream);
+  // The bridge creates the bucket again itself (at most every 5 s) and the events go out.
   await rx.waitFor(ids.size, 60_000);
   assert.deepEqual(new Set(rx.requests.map((r) => r.headers["webhook-id"])), ids);
+  assert.equal((await jsm.streams.info(stream)).config.subjects[0], `$KV.${RATE_BUCKET}.>`, "the bucket is back");
   assert.equal(about(40).length, 1, "the outage is logged once, not per event");
   assert.equal(about(30).length, 1, "and its end once");
 });

@@ -14,7 +14,7 @@ import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver, type Receiver, type RecordedRequest } from "../harness/receiver.ts";
 import type { RunningBridge, StartOptions } from "../../bridge/index.ts";
 import { RATE_BUCKET, windowBudget } from "../../bridge/delivery/shared-rate.ts";
-import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, SECRET_A } from "./helpers.ts";
+import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, delivered, SECRET_A } from "./helpers.ts";
 
 let broker: TestBroker;
 let nc: NatsConnection;
@@ -39,12 +39,6 @@ async function receiverFor(t: TestContext): Promise<Receiver> {
   const rx = await startReceiver();
   t.after(() => rx.stop());
   return rx;
-}
-
-function delivered(bridge: RunningBridge, subscription: string): Promise<number> {
-  return bridge.metrics.deliveries
-    .get()
-    .then((m) => m.values.filter((v) => v.labels.subscription === subscription && v.labels.outcome === "delivered").reduce((a, v) => a + v.value, 0));
 }
 
 /** Arrivals per aligned second, and how many aligned seconds the run touched. */

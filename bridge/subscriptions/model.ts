@@ -53,7 +53,7 @@ export interface Subscription {
   timeoutMs: number;
   ackWaitMs: number;
   maxConcurrency: number;
-  /** Deliveries per second per bridge instance; null = unlimited. */
+  /** Deliveries per second for the subscription as a whole, across all bridge instances (delivery/shared-rate.ts); null = unlimited. */
   rateLimitPerSecond: number | null;
   /** One in flight, in stream order. */
   ordered: boolean;

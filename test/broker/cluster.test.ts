@@ -25,6 +25,29 @@ test("a 3-node cluster comes up with R3 EVENTS and DLQ streams, and ensureStream
   assert.equal(again.seq, first.seq);
 });
 
+test("ensureStreamsReady updates a stream only when a setting differs (an update of a stream with a max age loads its first block on every replica)", async (t) => {
+  const broker = await startTestBroker({ nodes: 1 });
+  t.after(() => broker.stop());
+  const nc = await broker.connect();
+  const updated: string[] = [];
+  const sub = nc.subscribe("$JS.EVENT.ADVISORY.STREAM.UPDATED.>", { callback: (_err, m) => void updated.push(m.subject.split(".").at(-1)!) });
+  t.after(() => sub.unsubscribe());
+  await nc.flush();
+
+  await ensureStreamsReady(nc, { replicas: 1 });
+  await nc.flush();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(updated, [], "the same settings again: no update");
+
+  const hour = 3_600 * 1e9;
+  await ensureStreamsReady(nc, { replicas: 1, eventsMaxAgeNs: hour });
+  await nc.flush();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(updated, [EVENTS_STREAM], "a changed max age: EVENTS alone is updated");
+  const jsm = await jetstreamManager(nc);
+  assert.equal((await jsm.streams.info(EVENTS_STREAM)).config.max_age, hour);
+});
+
 test("stopping every node makes the cluster unreachable and restarting brings the data back", async (t) => {
   const broker = await startTestBroker({ nodes: 3 });
   t.after(() => broker.stop());

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startTestBroker } from "../harness/nats.ts";
 import { EVENTS_STREAM, DLQ_STREAM } from "../../broker/index.ts";
@@ -68,4 +69,15 @@ test("stopping every node makes the cluster unreachable and restarting brings th
     if (!msg) await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(msg?.string(), "1");
+});
+
+test("a node started with a memory limit runs with it as GOMEMLIMIT, and one without keeps the environment's", { skip: process.platform !== "linux" && "reads /proc" }, async (t) => {
+  const limited = await startTestBroker({ nodes: 1, streams: false, memoryLimit: "64MiB" });
+  t.after(() => limited.stop());
+  const plain = await startTestBroker({ nodes: 1, streams: false });
+  t.after(() => plain.stop());
+  const goMemLimit = (pid: number) =>
+    readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((kv) => kv.startsWith("GOMEMLIMIT="))?.slice("GOMEMLIMIT=".length);
+  assert.equal(goMemLimit(limited.nodes[0]!.pid), "64MiB");
+  assert.equal(goMemLimit(plain.nodes[0]!.pid), process.env.GOMEMLIMIT);
 });

@@ -64,6 +64,12 @@ export interface BridgeConfig {
   logLevel: string;
   /** Name of this instance in logs and attempt records (JETGATE_BRIDGE_INSTANCE). */
   instance: string;
+  /**
+   * Directory of the registry build (`jetgate registry build --out`, the edge's; JETGATE_BRIDGE_REGISTRY).
+   * Pinned versions are shaped with it and reloaded when it is rebuilt; unset = no registry (a
+   * pinned subscription's events are then dead-lettered as schema-mismatch).
+   */
+  registry: string | undefined;
 }
 
 export const BRIDGE_DEFAULTS: BridgeConfig = {
@@ -92,6 +98,7 @@ export const BRIDGE_DEFAULTS: BridgeConfig = {
   taskAckWaitMs: 30_000,
   logLevel: "info",
   instance: `${hostname()}-${process.pid}`,
+  registry: undefined,
 };
 
 /** Each setting's environment variable, JETGATE_BRIDGE_ + this name. */
@@ -120,6 +127,7 @@ const ENV_NAMES = {
   taskAckWaitMs: "TASK_ACK_WAIT",
   logLevel: "LOG_LEVEL",
   instance: "INSTANCE",
+  registry: "REGISTRY",
 } as const satisfies Record<keyof BridgeConfig, string>;
 
 const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
@@ -181,6 +189,7 @@ export function configFromEnv(env: Record<string, string | undefined>): Partial<
   if ((v = get("taskAckWaitMs"))) out.taskAckWaitMs = duration("taskAckWaitMs", v);
   if ((v = get("logLevel"))) out.logLevel = v;
   if ((v = get("instance"))) out.instance = v;
+  if ((v = get("registry"))) out.registry = v;
   return out;
 }
 

@@ -14,7 +14,9 @@ export type BridgeErrorCode =
   | "UNAUTHORIZED"
   | "ADMIN_DISABLED"
   | "FILE_INVALID"
-  | "NOT_READY";
+  | "NOT_READY"
+  | "PINNED_VERSION_UNKNOWN"
+  | "REGISTRY_UNAVAILABLE";
 
 export class BridgeError extends Error {
   override readonly name = "BridgeError";

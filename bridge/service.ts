@@ -31,6 +31,7 @@ import { ensureRedriveStream } from "./recovery/redrive.ts";
 import { SubscriptionStore } from "./subscriptions/store.ts";
 import { eventsReplicas } from "./subscriptions/buckets.ts";
 import { TickBatch } from "./delivery/tick-batch.ts";
+import { RegistryWatcher } from "./registry/index.ts";
 
 export interface RunningBridge {
   /** Base URL of the admin API / metrics server. */
@@ -111,7 +112,13 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     const attempts = new AttemptLog(nc, config.attemptLog, log, metrics);
     const settle = new TickBatch((err) => log.error({ err }, "settling a delivered message failed"));
     const rates = await RateBudget.open(nc, replicas, log, wait);
-    const runnerDeps = { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle, rates };
+    // The registry build pinned versions are shaped with; a first build that does not load stops the start.
+    const registry = config.registry ? new RegistryWatcher(config.registry, log, metrics.registry) : undefined;
+    if (registry) {
+      await registry.start();
+      cleanups.unshift(async () => registry.stop());
+    }
+    const runnerDeps = { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle, rates, registry };
     const worker = new TaskWorker({ ...runnerDeps, view, store });
     const held = new HeldReleaser({ js, jsm, view, log });
     manager = new ConsumerManager(store, { ...runnerDeps, view, worker, held }, log);
@@ -119,7 +126,7 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     metrics.watchBackfills(() => backfills.pending());
     const fanout = new FanOut({ nc, js, jsm, store, view, log, settle, wait, onFanned: (_event, tasks) => metrics.tasksFanned.inc(tasks) });
     let ready = false;
-    const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready, log });
+    const app = adminApp({ nc, store, deliverer, attempts, metrics, config, policy, ready: () => ready, log, registry });
     const server = await listen(adminListener(app, log), config.host, config.port);
     cleanups.unshift(() => new Promise<void>((resolve) => {
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

@@ -36,5 +36,7 @@ export const H_DELIVERIES = "Jetgate-Deliveries";
 export const H_UNRECORDED = "Jetgate-Unrecorded-Deliveries";
 /** Why the history could not be read from the attempt log, when it could not. */
 export const H_HISTORY_ERROR = "Jetgate-History-Error";
+/** Why the event died as a problem object (JSON, RFC 9457 members), e.g. a schema-mismatch of a pinned version. */
+export const H_PROBLEM = "Jetgate-Problem";
 /** The headers a dead letter adds; they describe one death, not the event. */
-export const DEAD_LETTER_HEADERS: readonly string[] = [H_SUBSCRIPTION, H_SOURCE_STREAM, H_SOURCE_SEQ, H_REASON, H_ATTEMPTS, H_DEAD_AT, H_DELIVERIES, H_UNRECORDED, H_HISTORY_ERROR];
+export const DEAD_LETTER_HEADERS: readonly string[] = [H_SUBSCRIPTION, H_SOURCE_STREAM, H_SOURCE_SEQ, H_REASON, H_ATTEMPTS, H_DEAD_AT, H_DELIVERIES, H_UNRECORDED, H_HISTORY_ERROR, H_PROBLEM];

@@ -35,6 +35,11 @@ export interface AjvOptions {
   strict?: boolean;
   /** No warnings on the console (ajv logs ignored unknown formats when not strict). */
   quiet?: boolean;
+  /**
+   * Delete, while validating, the properties a closed object (`additionalProperties: false`) does
+   * not define: the bridge projects an event onto a pinned version with it (bridge/registry/).
+   */
+  removeAdditional?: boolean;
 }
 
 export function createAjv(draft: Draft, opts: AjvOptions = {}): Ajv {
@@ -46,6 +51,7 @@ export function createAjv(draft: Draft, opts: AjvOptions = {}): Ajv {
     strictRequired: false,
     allowUnionTypes: true,
     validateFormats: true,
+    ...(opts.removeAdditional ? { removeAdditional: true } : {}),
     ...(opts.quiet ? { logger: false as const } : {}),
     ...(opts.code
       ? {

@@ -55,11 +55,15 @@ export interface Manifest {
 /**
  * What the generated module (`<out>/index.js`) exports.
  * Keys of `validators` and `schemas` are `<type>/v<N>`, e.g. `order.created/v2`.
+ * `schemas` keep their `$ref`s; `commonSchemas` holds every shared (`_common`) schema those refs
+ * reach, keyed by `$id` and without `$schema` (so an ajv of either draft can add it): a consumer
+ * that compiles the schemas itself (the bridge shapes pinned versions with runtime ajv) adds both.
  */
 export interface CompiledRegistry {
   manifest: Manifest;
   validators: Record<string, CompiledValidator>;
   schemas: Record<string, Record<string, unknown>>;
+  commonSchemas: Record<string, Record<string, unknown>>;
 }
 
 export function versionKey(type: string, version: number): string {

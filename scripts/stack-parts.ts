@@ -122,6 +122,8 @@ const bridge: StackStep = {
       port: ctx.ports.bridge,
       ssrfAllow: LOOPBACK_ALLOW,
       adminToken: DEV_ADMIN_TOKEN,
+      // The edge's own build: pinned versions are shaped with it, and a rebuild is picked up live.
+      registry: join(ctx.root, DEFAULT_OUT),
     });
     const running = await startBridge(config);
     return {

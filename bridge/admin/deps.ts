@@ -8,6 +8,7 @@ import type { SsrfPolicy } from "../delivery/ssrf.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import type { AttemptLog } from "../recovery/attempt-log.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
+import type { RegistrySource } from "../registry/index.ts";
 
 export interface AdminDeps {
   nc: NatsConnection;
@@ -20,4 +21,6 @@ export interface AdminDeps {
   ready: () => boolean;
   /** Where a 500's error and its cause go (the client gets a generic detail). */
   log: Logger;
+  /** The registry build a pinned version is checked against (absent: none configured). */
+  registry?: RegistrySource;
 }

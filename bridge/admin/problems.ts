@@ -27,10 +27,12 @@ export const ADMIN_PROBLEMS: Record<AdminProblemCode, { status: number; title: s
   SUBSCRIPTION_INVALID: { status: 422, title: "The subscription is not valid" },
   SSRF_REFUSED: { status: 422, title: "The bridge does not deliver to this URL" },
   FILE_INVALID: { status: 422, title: "The subscriptions file is not valid" },
+  PINNED_VERSION_UNKNOWN: { status: 422, title: "The registry has no such version to pin" },
   CONFIG_INVALID: { status: 500, title: "The bridge's configuration is not valid" },
   INTERNAL: { status: 500, title: "Internal error" },
   ADMIN_DISABLED: { status: 503, title: "The admin API is switched off" },
   NOT_READY: { status: 503, title: "The bridge or its broker is not ready" },
+  REGISTRY_UNAVAILABLE: { status: 503, title: "The registry build cannot be loaded" },
 };
 
 /** What a 500 tells the client; the error itself, with its cause, goes to the bridge's log. */

@@ -16,14 +16,15 @@ export function redact(sub: Subscription): Record<string, unknown> {
 
 export function subscriptionRoutes(app: Hono, deps: AdminDeps): void {
   const { store, policy } = deps;
+  const checks = { registry: deps.registry };
   app.get("/v1/subscriptions", async (c) => c.json({ subscriptions: (await store.list()).map(redact) }));
   app.post("/v1/subscriptions", async (c) => {
-    const sub = await createSubscription(store, await jsonBody(c), policy);
+    const sub = await createSubscription(store, await jsonBody(c), policy, checks);
     return c.json({ subscription: redact(sub), secret: sub.secrets[0]?.secret }, 201);
   });
   app.get("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact((await store.require(pathId(c))).sub) }));
-  app.put("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await replaceSubscription(store, pathId(c), await jsonBody(c), policy)) }));
-  app.patch("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await patchSubscription(store, pathId(c), await jsonBody(c), policy)) }));
+  app.put("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await replaceSubscription(store, pathId(c), await jsonBody(c), policy, checks)) }));
+  app.patch("/v1/subscriptions/:id", async (c) => c.json({ subscription: redact(await patchSubscription(store, pathId(c), await jsonBody(c), policy, checks)) }));
   app.delete("/v1/subscriptions/:id", async (c) => {
     await store.delete(pathId(c));
     return c.body(null, 204);

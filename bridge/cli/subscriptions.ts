@@ -8,6 +8,7 @@ import { parseDuration } from "../duration.ts";
 import { DEFAULT_ROTATION_OVERLAP_MS, rotateSecret, setEnabled } from "../subscriptions/operations.ts";
 import { SubscriptionStore } from "../subscriptions/store.ts";
 import { applySubscriptionsFile } from "../subscriptions/file.ts";
+import { loadBuild, LoadedRegistry, type RegistrySource } from "../registry/index.ts";
 import { redact } from "../admin/api.ts";
 import { cliConfig, date, int, list, print, withConnectionOptions, withNats, type ConnectionOptions } from "./options.ts";
 
@@ -17,6 +18,13 @@ function duration(value: string): number {
   return ms;
 }
 
+/** The registry build, loaded once (a command runs too briefly to watch it). */
+async function loadRegistrySource(dir: string): Promise<RegistrySource> {
+  const { compiled, hash } = await loadBuild(dir);
+  const loaded = await LoadedRegistry.from(compiled, hash);
+  return { current: () => loaded };
+}
+
 export function registerSubscriptionCommands(program: Command): void {
   const subs = program.command("subscriptions").description("manage webhook subscriptions");
   withConnectionOptions(subs.command("apply <file>"))
@@ -24,11 +32,13 @@ export function registerSubscriptionCommands(program: Command): void {
     .option("--ssrf-allow <cidrs>", "private addresses the URLs may use (default: JETGATE_BRIDGE_SSRF_ALLOW)", list)
     .option("--https-only", "refuse http URLs (default: JETGATE_BRIDGE_HTTPS_ONLY)")
     .option("--prune", "delete subscriptions that are not in the file")
-    .action(async (file: string, o: ConnectionOptions & { ssrfAllow?: string[]; httpsOnly?: boolean; prune?: boolean }) => {
-      const config = cliConfig({ ssrfAllow: o.ssrfAllow, httpsOnly: o.httpsOnly });
+    .option("--registry <dir>", "registry build that pinned versions are checked against (default: JETGATE_BRIDGE_REGISTRY)")
+    .action(async (file: string, o: ConnectionOptions & { ssrfAllow?: string[]; httpsOnly?: boolean; prune?: boolean; registry?: string }) => {
+      const config = cliConfig({ ssrfAllow: o.ssrfAllow, httpsOnly: o.httpsOnly, registry: o.registry });
+      const registry = config.registry ? await loadRegistrySource(config.registry) : undefined;
       // Run right after a cluster restart, this waits for the bucket's leader: say so on stderr.
       const wait = { onWait: (line: string) => process.stderr.write(`${line}\n`) };
-      const result = await withNats(o, (nc) => applySubscriptionsFile(nc, file, { ssrfAllow: config.ssrfAllow, httpsOnly: config.httpsOnly, prune: o.prune ?? false, wait }));
+      const result = await withNats(o, (nc) => applySubscriptionsFile(nc, file, { ssrfAllow: config.ssrfAllow, httpsOnly: config.httpsOnly, prune: o.prune ?? false, wait, registry }));
       print(result);
     });
   withConnectionOptions(subs.command("list")).action(async (o: ConnectionOptions) => {

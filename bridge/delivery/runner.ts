@@ -12,6 +12,8 @@ import type { BridgeConfig } from "../config.ts";
 import { ensureConsumer, durableName, streamOf, type Source } from "./durable-consumers.ts";
 import type { Deliverer, AttemptResult } from "./webhook-post.ts";
 import { publishDeadLetter } from "../recovery/dlq.ts";
+import type { RegistrySource } from "../registry/index.ts";
+import { shapeForSubscription, type SchemaMismatch } from "./shape.ts";
 import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast, type History } from "./attempt.ts";
 import type { HealthTracker } from "./auto-disable.ts";
 import { Semaphore } from "./flow-control.ts";
@@ -51,6 +53,8 @@ export interface RunnerDeps {
   rates: RateBudget;
   /** Acks and attempt records of successes, sent together once per loop turn (tick-batch.ts). */
   settle: TickBatch;
+  /** The registry build pinned versions are shaped with (absent: JETGATE_BRIDGE_REGISTRY unset). */
+  registry?: RegistrySource;
 }
 
 /** Settings whose change needs the consumers updated and the pulls restarted. */
@@ -199,8 +203,10 @@ export class SubscriptionRunner {
       startedAt: new Date(),
       instance: this.deps.config.instance,
     };
+    const shaped = shapeForSubscription(this.deps.registry, sub, event);
+    if (!shaped.ok) return this.mismatch(m, source, event, sub, ctx, shaped.problem);
     // A slow receiver may run past AckWait/2; keep the message ours while the request runs.
-    const result = await postEvent(this.deps.deliverer, sub, event, { signal: this.abort.signal, keepAliveMs: sub.ackWaitMs / 2, keepAlive: () => m.working() });
+    const result = await postEvent(this.deps.deliverer, sub, shaped.event, { signal: this.abort.signal, keepAliveMs: sub.ackWaitMs / 2, keepAlive: () => m.working() });
     this.meters.attemptSeconds.observe(result.latencyMs / 1000);
     if (result.ok) this.delivered(m, sub, attemptRecord(ctx, result, "delivered"));
     else if (result.error === "ABORTED") this.handBack(m, sub, attemptRecord(ctx, result, "aborted"));
@@ -269,6 +275,13 @@ export class SubscriptionRunner {
     await this.deps.attempts.record(attemptRecord(ctx, result, "retrying", delay));
   }
 
+  /** A pinned version the event cannot be shaped for: dead-lettered at once, since no retry changes it (shape.ts). */
+  private async mismatch(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, ctx: AttemptContext, problem: SchemaMismatch): Promise<void> {
+    const last = attemptRecord(ctx, { ok: false, status: 0, latencyMs: 0, error: "SCHEMA_MISMATCH", message: problem.detail }, "dead-lettered");
+    await this.deps.attempts.record(last);
+    await this.deadLetter(m, source, event, sub, `schema-mismatch: ${problem.detail}`, undefined, last, problem);
+  }
+
   private count(_sub: Subscription, outcome: AttemptRecord["outcome"]): void {
     this.meters.count(outcome);
   }
@@ -298,7 +311,7 @@ export class SubscriptionRunner {
   }
 
   /** DLQ publish, await its ack, then term (DESIGN.md decision 7). */
-  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, known?: History, last?: AttemptRecord): Promise<void> {
+  private async deadLetter(m: JsMsg, source: Source, event: EventEnvelope, sub: Subscription, reason: string, known?: History, last?: AttemptRecord, problem?: SchemaMismatch): Promise<void> {
     const history = known ?? (await this.history(m, sub, event));
     if (history === null) return;
     const attempts = withLast(history, last);
@@ -315,6 +328,7 @@ export class SubscriptionRunner {
         deliveries: m.info.deliveryCount,
         unrecorded: unrecordedDeliveries(m, source, attempts),
         ...(history.error ? { historyError: history.error } : {}),
+        ...(problem ? { problem } : {}),
       });
     } catch (err) {
       this.deps.log.error({ subscription: sub.id, seq: m.seq, err }, "DLQ publish failed; will retry");

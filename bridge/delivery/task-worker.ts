@@ -23,6 +23,7 @@ import type { SharedRate } from "./shared-rate.ts";
 import { sharedDurable } from "./shared-durable.ts";
 import type { RunnerDeps } from "./runner.ts";
 import type { SubscriptionView } from "./subscription-view.ts";
+import { shapeForSubscription, type SchemaMismatch } from "./shape.ts";
 import { publishTask, readTaskMeta, subscriptionOfSubject, ALL_TASKS, TASKS_DURABLE, TASKS_STREAM, type TaskMeta } from "./tasks.ts";
 import type { AttemptResult } from "./webhook-post.ts";
 import type { SubscriptionStore } from "../subscriptions/store.ts";
@@ -261,7 +262,9 @@ export class TaskWorker {
       startedAt: new Date(),
       instance: this.deps.config.instance,
     };
-    const result = await postEvent(this.deps.deliverer, sub, event, { signal: this.abort.signal, keepAliveMs: this.deps.config.taskAckWaitMs / 3, keepAlive: () => m.working() });
+    const shaped = shapeForSubscription(this.deps.registry, sub, event);
+    if (!shaped.ok) return this.mismatch(m, sub, meta, lane, ctx, shaped.problem);
+    const result = await postEvent(this.deps.deliverer, sub, shaped.event, { signal: this.abort.signal, keepAliveMs: this.deps.config.taskAckWaitMs / 3, keepAlive: () => m.working() });
     lane.meters.attemptSeconds.observe(result.latencyMs / 1000);
     lane.latencyMs += LATENCY_WEIGHT * (result.latencyMs - lane.latencyMs);
     lane.lastDoneAt = Date.now();
@@ -307,6 +310,13 @@ export class TaskWorker {
     await this.succeed(m, sub, { ...meta, attempts: meta.attempts + 1, notBefore: Date.now() + delay }, delay);
   }
 
+  /** A pinned version the event cannot be shaped for: dead-lettered at once, since no retry changes it (shape.ts). */
+  private async mismatch(m: JsMsg, sub: Subscription, meta: TaskMeta, lane: Lane, ctx: AttemptContext, problem: SchemaMismatch): Promise<void> {
+    const last = attemptRecord(ctx, { ok: false, status: 0, latencyMs: 0, error: "SCHEMA_MISMATCH", message: problem.detail }, "dead-lettered");
+    await this.deps.attempts.record(last);
+    await this.deadLetter(m, sub, { ...meta, attempts: meta.attempts + 1 }, lane, `schema-mismatch: ${problem.detail}`, last, problem);
+  }
+
   /** Writes the task's successor, then acks this one; if the write fails, this one comes back. */
   private async succeed(m: JsMsg, sub: Subscription, next: TaskMeta, fallbackDelayMs: number): Promise<void> {
     try {
@@ -329,7 +339,7 @@ export class TaskWorker {
    * the attempt log cannot be read the letter waits (a successor task with no new attempt); after
    * HISTORY_RETRIES such waits it goes with what this instance knows and why the rest is missing.
    */
-  private async deadLetter(m: JsMsg, sub: Subscription, meta: TaskMeta, lane: Lane, reason: string, last?: AttemptRecord): Promise<void> {
+  private async deadLetter(m: JsMsg, sub: Subscription, meta: TaskMeta, lane: Lane, reason: string, last?: AttemptRecord, problem?: SchemaMismatch): Promise<void> {
     const event = this.event(m, meta);
     const tries = meta.attempts - maxAttempts(sub);
     let history;
@@ -362,6 +372,7 @@ export class TaskWorker {
         deliveries: made,
         unrecorded: Math.max(0, made - new Set(attempts.map((a) => a.attempt)).size),
         ...(history.error ? { historyError: history.error } : {}),
+        ...(problem ? { problem } : {}),
       });
     } catch (err) {
       this.deps.log.error({ subscription: sub.id, seq: m.seq, err }, "DLQ publish failed; will retry");

@@ -12,6 +12,7 @@ import {
   H_DEAD_AT,
   H_DELIVERIES,
   H_HISTORY_ERROR,
+  H_PROBLEM,
   H_REASON,
   H_SOURCE_SEQ,
   H_SOURCE_STREAM,
@@ -50,6 +51,12 @@ export interface DeadLetterInput {
   historyError?: string;
   /** The letter's msg id, when `dlq:<subscription>:<stream>:<seq>` would not name one death. */
   msgID?: string;
+  /**
+   * Why it died as a problem object (RFC 9457 members), when the reason is more than attempts
+   * running out: a schema-mismatch of a pinned version (delivery/shape.ts) carries the versions
+   * and the validation errors.
+   */
+  problem?: { type: string; detail: string };
 }
 
 /**
@@ -68,6 +75,7 @@ export async function publishDeadLetter(js: JetStreamClient, input: DeadLetterIn
   h.set(H_DELIVERIES, String(input.deliveries));
   h.set(H_UNRECORDED, String(input.unrecorded));
   if (input.historyError) h.set(H_HISTORY_ERROR, input.historyError);
+  if (input.problem) h.set(H_PROBLEM, JSON.stringify(input.problem));
   const ack = await js.publish(`${DLQ_SUBJECT_PREFIX}${input.subscription}`, input.data, {
     headers: h,
     msgID: input.msgID ?? `dlq:${input.subscription}:${input.stream}:${input.seq}`,
@@ -106,6 +114,8 @@ export interface DeadLetterSummary {
   unrecordedDeliveries?: number;
   /** Why the history is missing or partial, when the bridge could not read (or this letter's header could not be parsed). */
   historyError?: string;
+  /** Why it died as a problem object, when the bridge wrote one (e.g. type …/schema-mismatch with the versions and errors). */
+  problem?: Record<string, unknown>;
 }
 
 export interface DeadLetter extends DeadLetterSummary {
@@ -126,6 +136,19 @@ function parseHistory(value: string | undefined): { history: Array<Record<string
   return { history: [], error: `the ${H_ATTEMPTS} header of this dead letter is not a JSON array` };
 }
 
+/** The problem header; absent when the letter has none; a damaged one is said, not dropped. */
+function problemHeader(h: MsgHdrs | undefined): Record<string, unknown> | undefined {
+  const value = h?.get(H_PROBLEM);
+  if (!value) return undefined;
+  try {
+    const problem = JSON.parse(value) as unknown;
+    if (problem && typeof problem === "object" && !Array.isArray(problem)) return problem as Record<string, unknown>;
+  } catch {
+    // Shown as unreadable below.
+  }
+  return { type: "about:blank", detail: `the ${H_PROBLEM} header of this dead letter is not a JSON object` };
+}
+
 /** A count header, or undefined when absent (letters written before it existed) or not a count. */
 function countHeader(h: MsgHdrs | undefined, name: string): number | undefined {
   const value = h?.get(name);
@@ -139,6 +162,7 @@ function toDeadLetter(seq: number, subject: string, h: MsgHdrs | undefined, data
   const deliveries = countHeader(h, H_DELIVERIES);
   const unrecorded = countHeader(h, H_UNRECORDED);
   const historyError = [get(H_HISTORY_ERROR), error].filter(Boolean).join("; ");
+  const problem = problemHeader(h);
   return {
     seq,
     subscription: get(H_SUBSCRIPTION) || subject.slice(DLQ_SUBJECT_PREFIX.length),
@@ -152,6 +176,7 @@ function toDeadLetter(seq: number, subject: string, h: MsgHdrs | undefined, data
     ...(deliveries !== undefined ? { deliveries } : {}),
     ...(unrecorded !== undefined ? { unrecordedDeliveries: unrecorded } : {}),
     ...(historyError ? { historyError } : {}),
+    ...(problem ? { problem } : {}),
     headers,
     data: new TextDecoder().decode(data),
     history,

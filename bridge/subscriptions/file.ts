@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parse } from "yaml";
 import type { UntilReadyOptions } from "../../broker/jetstream/index.ts";
+import type { RegistrySource } from "../registry/index.ts";
 import { BridgeError } from "../errors.ts";
 import { applySubscriptions, ssrfPolicy, type ApplyResult } from "./operations.ts";
 import { SubscriptionStore } from "./store.ts";
@@ -29,6 +30,8 @@ export interface ApplyFileOptions {
   prune?: boolean;
   /** Deadline and log line while the subscriptions bucket has no leader yet (after a restart). */
   wait?: UntilReadyOptions;
+  /** The registry build pinned versions are checked against (none: not checked). */
+  registry?: RegistrySource;
 }
 
 export async function applySubscriptionsFile(nc: NatsConnection, path: string, opts: ApplyFileOptions = {}): Promise<ApplyResult> {
@@ -37,5 +40,5 @@ export async function applySubscriptionsFile(nc: NatsConnection, path: string, o
   });
   const inputs = parseSubscriptionsYaml(text, path);
   const store = await SubscriptionStore.open(nc, opts.wait);
-  return applySubscriptions(store, inputs, ssrfPolicy(opts), { prune: opts.prune ?? false });
+  return applySubscriptions(store, inputs, ssrfPolicy(opts), { prune: opts.prune ?? false, registry: opts.registry });
 }

@@ -3,6 +3,8 @@
 import { BridgeError } from "../errors.ts";
 import { checkUrl, parseAllowList, type SsrfPolicy } from "../delivery/ssrf.ts";
 import type { SubscriptionStore } from "./store.ts";
+import type { RegistrySource } from "../registry/index.ts";
+import { checkPins } from "./pin-check.ts";
 import { generateSecret, parseSubscription, sameSpec, secretProblem, type Subscription } from "./model.ts";
 
 /** How long the old secret keeps signing after a rotation, unless told otherwise (Svix: 24h). */
@@ -14,7 +16,12 @@ export function ssrfPolicy(opts: { ssrfAllow?: string[]; httpsOnly?: boolean }):
   return { allow: parseAllowList(opts.ssrfAllow ?? []), httpsOnly: opts.httpsOnly ?? false };
 }
 
-function validated(input: unknown, existing: Subscription | undefined, policy: SsrfPolicy): Subscription {
+/** Checks made against the registry build, when the caller has one loaded (the admin API). */
+export interface RegistryChecks {
+  registry?: RegistrySource;
+}
+
+function validated(input: unknown, existing: Subscription | undefined, policy: SsrfPolicy, checks: RegistryChecks): Subscription {
   const parsed = parseSubscription(input, existing);
   if (!parsed.ok) {
     throw new BridgeError("SUBSCRIPTION_INVALID", `invalid subscription: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, {
@@ -22,23 +29,24 @@ function validated(input: unknown, existing: Subscription | undefined, policy: S
     });
   }
   checkUrl(parsed.value.url, policy);
+  checkPins(parsed.value, checks.registry);
   return parsed.value;
 }
 
-export async function createSubscription(store: SubscriptionStore, input: unknown, policy: SsrfPolicy): Promise<Subscription> {
-  return store.create(validated(input, undefined, policy));
+export async function createSubscription(store: SubscriptionStore, input: unknown, policy: SsrfPolicy, checks: RegistryChecks = {}): Promise<Subscription> {
+  return store.create(validated(input, undefined, policy, checks));
 }
 
 /** Replaces a subscription's spec (PUT semantics); secrets and start position are kept if not given. */
-export async function replaceSubscription(store: SubscriptionStore, id: string, input: unknown, policy: SsrfPolicy): Promise<Subscription> {
+export async function replaceSubscription(store: SubscriptionStore, id: string, input: unknown, policy: SsrfPolicy, checks: RegistryChecks = {}): Promise<Subscription> {
   const { sub: existing, revision } = await store.require(id);
-  const sub = validated({ ...(input as object), id }, existing, policy);
+  const sub = validated({ ...(input as object), id }, existing, policy, checks);
   await store.put(sub, revision);
   return sub;
 }
 
 /** Changes only the given fields (PATCH semantics). */
-export async function patchSubscription(store: SubscriptionStore, id: string, patch: Record<string, unknown>, policy: SsrfPolicy): Promise<Subscription> {
+export async function patchSubscription(store: SubscriptionStore, id: string, patch: Record<string, unknown>, policy: SsrfPolicy, checks: RegistryChecks = {}): Promise<Subscription> {
   const { sub: existing, revision } = await store.require(id);
   const base: Record<string, unknown> = {
     id,
@@ -56,7 +64,7 @@ export async function patchSubscription(store: SubscriptionStore, id: string, pa
     format: existing.format,
     metadata: existing.metadata,
   };
-  const sub = validated({ ...base, ...patch, id }, existing, policy);
+  const sub = validated({ ...base, ...patch, id }, existing, policy, checks);
   await store.put(sub, revision);
   return sub;
 }
@@ -116,7 +124,7 @@ export async function applySubscriptions(
   store: SubscriptionStore,
   inputs: unknown[],
   policy: SsrfPolicy,
-  opts: { prune?: boolean } = {},
+  opts: { prune?: boolean } & RegistryChecks = {},
 ): Promise<ApplyResult> {
   const result: ApplyResult = { created: [], updated: [], unchanged: [], deleted: [] };
   const seen = new Set<string>();
@@ -127,7 +135,7 @@ export async function applySubscriptions(
     const existing = typeof id === "string" ? await store.get(id) : null;
     let sub: Subscription;
     try {
-      sub = validated(input, existing?.sub, policy);
+      sub = validated(input, existing?.sub, policy, opts);
     } catch (err) {
       if (err instanceof BridgeError) throw new BridgeError(err.code, `subscriptions[${i}]: ${err.message}`, { index: i, ...err.data });
       throw err;

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { canonicalJson, contentHash, sha256 } from "../canonical.ts";
-import { createAjv, type Draft } from "../ajv.ts";
+import { createAjv, withoutDialect, type Draft } from "../ajv.ts";
 import type { Ajv } from "ajv";
 import type { Manifest, ManifestType } from "../compiled.ts";
 import { versionKey } from "../compiled.ts";
@@ -59,6 +59,8 @@ export async function buildRegistry(opts: BuildOptions): Promise<BuildResult> {
   const entries: Array<{ key: string; file: string; schema: unknown }> = [];
   const types: Record<string, ManifestType> = {};
   const keep = new Set<string>();
+  const commonIds = new Set([...doc.common.keys()].map((f) => commonId(doc.idBase, f)));
+  const common = new Map<string, unknown>();
   const total = report.versions;
   let reused = 0;
   let compiled = 0;
@@ -78,7 +80,9 @@ export async function buildRegistry(opts: BuildOptions): Promise<BuildResult> {
       const id = schemaId(doc.idBase, t.type, version);
       const schema = analysis.byId.get(id)!;
       const draft = analysis.drafts.get(key)!;
-      const cacheKey = sha256(canonicalJson({ g: GENERATOR_VERSION, ajv: AJV_VERSION, helpers: HELPERS_LOCATION, draft, schema, deps: refClosure(id, analysis.byId).map((d) => [d, analysis.byId.get(d)]) }));
+      const deps = refClosure(id, analysis.byId);
+      for (const dep of deps) if (commonIds.has(dep)) common.set(dep, withoutDialect(analysis.byId.get(dep)));
+      const cacheKey = sha256(canonicalJson({ g: GENERATOR_VERSION, ajv: AJV_VERSION, helpers: HELPERS_LOCATION, draft, schema, deps: deps.map((d) => [d, analysis.byId.get(d)]) }));
       const file = `${cacheKey.slice(0, 24)}.js`;
       const abs = path.join(outDir, VALIDATORS_DIR, file);
       const hit = fs.existsSync(abs);
@@ -101,7 +105,8 @@ export async function buildRegistry(opts: BuildOptions): Promise<BuildResult> {
   const manifest: Manifest = { commit: head.commit, ref: head.ref, builtAt: new Date().toISOString(), types };
   writeAtomic(path.join(outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   writeAtomic(path.join(outDir, "index.d.ts"), INDEX_DTS);
-  writeAtomic(path.join(outDir, "index.js"), indexModule(manifest, entries));
+  const commonSchemas = [...common.entries()].sort(([a], [b]) => a.localeCompare(b));
+  writeAtomic(path.join(outDir, "index.js"), indexModule(manifest, entries, commonSchemas));
   return { manifest, outDir, reused, compiled };
 }
 
@@ -128,7 +133,7 @@ function lazyAjvs(doc: RegistryDoc, byId: Map<string, unknown>, drafts: Map<stri
   };
 }
 
-function indexModule(manifest: Manifest, entries: Array<{ key: string; file: string; schema: unknown }>): string {
+function indexModule(manifest: Manifest, entries: Array<{ key: string; file: string; schema: unknown }>, commonSchemas: Array<[string, unknown]>): string {
   const lines = [GENERATED_HEADER, `// Built from ${manifest.commit ? `commit ${manifest.commit}` : "an uncommitted working tree"}${manifest.ref ? ` (${manifest.ref})` : ""}.`];
   const imported = new Map<string, string>();
   for (const e of entries) {
@@ -141,9 +146,13 @@ function indexModule(manifest: Manifest, entries: Array<{ key: string; file: str
   lines.push("export const schemas = {");
   for (const e of entries) lines.push(`  ${JSON.stringify(e.key)}: ${JSON.stringify(e.schema)},`);
   lines.push("};");
+  // The shared schemas the versions' $refs reach, by $id (registry/compiled.ts says who needs them).
+  lines.push("export const commonSchemas = {");
+  for (const [id, json] of commonSchemas) lines.push(`  ${JSON.stringify(id)}: ${JSON.stringify(json)},`);
+  lines.push("};");
   lines.push("export const validators = {");
   for (const e of entries) lines.push(`  ${JSON.stringify(e.key)}: ${imported.get(e.file)},`);
-  lines.push("};", "export default { manifest, schemas, validators };", "");
+  lines.push("};", "export default { manifest, schemas, commonSchemas, validators };", "");
   return lines.join("\n");
 }
 

@@ -40,10 +40,12 @@ export interface CompiledRegistry {
   manifest: Manifest;
   validators: Record<string, CompiledValidator>;
   schemas: Record<string, Record<string, unknown>>;
+  commonSchemas: Record<string, Record<string, unknown>>;
 }
 export declare const manifest: Manifest;
 export declare const validators: Record<string, CompiledValidator>;
 export declare const schemas: Record<string, Record<string, unknown>>;
+export declare const commonSchemas: Record<string, Record<string, unknown>>;
 declare const registry: CompiledRegistry;
 export default registry;
 `;

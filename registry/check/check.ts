@@ -15,6 +15,7 @@ import { lineOfPointer } from "../read/jsonloc.ts";
 import { lintRegistry } from "./lint.ts";
 import { parseLayout, schemaId, type RegistryDoc, type TypeDoc } from "../read/layout.ts";
 import { SchemaResolver } from "../read/resolve.ts";
+import { shapingReport, type ShapingReport } from "./shaping.ts";
 import { findRepoRoot, readSnapshot, type Snapshot } from "../read/source.ts";
 
 export interface CheckOptions {
@@ -55,11 +56,14 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
 
   const resolver = new SchemaResolver(analysis.byId);
   const newVersions: string[] = [];
+  const shaping: ShapingReport[] = [];
   for (const t of doc.types.values()) {
     for (const version of [...t.versions.keys()].sort((a, b) => a - b)) {
       if (!isNew(t.type, version)) continue;
       newVersions.push(versionKey(t.type, version));
       findings.push(...(await compatibility(doc, t, version, analysis, resolver)));
+      const shaped = await shapingOf(doc, t, version, analysis, resolver);
+      if (shaped) shaping.push(shaped);
     }
   }
 
@@ -79,6 +83,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     versions: [...doc.types.values()].reduce((n, t) => n + t.versions.size, 0),
     newVersions,
     findings,
+    shaping,
     errors,
     warnings: findings.length - errors,
     ok: errors === 0,
@@ -198,6 +203,20 @@ async function compatibility(doc: RegistryDoc, t: TypeDoc, version: number, anal
     }
   }
   return out;
+}
+
+/** Which earlier versions of its type a new version's events can be shaped into (shaping.ts); null for v1 or a broken schema. */
+async function shapingOf(doc: RegistryDoc, t: TypeDoc, version: number, analysis: Analysis, resolver: SchemaResolver): Promise<ShapingReport | null> {
+  if (version <= 1 || !analysis.validators.has(versionKey(t.type, version))) return null;
+  const resolved = await resolveOrNull(resolver, schemaId(doc.idBase, t.type, version), analysis);
+  if (resolved === null) return null;
+  const earlier: Array<{ version: number; resolved: unknown }> = [];
+  for (const prev of [...t.versions.keys()].filter((v) => v < version)) {
+    if (!analysis.validators.has(versionKey(t.type, prev))) continue;
+    const prevResolved = await resolveOrNull(resolver, schemaId(doc.idBase, t.type, prev), analysis);
+    if (prevResolved !== null) earlier.push({ version: prev, resolved: prevResolved });
+  }
+  return shapingReport(t.type, version, resolved, earlier);
 }
 
 async function resolveOrNull(resolver: SchemaResolver, id: string, analysis: Analysis): Promise<unknown | null> {

@@ -1,6 +1,8 @@
 // Findings are data: what `check` reports about a schema, an example or a type. Tests assert on
 // `rule`; people read `message`.
 
+import type { ShapingReport } from "./shaping.ts";
+
 export type Severity = "error" | "warning";
 type FindingCategory = "layout" | "schema" | "lint" | "immutability" | "compatibility" | "example";
 
@@ -36,6 +38,11 @@ export interface CheckReport {
   /** Versions checked for compatibility (new at head, or all without a base). */
   newVersions: string[];
   findings: Finding[];
+  /**
+   * For each new version after v1: the earlier versions its events can still be shaped into for a
+   * subscriber pinned to them (check/shaping.ts), and why not the others. Information, not findings.
+   */
+  shaping: ShapingReport[];
   errors: number;
   warnings: number;
   ok: boolean;

@@ -36,8 +36,24 @@ function formatText(report: CheckReport): string {
     lines.push(`  ${version} ${f.severity.padEnd(7)} ${f.rule}  ${where}${f.pointer ? `  ${f.pointer}` : ""}`);
     lines.push(`      ${f.message}`);
   }
+  lines.push(...shapingText(report));
   lines.push("", `${report.ok ? "ok" : "FAILED"}: ${summary(report)}`, "");
   return lines.join("\n");
+}
+
+/** What subscribers pinned to an earlier version get from each new version (check/shaping.ts). */
+function shapingText(report: CheckReport): string[] {
+  if (report.shaping.length === 0) return [];
+  const lines = ["", "pinned subscribers: what each new version's events can be shaped into"];
+  for (const s of report.shaping) {
+    const into = s.shapesInto.length > 0 ? s.shapesInto.map((v) => `v${v}`).join(", ") : "no earlier version";
+    lines.push(`  ${s.type} v${s.version}: shapes into ${into}`);
+    for (const n of s.notInto) {
+      lines.push(`    not into v${n.version} (such events are dead-lettered as schema-mismatch):`);
+      for (const p of n.problems) lines.push(`      ${p.pointer || "/"}  ${p.rule}: ${p.message}`);
+    }
+  }
+  return lines;
 }
 
 /** Escaping per GitHub's workflow command syntax (data: % CR LF; properties also : and ,). */

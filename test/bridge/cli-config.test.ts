@@ -44,6 +44,7 @@ test("every bridge setting reaches a bridge process through its JETGATE_BRIDGE_*
     taskAckWaitMs: 12_000,
     logLevel: "warn",
     instance: "test-instance",
+    registry: "/srv/jetgate/registry",
   };
   assert.deepEqual(Object.keys(config).sort(), Object.keys(BRIDGE_DEFAULTS).sort(), "the sample covers every setting");
   const env = bridgeEnv(config);

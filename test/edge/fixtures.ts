@@ -52,7 +52,7 @@ export function schemaId(type: string, version: number): string {
   return `https://schemas.jetgate.dev/${type}/v${version}.json`;
 }
 
-/** Writes `<dir>/index.js` exporting manifest, validators and schemas; returns dir. */
+/** Writes `<dir>/index.js` exporting manifest, validators, schemas and commonSchemas; returns dir. */
 export function writeTestRegistry(dir = mkdtempSync(join(tmpdir(), "jetgate-registry-"))): string {
   mkdirSync(dir, { recursive: true });
   const ajv = new Ajv2020({ code: { source: true, esm: true }, allErrors: true, strict: false });
@@ -93,6 +93,8 @@ export function writeTestRegistry(dir = mkdtempSync(join(tmpdir(), "jetgate-regi
     code,
     `export const manifest = ${JSON.stringify(manifest)};`,
     `export const schemas = ${JSON.stringify(schemas)};`,
+    // The test schemas reach no shared ones.
+    "export const commonSchemas = {};",
     `export const validators = { ${names.map((key, i) => `${JSON.stringify(key)}: v${i}`).join(", ")} };`,
   ].join("\n");
   writeFileSync(join(dir, "index.js"), index);

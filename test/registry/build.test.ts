@@ -42,6 +42,9 @@ test("build writes index.js, index.d.ts and manifest.json; validators agree with
   assert.deepEqual(order.versions.map((v) => v.id), ["https://schemas.jetgate.dev/order.created/v1.json", "https://schemas.jetgate.dev/order.created/v2.json"]);
   assert.equal(order.versions[1]!.hash, contentHash(mod.schemas["order.created/v2"]));
   assert.deepEqual(Object.keys(mod.validators).sort(), ["order.created/v1", "order.created/v2"]);
+  // Every schema a version's $refs reach ships beside it, so runtime ajv can compile the versions.
+  assert.deepEqual(Object.keys(mod.commonSchemas), ["https://schemas.jetgate.dev/_common/money.json"]);
+  assert.equal("$schema" in mod.commonSchemas["https://schemas.jetgate.dev/_common/money.json"]!, false);
 
   const { analysis, doc } = await runCheck({ dir: repo.dir, head: "main" });
   let compared = 0;

@@ -27,5 +27,5 @@ export async function loadRegistry(dir: string): Promise<CompiledRegistry> {
     if ((err as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw err;
     throw new Error(`the registry at ${dir} was built by another install (${(err as Error).message}): run jetgate registry build --out ${dir} again here`, { cause: err });
   }
-  return { manifest: mod.manifest, validators: mod.validators, schemas: mod.schemas };
+  return { manifest: mod.manifest, validators: mod.validators, schemas: mod.schemas, commonSchemas: mod.commonSchemas };
 }

@@ -5,4 +5,5 @@ declare module "jetgate-registry" {
   export const manifest: import("../../registry/compiled.ts").Manifest;
   export const validators: import("../../registry/compiled.ts").CompiledRegistry["validators"];
   export const schemas: import("../../registry/compiled.ts").CompiledRegistry["schemas"];
+  export const commonSchemas: import("../../registry/compiled.ts").CompiledRegistry["commonSchemas"];
 }

@@ -2,6 +2,7 @@
 // with its node flags, settings from JETGATE_BRIDGE_* variables, loopback receivers allowed.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 import { bridgeNodeArgs } from "../bridge/dev/index.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -23,4 +24,16 @@ export function spawnBridge(bundle: string, servers: string[], port: number, env
       ...env,
     },
   });
+}
+
+/** Resolves once `url` answers 2xx; throws if `child` exits first or after `timeoutMs`, naming the URL. */
+export async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`process ${child.pid} exited with ${child.exitCode}`);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${url} not ready in ${timeoutMs}ms`);
 }

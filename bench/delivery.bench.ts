@@ -8,8 +8,6 @@
 // Everything runs on free ports and is stopped by PID at the end, even on failure.
 // This file is also the BullMQ worker's entry: `node --import tsx bench/delivery.bench.ts bullmq-worker <json>`.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,7 +18,8 @@ import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { SubscriptionStore, createSubscription, ssrfPolicy, signHeaders } from "../bridge/index.ts";
 import { buildBridgeBundle } from "../bridge/dev/index.ts";
-import { spawnBridge } from "./bridge-process.ts";
+import { spawnBridge, waitHttp } from "./bridge-process.ts";
+import { drainRate, startSink, type Sink } from "./sink.ts";
 import { percentile, ratio, type BenchContext, type BenchRow } from "./lib.ts";
 import { importPeer } from "./peers.ts";
 import { paced } from "./paced.ts";
@@ -37,67 +36,7 @@ const CONCURRENCY = 64;
 const DATA = { orderId: "o-1001", customer: { id: "c-1", email: "a@example.com" }, total: { amount: "19.99", currency: "EUR" }, note: "x".repeat(880) };
 const group = "delivery";
 
-// ---------- the receiver: counts deliveries, stamps arrival per webhook-id ----------
-
-interface Sink {
-  url: string;
-  count: number;
-  arrivals: Map<string, number>;
-  stamp: boolean;
-  reset(): void;
-  waitFor(n: number, timeoutMs: number): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startSink(): Promise<Sink> {
-  let server: Server;
-  const sink: Sink = {
-    url: "",
-    count: 0,
-    arrivals: new Map(),
-    stamp: false,
-    reset() {
-      sink.count = 0;
-      sink.arrivals.clear();
-    },
-    async waitFor(n, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (sink.count < n) {
-        if (Date.now() > deadline) throw new Error(`receiver got ${sink.count} of ${n} deliveries in ${timeoutMs}ms`);
-        await sleep(20);
-      }
-    },
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-  server = createServer((req, res) => {
-    req.on("data", () => undefined);
-    req.on("end", () => {
-      sink.count++;
-      if (sink.stamp) sink.arrivals.set(String(req.headers["webhook-id"]), performance.now());
-      res.writeHead(204).end();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  sink.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`;
-  return sink;
-}
-
 // ---------- processes ----------
-
-async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`process ${child.pid} exited with ${child.exitCode}`);
-    const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`${url} not ready in ${timeoutMs}ms`);
-}
 
 /**
  * The bridge as it runs in production: its own process, the bundle dist/bridge.mjs with the node
@@ -137,21 +76,6 @@ const BENCH_SOURCE = "/bench";
 
 function edgeLike(id: string, type: string, body: Uint8Array) {
   return edgeStyleEvent(id, type, BENCH_SOURCE, body);
-}
-
-/** Waits for `n` deliveries; the rate is measured from the first to the last arrival. */
-async function drainRate(sink: Sink, n: number, timeoutMs: number, sample: () => void): Promise<number> {
-  const start = Date.now();
-  while (sink.count === 0 && Date.now() - start < timeoutMs) await sleep(2);
-  const first = performance.now();
-  const firstCount = sink.count;
-  const sampler = setInterval(sample, 200);
-  try {
-    await sink.waitFor(n, timeoutMs);
-  } finally {
-    clearInterval(sampler);
-  }
-  return (n - firstCount) / ((performance.now() - first) / 1000);
 }
 
 // ---------- phases ----------

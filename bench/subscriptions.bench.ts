@@ -18,6 +18,7 @@
 //  - the bridge restarted (nats kept): time from its launch until every subscription delivered an
 //    event published while it was down;
 //  - up to N = 1,000, the whole stack restarted (3 nodes, then the bridge), the same figure.
+// The nodes run with the local stack's GOMEMLIMIT (JETGATE_BENCH_GOMEMLIMIT=off for none).
 // Every wait has a deadline that grows with N; what did not happen in time is a figure ("not
 // reached in X s", with the count by then), never waited for. The bridge and the nats-servers are
 // stopped by PID in `finally`; one still alive after that is killed and named in the figures.
@@ -35,12 +36,13 @@ import { startTestBroker, type TestBroker } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { startReceiver, type Receiver } from "../test/harness/receiver.ts";
 import { buildBridgeBundle } from "../bridge/dev/index.ts";
-import { spawnBridge } from "./bridge-process.ts";
+import { spawnBridge, waitHttp } from "./bridge-process.ts";
 import { edgeStyleEvent, publishEdgeStyle } from "../test/harness/events.ts";
 import { webhookIdOf } from "../broker/index.ts";
 import { percentile, type BenchContext, type BenchRow } from "./lib.ts";
 import { cpuMs, machineCpuMs, rssMb } from "./proc.ts";
 import { stopChild } from "./servers.ts";
+import { natsMemoryLimit } from "../scripts/stack-settings.ts";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ADMIN_TOKEN = "bench-admin-token";
@@ -61,6 +63,11 @@ const FANOUT_MATCH = 1_000;
  * consumers started ~1 s apart and a late one still got the event.
  */
 const START_AT = process.env.JETGATE_BENCH_START_AT ?? "new";
+/**
+ * The nodes' GOMEMLIMIT (JETGATE_BENCH_GOMEMLIMIT): by default the local stack's
+ * (scripts/stack-settings.ts), so the RSS figures are those of the stack; "off" for none.
+ */
+const MEMORY_LIMIT = process.env.JETGATE_BENCH_GOMEMLIMIT || natsMemoryLimit();
 const CREATE_CONCURRENCY = Number(process.env.JETGATE_BENCH_CREATE_CONCURRENCY ?? 64);
 /** Endpoint timeout of every subscription: a hanging endpoint is cut after this. */
 const TIMEOUT = "5s";
@@ -158,16 +165,6 @@ interface Published {
 interface Keyed {
   key: string;
   row: BenchRow;
-}
-
-async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`bridge ${child.pid} exited with ${child.exitCode}`);
-    if (await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`${url} not ready in ${timeoutMs}ms`);
 }
 
 /**
@@ -360,7 +357,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
       );
     }
     log(`starting a 3-node cluster and the bridge`);
-    broker = await startTestBroker({ nodes: 3, extraConfig: "prof_port: -1\n" });
+    broker = await startTestBroker({ nodes: 3, extraConfig: "prof_port: -1\n", memoryLimit: MEMORY_LIMIT });
     noteNodes();
     const servers = broker.servers;
     const port = await freePort();
@@ -453,7 +450,7 @@ async function runScale(ctx: BenchContext, bundle: string, n: number): Promise<K
     const after = await readNodes(broker);
     const bridgeRssAfter = rssMb(bridge.pid!);
     const perSubKb = broker.nodes.map((_, i) => ((after.rss[i]! - before.rss[i]!) * 1024) / ids.length);
-    add("rss-before", { name: "nats-server RSS per node, before (0 subscriptions)", value: max(before.rss), unit: "MB", note: `nodes ${fmtList(before.rss)} MB` });
+    add("rss-before", { name: "nats-server RSS per node, before (0 subscriptions)", value: max(before.rss), unit: "MB", note: `nodes ${fmtList(before.rss)} MB; GOMEMLIMIT ${MEMORY_LIMIT}` });
     add("rss-after", {
       name: `nats-server RSS per node, after (${ids.length} subscriptions)`,
       value: max(after.rss),

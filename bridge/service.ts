@@ -18,6 +18,7 @@ import { migrateLegacyLayout } from "./delivery/migrate.ts";
 import { HeldReleaser } from "./delivery/held.ts";
 import { SubscriptionView } from "./delivery/subscription-view.ts";
 import { TaskWorker } from "./delivery/task-worker.ts";
+import { RateBudget } from "./delivery/shared-rate.ts";
 import { ALL_HELD, ALL_TASKS, ensureTaskStreams, HELD_STREAM, subscriptionOfSubject, TASKS_STREAM } from "./delivery/tasks.ts";
 import { EVENTS_STREAM } from "../broker/index.ts";
 import { Deliverer, type DelivererNet } from "./delivery/webhook-post.ts";
@@ -110,13 +111,14 @@ export async function startBridge(input: BridgeConfig, opts: StartOptions = {}):
     });
     const attempts = new AttemptLog(nc, config.attemptLog, log, metrics);
     const settle = new TickBatch((err) => log.error({ err }, "settling a delivered message failed"));
+    const rates = await RateBudget.open(nc, replicas, log, wait);
     // The registry build pinned versions are shaped with; a first build that does not load stops the start.
     const registry = config.registry ? new RegistryWatcher(config.registry, log, metrics.registry) : undefined;
     if (registry) {
       await registry.start();
       cleanups.unshift(async () => registry.stop());
     }
-    const runnerDeps = { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle, registry };
+    const runnerDeps = { nc, js, jsm, deliverer, attempts, metrics, health, config, log, settle, rates, registry };
     const worker = new TaskWorker({ ...runnerDeps, view, store });
     const held = new HeldReleaser({ js, jsm, view, log });
     manager = new ConsumerManager(store, { ...runnerDeps, view, worker, held }, log);

@@ -49,3 +49,19 @@ export function stackPorts(base?: number): StackPorts {
   const three = (offset: number) => [0, 1, 2].map((i) => base + offset + i);
   return { edge: base, bridge: base + 3, receiver: base + 4, nats: three(10), websocket: three(20), routes: three(30), monitor: three(40) };
 }
+
+/** What each nats-server of the stack may hold: issue 13's goal, RSS under 100 MB per node. */
+export const NATS_MEMORY_BUDGET_BYTES = 100_000_000;
+
+/** Environment variable that replaces the nodes' GOMEMLIMIT: a Go memory limit ("200MiB") or "off". */
+export const NATS_MEMORY_LIMIT_ENV = "JETGATE_NATS_GOMEMLIMIT";
+
+/**
+ * The GOMEMLIMIT of the stack's nodes: 90% of the budget (85 MiB), the share NATS's Helm chart
+ * gives the Go runtime of its container's memory limit; the rest is what the Go runtime does not
+ * count (the binary's pages). It is a soft limit: a node whose live data needs more keeps working
+ * and collects more often. Why a limit at all: see broker/server/launcher.ts, `memoryLimit`.
+ */
+export function natsMemoryLimit(env: NodeJS.ProcessEnv = process.env): string {
+  return env[NATS_MEMORY_LIMIT_ENV] || `${Math.floor((NATS_MEMORY_BUDGET_BYTES * 0.9) / 1024 / 1024)}MiB`;
+}

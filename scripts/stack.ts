@@ -10,7 +10,7 @@ import { ensureStreamsReady } from "../broker/jetstream/index.ts";
 import { startBroker, ensureNatsServer, stopStaleNodes, type Broker, type NodeSpec } from "../broker/server/index.ts";
 
 import { STACK, type StackStep } from "./stack-parts.ts";
-import { ROOT, STACK_PORTS, type StackPorts } from "./stack-settings.ts";
+import { natsMemoryLimit, ROOT, STACK_PORTS, type StackPorts } from "./stack-settings.ts";
 
 interface StackOptions {
   single: boolean;
@@ -104,7 +104,7 @@ export async function runStack(opts: StackOptions): Promise<void> {
 
   try {
     log(`starting ${opts.single ? "one nats-server node" : "a 3-node nats-server cluster"} (data in ${opts.dataDir})`);
-    const broker: Broker = await startBroker({ nodes: specs, detached: true, log });
+    const broker: Broker = await startBroker({ nodes: specs, detached: true, memoryLimit: natsMemoryLimit(), log });
     stops.push({ name: "nats-server", stop: () => broker.stop() });
     const nc: NatsConnection = await connect({ servers: broker.servers, name: "jetgate-stack" });
     stops.push({ name: "stack connection", stop: () => nc.close() });

@@ -10,6 +10,7 @@ import { BridgeError } from "../errors.ts";
 import { bearerToken } from "./auth.ts";
 import type { AdminDeps } from "./deps.ts";
 import { errorToProblem, makeProblem, problemResponse, sendProblem } from "./problems.ts";
+import { ADMIN_BODY_LIMIT_BYTES } from "./request.ts";
 import { attemptRoutes } from "./routes-attempts.ts";
 import { dlqRoutes } from "./routes-dlq.ts";
 import { opsRoutes } from "./routes-ops.ts";
@@ -19,9 +20,7 @@ import { subscriptionRoutes } from "./routes-subscriptions.ts";
 export type { AdminDeps } from "./deps.ts";
 export { tokenMatches } from "./auth.ts";
 export { redact } from "./routes-subscriptions.ts";
-
-/** Largest admin request body: a subscription or a test event is a few KiB; this is a bound, not a knob. */
-export const ADMIN_BODY_LIMIT_BYTES = 1024 * 1024;
+export { ADMIN_BODY_LIMIT_BYTES } from "./request.ts";
 
 export function adminApp(deps: AdminDeps): Hono {
   const app = new Hono();

@@ -5,6 +5,9 @@ import type { Context } from "hono";
 import { BridgeError } from "../errors.ts";
 import { SUBSCRIPTION_ID } from "../subscriptions/model.ts";
 
+/** Largest admin request body: a subscription or a test event is a few KiB; this is a bound, not a knob. */
+export const ADMIN_BODY_LIMIT_BYTES = 1024 * 1024;
+
 /**
  * The subscription id in the path. An id outside the grammar cannot exist, and it must not reach
  * the KV bucket or a subject (`*`, `>`, `$JS`, `..` are NATS syntax there): it is not found.

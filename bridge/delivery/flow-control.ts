@@ -1,5 +1,6 @@
-// Per-instance flow control for one subscription: a semaphore for max concurrency and a token
-// bucket for the rate limit. Both wait without polling and can be resized live.
+// Per-instance flow control: a semaphore for a subscription's max concurrency (and the instance's
+// slots). It waits without polling and can be resized live. The rate limit is held across
+// instances instead (shared-rate.ts).
 
 export class Semaphore {
   private active = 0;
@@ -40,42 +41,6 @@ export class Semaphore {
     while (this.active < this.max && this.waiters.length > 0) {
       this.active++;
       this.waiters.shift()!();
-    }
-  }
-}
-
-/**
- * A subscription's deliveries per second on this instance (`null`: unlimited). Named for what it
- * is, apart from the edge's per-API-key RateLimiter (worker/auth/authenticate.ts).
- */
-export class TokenBucket {
-  private tokens: number;
-  private last = performance.now();
-  constructor(private perSecond: number | null) {
-    this.tokens = perSecond ?? 0;
-  }
-
-  setRate(perSecond: number | null): void {
-    this.perSecond = perSecond;
-    this.tokens = Math.min(this.tokens, perSecond ?? 0);
-  }
-
-  /** Takes a token if one is there now (the shared task worker parks a task instead of waiting). */
-  tryTake(): boolean {
-    const rate = this.perSecond;
-    if (rate === null) return true;
-    const now = performance.now();
-    this.tokens = Math.min(rate, this.tokens + ((now - this.last) / 1000) * rate);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
-  /** Resolves when one delivery may start. A burst of up to one second's worth is allowed. */
-  async take(): Promise<void> {
-    while (!this.tryTake()) {
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(((1 - this.tokens) / this.perSecond!) * 1000)));
     }
   }
 }

@@ -1,7 +1,8 @@
 // Delivery for one ordered subscription on one bridge instance (unordered ones share the fan-out's
-// tasks, task-worker.ts): pulls from the subscription's two durable consumers, keeps at most maxConcurrency attempts in flight (and the rate limit), and settles
-// every message exactly one way: ack after a 2xx, nak(delay) to retry, DLQ then term when the
-// attempts are used up. Nothing is acked before the receiver said 2xx.
+// tasks, task-worker.ts): pulls from the subscription's two durable consumers, keeps at most
+// maxConcurrency attempts in flight and its rate limit (held across instances, shared-rate.ts),
+// and settles every message exactly one way: ack after a 2xx, nak(delay) to retry, DLQ then term
+// when the attempts are used up. Nothing is acked before the receiver said 2xx.
 import type { JetStreamClient, JetStreamManager, JsMsg, ConsumerMessages } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { decodeEvent, H_SOURCE_SUBJECT, type EventEnvelope } from "../../broker/index.ts";
@@ -15,7 +16,8 @@ import type { RegistrySource } from "../registry/index.ts";
 import { shapeForSubscription, type SchemaMismatch } from "./shape.ts";
 import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast, type History } from "./attempt.ts";
 import type { HealthTracker } from "./auto-disable.ts";
-import { Semaphore, TokenBucket } from "./flow-control.ts";
+import { Semaphore } from "./flow-control.ts";
+import type { RateBudget, SharedRate } from "./shared-rate.ts";
 import type { BridgeMetrics } from "../metrics.ts";
 import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
 import { coveringSubjects, selectsSubject } from "../subscriptions/selection.ts";
@@ -48,6 +50,8 @@ export interface RunnerDeps {
   health: HealthTracker;
   config: BridgeConfig;
   log: Logger;
+  /** The rate-limit budgets shared by every instance (shared-rate.ts). */
+  rates: RateBudget;
   /** Acks and attempt records of successes, sent together once per loop turn (tick-batch.ts). */
   settle: TickBatch;
   /** The registry build pinned versions are shaped with (absent: JETGATE_BRIDGE_REGISTRY unset). */
@@ -62,7 +66,8 @@ function pullKey(sub: Subscription): string {
 export class SubscriptionRunner {
   private sub: Subscription;
   private readonly slots: Semaphore;
-  private readonly rate: TokenBucket;
+  /** Its share of the rateLimit across instances; null: none. */
+  private rate: SharedRate | null;
   private pulls: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
   private readonly inFlight = new Set<Promise<void>>();
   private abort = new AbortController();
@@ -75,7 +80,7 @@ export class SubscriptionRunner {
   ) {
     this.sub = sub;
     this.slots = new Semaphore(sub.maxConcurrency);
-    this.rate = new TokenBucket(sub.rateLimitPerSecond);
+    this.rate = deps.rates.limiter(sub, null);
     this.meters = new SubscriptionMeters(deps.metrics, sub.id);
   }
 
@@ -101,7 +106,7 @@ export class SubscriptionRunner {
   async update(next: Subscription): Promise<void> {
     const restart = pullKey(next) !== pullKey(this.sub);
     this.sub = next;
-    this.rate.setRate(next.rateLimitPerSecond);
+    this.rate = this.deps.rates.limiter(next, this.rate);
     if (!restart) return;
     await this.stop(this.deps.config.shutdownDeadlineMs);
     this.slots.resize(next.maxConcurrency);
@@ -139,7 +144,12 @@ export class SubscriptionRunner {
           m.nak(HANDBACK_DELAY_MS);
           continue;
         }
-        await this.rate.take();
+        if (this.rate) await this.untilRateAllows(this.rate, m);
+        if (this.stopping) {
+          this.slots.release();
+          m.nak(HANDBACK_DELAY_MS);
+          continue;
+        }
         // Waiting for a slot ate into AckWait; tell the server we still hold the message.
         if (performance.now() - waitStart > this.sub.ackWaitMs / 4) m.working();
         const task = this.handle(m, source).finally(() => {
@@ -150,6 +160,14 @@ export class SubscriptionRunner {
       }
     } catch (err) {
       if (!this.stopping) this.deps.log.error({ subscription: this.sub.id, source, err }, "pull stopped");
+    }
+  }
+
+  /** Waits for a turn under the subscription's rate limit, or for a stop, keeping the message ours. */
+  private async untilRateAllows(rate: SharedRate, m: JsMsg): Promise<void> {
+    for (let wait = await rate.take(); wait > 0 && !this.stopping; wait = await rate.take()) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      m.working();
     }
   }
 

@@ -18,7 +18,8 @@ import { attemptRecord, type AttemptContext, type AttemptRecord } from "../recov
 import { publishDeadLetter } from "../recovery/dlq.ts";
 import { maxAttempts, type Subscription } from "../subscriptions/model.ts";
 import { describe, postEvent, readHistory, retryDelay, SubscriptionMeters, withLast } from "./attempt.ts";
-import { Semaphore, TokenBucket } from "./flow-control.ts";
+import { Semaphore } from "./flow-control.ts";
+import type { SharedRate } from "./shared-rate.ts";
 import { sharedDurable } from "./shared-durable.ts";
 import type { RunnerDeps } from "./runner.ts";
 import type { SubscriptionView } from "./subscription-view.ts";
@@ -95,7 +96,8 @@ interface Lane {
   latencyMs: number;
   /** When an attempt last ended (or the lane was made): a long silence is latency too. */
   lastDoneAt: number;
-  rate: TokenBucket;
+  /** The subscription's share of its rateLimit across instances (shared-rate.ts); null: none. */
+  rate: SharedRate | null;
   meters: SubscriptionMeters;
 }
 
@@ -135,15 +137,16 @@ export class TaskWorker {
     this.lanes.delete(id);
   }
 
-  /** Applies a changed rate limit to this instance's bucket. */
+  /** Applies a changed rate limit to the subscription's limiter. */
   update(sub: Subscription): void {
-    this.lanes.get(sub.id)?.rate.setRate(sub.rateLimitPerSecond);
+    const lane = this.lanes.get(sub.id);
+    if (lane) lane.rate = this.deps.rates.limiter(sub, lane.rate);
   }
 
   private lane(sub: Subscription): Lane {
     let lane = this.lanes.get(sub.id);
     if (!lane) {
-      lane = { inFlight: 0, waiting: [], failing: false, latencyMs: 0, lastDoneAt: Date.now(), rate: new TokenBucket(sub.rateLimitPerSecond), meters: new SubscriptionMeters(this.deps.metrics, sub.id) };
+      lane = { inFlight: 0, waiting: [], failing: false, latencyMs: 0, lastDoneAt: Date.now(), rate: this.deps.rates.limiter(sub, null), meters: new SubscriptionMeters(this.deps.metrics, sub.id) };
       this.lanes.set(sub.id, lane);
     }
     return lane;
@@ -207,9 +210,11 @@ export class TaskWorker {
         return;
       }
     }
-    if (!lane.rate.tryTake()) {
+    // Over the subscription's rate (summed over instances): the slot goes to another task.
+    const rateWait = lane.rate ? await lane.rate.take() : 0;
+    if (rateWait > 0) {
       release(lane);
-      return park(m, 1000 / (sub.rateLimitPerSecond ?? 1000));
+      return park(m, rateWait);
     }
     lane.meters.inFlight.inc();
     try {

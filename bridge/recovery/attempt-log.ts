@@ -181,12 +181,15 @@ function eventFilter(q: AttemptQuery): string {
   return `${eventToken(q.eventId)}.${q.eventSource === undefined ? "*" : eventToken(q.eventSource)}`;
 }
 
+/** How many attempts a listing answers when it is not given a limit. */
+export const DEFAULT_ATTEMPTS_LIMIT = 100;
+
 /** Attempts, oldest first; the newest `limit` when there are more. */
 export async function listAttempts(nc: NatsConnection, q: AttemptQuery): Promise<AttemptRecord[]> {
   const js = jetstream(nc);
   const jsm: JetStreamManager = await jetstreamManager(nc);
   const filter = `${ATTEMPTS_PREFIX}.${q.subscription ?? "*"}.${eventFilter(q)}`;
-  const limit = q.limit ?? 100;
+  const limit = q.limit ?? DEFAULT_ATTEMPTS_LIMIT;
   const out: AttemptRecord[] = [];
   await scanStream(js, jsm, { stream: ATTEMPTS_STREAM, filter, ...(q.since ? { startTime: q.since } : {}), idleMs: 1500 }, (m) => {
     out.push(m.json<AttemptRecord>());

@@ -215,9 +215,12 @@ async function scanDlq(nc: NatsConnection, sel: DlqSelection, each: (d: DeadLett
   });
 }
 
+/** How many dead letters a listing answers when it is not given a limit. */
+export const DEFAULT_DLQ_LIST_LIMIT = 100;
+
 export async function listDeadLetters(nc: NatsConnection, sel: DlqSelection = {}): Promise<DeadLetterSummary[]> {
   const out: DeadLetterSummary[] = [];
-  await scanDlq(nc, { limit: 100, ...sel }, (d) => void out.push(summary(d)));
+  await scanDlq(nc, { limit: DEFAULT_DLQ_LIST_LIMIT, ...sel }, (d) => void out.push(summary(d)));
   return out;
 }
 

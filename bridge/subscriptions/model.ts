@@ -11,14 +11,16 @@ export const SUBSCRIPTION_ID = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 
 /** Svix's schedule: 5s, 5m, 30m, 2h, 5h, 10h, 10h (then give up), ±20% jitter. */
 export const DEFAULT_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-const DEFAULT_JITTER = 0.2;
+export const DEFAULT_JITTER = 0.2;
 /** Svix's default endpoint timeout. */
-const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_TIMEOUT_MS = 15_000;
 /** AckWait = timeout + this, so JetStream never redelivers an attempt that is still running. */
-const ACK_WAIT_MARGIN_MS = 10_000;
-const DEFAULT_MAX_CONCURRENCY = 64;
-const MAX_CONCURRENCY_LIMIT = 10_000;
-const MAX_WHERE_LENGTH = 4_096;
+export const ACK_WAIT_MARGIN_MS = 10_000;
+export const DEFAULT_MAX_CONCURRENCY = 64;
+export const MAX_CONCURRENCY_LIMIT = 10_000;
+export const MAX_WHERE_LENGTH = 4_096;
+/** At most this many steps in `retry.schedule`. */
+export const MAX_RETRY_STEPS = 100;
 
 type StartAt =
   | { policy: "new" }
@@ -52,7 +54,7 @@ export interface Subscription {
   timeoutMs: number;
   ackWaitMs: number;
   maxConcurrency: number;
-  /** Deliveries per second per bridge instance; null = unlimited. */
+  /** Deliveries per second for the subscription as a whole, across all bridge instances (delivery/shared-rate.ts); null = unlimited. */
   rateLimitPerSecond: number | null;
   /** One in flight, in stream order. */
   ordered: boolean;
@@ -151,7 +153,7 @@ function parseRetry(input: unknown, c: Collector): Subscription["retry"] {
   const { schedule, jitter } = input as Record<string, unknown>;
   let scheduleMs = [...DEFAULT_SCHEDULE_MS];
   if (schedule !== undefined) {
-    if (!Array.isArray(schedule) || schedule.length > 100) c.add("retry.schedule", "must be a list of at most 100 durations");
+    if (!Array.isArray(schedule) || schedule.length > MAX_RETRY_STEPS) c.add("retry.schedule", `must be a list of at most ${MAX_RETRY_STEPS} durations`);
     else {
       scheduleMs = schedule.map((d, i) => {
         const ms = parseDuration(d);

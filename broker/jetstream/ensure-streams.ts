@@ -45,6 +45,7 @@ async function putStream(jsm: JetStreamManager, config: Partial<StreamConfig> & 
   if (info) {
     // An R3 stream whose info came from a server without a leader is not usable yet.
     if (info.cluster && !info.cluster.leader) throw new LeaderMissingError(`stream ${config.name} has no leader`);
+    if (hasSettings(info.config, config)) return;
     await jsm.streams.update(config.name, config);
     return;
   }
@@ -53,6 +54,28 @@ async function putStream(jsm: JetStreamManager, config: Partial<StreamConfig> & 
     if (err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE) await jsm.streams.update(config.name, config);
     else throw err;
   });
+}
+
+/**
+ * Whether the stream already has every wanted setting. An update is not free even when it changes
+ * nothing: it is a meta-group write, and nats-server 2.10 answers it on every replica with
+ * fileStore.UpdateConfig, which for a stream with a max age runs expireMsgs and so loads the
+ * stream's first message block (up to 8 MB, the block size of a limits stream) into the cache. At
+ * every bridge start that was one 8 MB buffer per node for JETGATE_ATTEMPTS (issue 13's heap
+ * profile: `getMsgBlockBuf < loadBlock < fetchMsg < expireMsgs < UpdateConfig`). A field the
+ * server leaves out or reports differently counts as different, so the stream is updated as before.
+ */
+export function hasSettings(current: Partial<StreamConfig>, wanted: Partial<StreamConfig>): boolean {
+  return Object.entries(wanted).every(([key, value]) => value === undefined || sameValue(current[key as keyof StreamConfig], value));
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  if (a && b && typeof a === "object" && typeof b === "object") {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return a === b;
 }
 
 /** JSStreamNameExistErr (nats-server errors.json): the name is taken, with another config. */

@@ -61,6 +61,15 @@ export interface ClusterOptions {
    * then stops them in order (the local stack). Tests leave this off: there a Ctrl-C should stop all.
    */
   detached?: boolean;
+  /**
+   * GOMEMLIMIT of every node (a Go memory limit such as "85MiB", or "off"); unset leaves the
+   * environment's (none by default). nats-server's Go runtime otherwise lets its heap grow to twice
+   * what was live at the last collection and collects only when it gets there, or every 2 minutes
+   * when idle, so buffers nats-server no longer uses (its message-block caches are recycled through
+   * a sync.Pool) stay resident for minutes. With a limit the collector and the scavenger keep the
+   * total under it. NATS's Helm chart sets it to 90% of the container's memory limit.
+   */
+  memoryLimit?: string;
   /** Where a line goes when nats-server has to be fetched first (nats-binary.ts) or a node is restarted (readiness.ts). */
   log?: (line: string) => void;
 }
@@ -140,14 +149,14 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-function spawnNode(bin: string, spec: NodeSpec, detached = false): RunningNode {
+function spawnNode(bin: string, spec: NodeSpec, detached = false, memoryLimit?: string): RunningNode {
   const configFile = spec.configFile ?? join(spec.dir, "nats.conf");
   const logFile = join(spec.dir, "nats.log");
   const log = openSync(logFile, "a");
   const child = spawn(bin, ["-c", configFile], {
     stdio: ["ignore", log, log],
     detached,
-    env: { ...process.env, ...spec.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
+    env: { ...process.env, ...(memoryLimit ? { GOMEMLIMIT: memoryLimit } : {}), ...spec.env, JETGATE_NATS_STORE: join(spec.dir, "jetstream") },
   });
   closeSync(log);
   // Read by stopStaleNodes when the parent was SIGKILLed and this node outlived it (detached).
@@ -227,11 +236,11 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     if (spec.configFile) continue;
     writeFileSync(join(spec.dir, "nats.conf"), nodeConfig(spec, opts.nodes, { clusterName, maxFileStore, syncInterval: opts.syncInterval }));
   }
-  const nodes = opts.nodes.map((spec) => spawnNode(bin, spec, opts.detached));
+  const nodes = opts.nodes.map((spec) => spawnNode(bin, spec, opts.detached, opts.memoryLimit));
   // The wait's repair for a node the meta leader never hears (readiness.ts): same config and store.
   const restart = async (node: RunningNode): Promise<RunningNode> => {
     await stopProcess(node);
-    const restarted = spawnNode(bin, node, opts.detached);
+    const restarted = spawnNode(bin, node, opts.detached, opts.memoryLimit);
     const index = nodes.indexOf(node);
     if (index >= 0) nodes[index] = restarted;
     return restarted;
@@ -252,7 +261,7 @@ export async function startBroker(opts: ClusterOptions): Promise<Broker> {
     async startNode(index) {
       const node = nodes[index];
       if (!node) throw new BrokerError("NO_SUCH_NODE", `no node ${index}`);
-      const restarted = spawnNode(bin, node, opts.detached);
+      const restarted = spawnNode(bin, node, opts.detached, opts.memoryLimit);
       nodes[index] = restarted;
       await waitReady([restarted], opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
     },

@@ -8,10 +8,14 @@ import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";
 import { tokenMatches } from "../../bridge/admin/api.ts";
 import { SubscriptionStore, listDeadLetters } from "../../bridge/index.ts";
-import { ADMIN_ROUTES, brokerSnapshot, fillBody, fillPath } from "./admin-routes.ts";
+import { adminOpenApi } from "../../bridge/admin/openapi.ts";
+import { ADMIN_ROUTES, PUBLIC_ROUTES, brokerSnapshot, fillBody, fillPath } from "./admin-routes.ts";
+import { AdminExchanges } from "./admin-exchanges.ts";
 import { addSubscription, publishEvent, startTestBridge, waitPulling, waitRunning, waitUntil, SECRET_A } from "./helpers.ts";
 
 const TOKEN = "test-admin-token";
+/** Every admin exchange of this suite, checked against the OpenAPI document by the last test. */
+const exchanges = new AdminExchanges();
 
 /** What a caller without the token might send. */
 const BAD_AUTHORIZATIONS: Array<[string, string | undefined]> = [
@@ -78,7 +82,7 @@ test("every admin route answers 401 problem+json without the right token, and ch
     const path = fillPath(route.path, { id: "keep", event: eventId, seq: String(seq) });
     const body = fillBody(route.body, "keep");
     for (const [what, authorization] of BAD_AUTHORIZATIONS) {
-      const res = await fetch(bridge.url + path, {
+      const res = await exchanges.fetch(bridge.url + path, {
         method: route.method,
         headers: { ...(authorization === undefined ? {} : { authorization }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -107,7 +111,7 @@ test("every admin route answers 401 problem+json without the right token, and ch
   // The same routes answer with the token: the refusals above were the token's doing. The
   // scheme is case-insensitive (RFC 6750 §2.1 via RFC 7235 §2.1).
   for (const authorization of [`Bearer ${TOKEN}`, `bearer ${TOKEN}`, `BEARER  ${TOKEN} `]) {
-    const res = await fetch(`${bridge.url}/v1/subscriptions`, { headers: { authorization } });
+    const res = await exchanges.fetch(`${bridge.url}/v1/subscriptions`, { headers: { authorization } });
     assert.equal(res.status, 200, authorization);
   }
 });
@@ -120,11 +124,39 @@ test("with no admin token configured every admin route answers 503 problem+json,
   for (const route of ADMIN_ROUTES) {
     const path = fillPath(route.path, { id: "keep", event: "e1", seq: "1" });
     for (const authorization of [undefined, "Bearer ", `Bearer ${TOKEN}`, "Bearer undefined"]) {
-      const res = await fetch(bridge.url + path, { method: route.method, headers: authorization === undefined ? {} : { authorization } });
+      const res = await exchanges.fetch(bridge.url + path, { method: route.method, headers: authorization === undefined ? {} : { authorization } });
       const where = `${route.method} ${route.path} with ${JSON.stringify(authorization)}`;
       assert.equal(res.status, 503, where);
       assert.equal(res.headers.get("content-type"), "application/problem+json", where);
       assert.equal(((await res.json()) as { code: string }).code, "ADMIN_DISABLED", where);
     }
   }
+});
+
+test("the public routes answer without the token, also when none is configured: health, readiness, metrics, the OpenAPI document", async (t) => {
+  const broker = await startTestBroker({ nodes: 1 });
+  t.after(() => broker.stop());
+  for (const adminToken of [TOKEN, undefined]) {
+    const bridge = await startTestBridge(broker, { adminToken });
+    try {
+      for (const route of PUBLIC_ROUTES) {
+        for (const authorization of [undefined, "Bearer wrong-token"]) {
+          const res = await exchanges.fetch(bridge.url + route.path, { headers: authorization === undefined ? {} : { authorization } });
+          assert.equal(res.status, 200, `${route.path} with ${String(authorization)}, admin token ${String(adminToken)}`);
+        }
+      }
+      const served = await (await exchanges.fetch(`${bridge.url}/v1/openapi.json`)).json();
+      assert.deepEqual(served, JSON.parse(JSON.stringify(adminOpenApi)), "the served document is the one the suites check against");
+      // Only its GET is public: another method on the path is behind the token like every /v1 route.
+      const post = await exchanges.fetch(`${bridge.url}/v1/openapi.json`, { method: "POST" });
+      assert.equal(post.status, adminToken ? 401 : 503);
+    } finally {
+      await bridge.stop();
+    }
+  }
+});
+
+test("every answer of this suite, each refusal included, matches the OpenAPI document", () => {
+  const checked = exchanges.assertMatchOpenApi();
+  assert.ok(checked > ADMIN_ROUTES.length * 14, `checked ${checked} answers`);
 });

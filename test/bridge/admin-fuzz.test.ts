@@ -2,7 +2,8 @@
 // malformed and truncated JSON, wrong, empty and missing content types, huge and deeply nested
 // bodies, unicode edge cases, path traversal and NATS specials in path parts and queries, invalid
 // tokens. Required: zero crashes, zero 5xx, zero reset connections, every refusal a well-formed
-// problem+json, a request without the token never past the 401, and the bridge healthy after.
+// problem+json, a request without the token never past the 401, every answer as the OpenAPI
+// document (bridge/admin/openapi.ts) describes it, and the bridge healthy after.
 //
 // Cases: JETGATE_FUZZ_RUNS (default 2000, the bounded form inside `npm test`; the long form runs
 // 10000 or more), seed: JETGATE_FUZZ_SEED. The bridge delivers on a loopback-only test network
@@ -17,7 +18,8 @@ import { publishDeadLetter } from "../../bridge/recovery/dlq.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { startReceiver } from "../harness/receiver.ts";
 import { rawExchange, type RawOutcome, type RawRequest } from "../harness/raw-http.ts";
-import { ADMIN_ROUTES } from "./admin-routes.ts";
+import { ADMIN_ROUTES, PUBLIC_ROUTES } from "./admin-routes.ts";
+import { assertAdminExchangesMatchOpenApi, parseBody } from "./admin-exchanges.ts";
 import { loopbackNet } from "./loopback-net.ts";
 import { addSubscription, publishEvent, startTestBridge, waitPulling, waitRunning, SECRET_A } from "./helpers.ts";
 
@@ -76,7 +78,7 @@ const route = fc
       { weight: 8, arbitrary: fc.constantFrom(...ADMIN_ROUTES.map((r) => ({ method: r.method as string, path: r.path.split("?")[0]! }))) },
       {
         weight: 1,
-        arbitrary: fc.constantFrom("/healthz", "/readyz", "/metrics", "/", "/v1", "/v1/", "/v2/subscriptions", "//v1/subscriptions", "/v1//subscriptions", "/v1/subscriptions/", "/v1/../healthz", "/v1/subscriptions/../../metrics", "/v1/dlq/../subscriptions").map((path) => ({ method: "GET", path })),
+        arbitrary: fc.constantFrom(...PUBLIC_ROUTES.map((r) => r.path), "/", "/v1", "/v1/", "/v2/subscriptions", "//v1/subscriptions", "/v1//subscriptions", "/v1/subscriptions/", "/v1/../healthz", "/v1/subscriptions/../../metrics", "/v1/dlq/../subscriptions").map((path) => ({ method: "GET", path })),
       },
     ),
     fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
@@ -200,7 +202,9 @@ function judge(req: RawRequest, authorized: boolean, outcome: RawOutcome): Verdi
   if (status >= 500) problems.push(`answered ${status}: ${outcome.body.toString("utf8").slice(0, 200)}`);
   // Judged on the path as the server resolves it: `/v1/subscriptions/../../metrics` is /metrics.
   const path = new URL(`http://bridge${req.target}`).pathname;
-  const admin = path.startsWith("/v1/") || path === "/v1";
+  // A public route (the OpenAPI document) answers its GET (and so HEAD) without the token.
+  const open = PUBLIC_ROUTES.some((r) => r.path === path && (r.method === req.method || (r.method === "GET" && req.method === "HEAD")));
+  const admin = (path.startsWith("/v1/") || path === "/v1") && !open;
   // A backslash in the path is refused before any route (and any token check) by adminListener.
   const unreadable = status === 400 && req.target.split("?")[0]!.includes("\\");
   if (admin && !authorized && status !== 401 && !unreadable) problems.push(`without the token answered ${status}, not 401`);
@@ -214,6 +218,17 @@ function judge(req: RawRequest, authorized: boolean, outcome: RawOutcome): Verdi
       if (typeof p.detail !== "string") problems.push("problem without a detail");
     } catch {
       problems.push(`refusal ${status} body is not JSON: ${outcome.body.toString("utf8").slice(0, 120)}`);
+    }
+  }
+  // The answer as the document describes it (a HEAD answers as its GET, without the body; a path
+  // that cannot be read never reached a route). Request bodies are not judged: the API tolerates
+  // more than the document asks clients for (a number as a string, a non-string reason ignored).
+  if (req.method !== "HEAD" && !unreadable) {
+    try {
+      const contentType = headers["content-type"] ?? "";
+      assertAdminExchangesMatchOpenApi([{ method: req.method, path, status, contentType, body: parseBody(contentType, outcome.body.toString("utf8")) }]);
+    } catch (err) {
+      problems.push(`not as the OpenAPI document says: ${(err as Error).message.slice(0, 400)}`);
     }
   }
   return { status, problems };

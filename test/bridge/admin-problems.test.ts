@@ -7,8 +7,11 @@ import { ADMIN_PROBLEMS, PROBLEM_BASE, problemType, type AdminProblemCode } from
 import { PROBLEM_KINDS, problemType as edgeProblemType, type ProblemKind } from "../../worker/http/problems.ts";
 import { startTestBroker } from "../harness/nats.ts";
 import { startTestBridge } from "./helpers.ts";
+import { AdminExchanges } from "./admin-exchanges.ts";
 
 const CODES = Object.keys(ADMIN_PROBLEMS) as AdminProblemCode[];
+/** Every admin exchange of this suite, checked against the OpenAPI document by the last test. */
+const exchanges = new AdminExchanges();
 
 test("every admin problem code has its own type URI under the bridge's base, a human title, and no edge type", () => {
   assert.equal(PROBLEM_BASE, "https://jetgate.dev/problems/bridge/");
@@ -39,7 +42,7 @@ test("the admin API answers each refusal with its catalogue entry: type, title, 
     ["/v1/no-such-route", "test-admin-token", "NOT_FOUND"],
   ];
   for (const [path, token, code] of cases) {
-    const res = await fetch(`${bridge.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await exchanges.fetch(`${bridge.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.headers.get("content-type"), "application/problem+json", path);
     const problem = (await res.json()) as Record<string, unknown>;
     const { status, title } = ADMIN_PROBLEMS[code];
@@ -50,4 +53,8 @@ test("the admin API answers each refusal with its catalogue entry: type, title, 
     );
     assert.equal(typeof problem.detail, "string", path);
   }
+});
+
+test("every answer of this suite matches the OpenAPI document, its problem types included", () => {
+  assert.equal(exchanges.assertMatchOpenApi(), 5);
 });

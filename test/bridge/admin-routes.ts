@@ -1,6 +1,7 @@
 // The bridge admin API's routes (bridge/admin/routes-*.ts, assembled in api.ts), written once for
-// the tests that must cover every one of them (the token check, the fuzz suite), and a snapshot of
-// everything a request could change in the broker, to prove a refused request changed nothing.
+// the tests that must cover every one of them (the token check, the fuzz suite, the OpenAPI
+// document's coverage), and a snapshot of everything a request could change in the broker, to
+// prove a refused request changed nothing.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -12,6 +13,7 @@ export interface AdminRoute {
   body?: unknown;
 }
 
+/** The routes behind the admin token: each refuses a request without it. */
 export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "GET", path: "/v1/subscriptions" },
   { method: "POST", path: "/v1/subscriptions", body: { id: "intruder", url: "http://127.0.0.1:9/hook", filter: "events.>" } },
@@ -30,6 +32,14 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "GET", path: "/v1/dlq/{seq}" },
   { method: "POST", path: "/v1/dlq/redrive", body: { all: true } },
   { method: "DELETE", path: "/v1/dlq?all=true" },
+];
+
+/** The routes that answer without the token: operations, and the published OpenAPI document. */
+export const PUBLIC_ROUTES: AdminRoute[] = [
+  { method: "GET", path: "/healthz" },
+  { method: "GET", path: "/readyz" },
+  { method: "GET", path: "/metrics" },
+  { method: "GET", path: "/v1/openapi.json" },
 ];
 
 export function fillPath(path: string, params: { id: string; event: string; seq: string }): string {

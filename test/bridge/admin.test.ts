@@ -8,8 +8,11 @@ import { startReceiver, type Receiver, type Script } from "../harness/receiver.t
 import { SubscriptionStore, parseSubscription, listAttempts, type RunningBridge, type BridgeConfig } from "../../bridge/index.ts";
 import { guardedLookup } from "../../bridge/delivery/ssrf.ts";
 import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, SECRET_A } from "./helpers.ts";
+import { AdminExchanges } from "./admin-exchanges.ts";
 
 const TOKEN = "test-admin-token";
+/** Every admin exchange of this suite, checked against the OpenAPI document by the last test. */
+const exchanges = new AdminExchanges();
 
 async function setup(t: TestContext, opts: { config?: Partial<BridgeConfig>; script?: Script } = {}): Promise<{ broker: TestBroker; bridge: RunningBridge; rx: Receiver }> {
   const broker = await startTestBroker({ nodes: 1 });
@@ -22,7 +25,7 @@ async function setup(t: TestContext, opts: { config?: Partial<BridgeConfig>; scr
 }
 
 function api(bridge: RunningBridge, method: string, path: string, body?: unknown, token = TOKEN): Promise<Response> {
-  return fetch(`${bridge.url}${path}`, {
+  return exchanges.fetch(`${bridge.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -80,12 +83,12 @@ test("the admin API manages subscriptions behind a bearer token and answers erro
   assert.equal(((await failed.json()) as { result: { ok: boolean } }).result.ok, false);
   rx.setScript(() => ({ status: 200 }));
 
-  const metrics = await (await fetch(`${bridge.url}/metrics`)).text();
+  const metrics = await (await exchanges.fetch(`${bridge.url}/metrics`)).text();
   for (const name of ["jetgate_deliveries_total", "jetgate_delivery_attempt_seconds", "jetgate_consumer_lag", "jetgate_dlq_depth", "jetgate_deliveries_in_flight"]) {
     assert.ok(metrics.includes(name), `metrics expose ${name}`);
   }
-  assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200);
-  assert.equal((await fetch(`${bridge.url}/readyz`)).status, 200);
+  assert.equal((await exchanges.fetch(`${bridge.url}/healthz`)).status, 200);
+  assert.equal((await exchanges.fetch(`${bridge.url}/readyz`)).status, 200);
 
   const disabled = (await (await api(bridge, "POST", "/v1/subscriptions/api/disable", { reason: "maintenance" })).json()) as { subscription: { enabled: boolean } };
   assert.equal(disabled.subscription.enabled, false);
@@ -94,6 +97,28 @@ test("the admin API manages subscriptions behind a bearer token and answers erro
   await waitRunning([bridge], "api");
   assert.equal((await api(bridge, "DELETE", "/v1/subscriptions/api")).status, 204);
   assert.equal((await api(bridge, "GET", "/v1/subscriptions/api")).status, 404);
+});
+
+test("PUT replaces a subscription's spec, keeping its secrets; a rotation answers the new secret once and gives the old one an end (the overlap)", async (t) => {
+  const { bridge, rx } = await setup(t);
+  const created = await api(bridge, "POST", "/v1/subscriptions", { id: "spec", url: rx.url, types: ["api.*", "api.thing@1"], where: "data.n > 1", rateLimit: 20, metadata: { team: "a" } });
+  assert.equal(created.status, 201);
+  const { secret: first } = (await created.json()) as { secret: string };
+  const replaced = await api(bridge, "PUT", "/v1/subscriptions/spec", { url: `${rx.url}/v2`, filter: "events.api.>", timeout: "2s", retry: { schedule: ["1s", "1m"], jitter: 0.1 } });
+  assert.equal(replaced.status, 200);
+  const { subscription } = (await replaced.json()) as { subscription: Record<string, unknown> };
+  assert.deepEqual([subscription.filter, subscription.types, subscription.where, subscription.timeoutMs, subscription.metadata], ["events.api.>", undefined, undefined, 2000, {}], "members not given take their defaults");
+  assert.deepEqual((subscription.secrets as Array<{ secret: string }>).map((s) => s.secret), [`${first.slice(0, 10)}…`], "the secret is kept");
+  const rotated = await api(bridge, "POST", "/v1/subscriptions/spec/secrets/rotate", { overlap: "1h" });
+  assert.equal(rotated.status, 200);
+  const { secret: second, subscription: after } = (await rotated.json()) as { secret: string; subscription: { secrets: Array<{ secret: string; notAfter?: string }> } };
+  assert.match(second, /^whsec_/);
+  assert.notEqual(second, first);
+  assert.deepEqual(after.secrets.map((s) => [s.secret, s.notAfter !== undefined]), [[`${first.slice(0, 10)}…`, true], [`${second.slice(0, 10)}…`, false]]);
+  const bad = await api(bridge, "POST", "/v1/subscriptions/spec/secrets/rotate", { overlap: "forever" });
+  assert.equal(((await bad.json()) as { code: string }).code, "REQUEST_INVALID");
+  const both = await api(bridge, "PUT", "/v1/subscriptions/spec", { url: rx.url, types: ["a.*"], filter: "events.>" });
+  assert.equal(((await both.json()) as { code: string }).code, "SUBSCRIPTION_INVALID", "types and filter together are refused");
 });
 
 test("DLQ list, show, redrive and purge through the API; replay of a sequence range reaches one subscription", async (t) => {
@@ -194,4 +219,9 @@ test("graceful shutdown finishes in-flight deliveries, and naks what the deadlin
   assert.equal(ids.filter((id) => id === fast.webhookId).length, 1);
   assert.equal(ids.filter((id) => id === slow.webhookId).length, 2);
   assert.equal(reqs.length, 3);
+});
+
+test("every admin answer of this suite matches the OpenAPI document (bridge/admin/openapi.ts)", () => {
+  const checked = exchanges.assertMatchOpenApi();
+  assert.ok(checked >= 20, `checked ${checked} answers`);
 });

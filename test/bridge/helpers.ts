@@ -78,6 +78,13 @@ export async function waitPulling(nc: NatsConnection, id: string, count: number,
   });
 }
 
+/** Deliveries of the subscription this bridge instance counted as delivered (its metrics). */
+export function delivered(bridge: RunningBridge, subscription: string): Promise<number> {
+  return bridge.metrics.deliveries
+    .get()
+    .then((m) => m.values.filter((v) => v.labels.subscription === subscription && v.labels.outcome === "delivered").reduce((a, v) => a + v.value, 0));
+}
+
 export async function waitUntil(what: string, timeoutMs: number, probe: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

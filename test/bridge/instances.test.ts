@@ -10,7 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { startTestBroker, type TestBroker } from "../harness/nats.ts";
 import { startReceiver, type Receiver } from "../harness/receiver.ts";
 import type { RunningBridge } from "../../bridge/index.ts";
-import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, SECRET_A } from "./helpers.ts";
+import { publishEvent, startTestBridge, addSubscription, waitRunning, waitPulling, waitUntil, delivered, SECRET_A } from "./helpers.ts";
 
 let broker: TestBroker;
 let nc: NatsConnection;
@@ -36,12 +36,6 @@ async function receiverFor(...args: Parameters<typeof startReceiver>): Promise<R
   const rx = await startReceiver(...args);
   cleanups.push(() => rx.stop());
   return rx;
-}
-
-function delivered(bridge: RunningBridge, subscription: string): Promise<number> {
-  return bridge.metrics.deliveries
-    .get()
-    .then((m) => m.values.filter((v) => v.labels.subscription === subscription && v.labels.outcome === "delivered").reduce((a, v) => a + v.value, 0));
 }
 
 test("two bridge instances share one subscription and deliver each event once", async () => {

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startTestBroker } from "../harness/nats.ts";
 import { EVENTS_STREAM, DLQ_STREAM } from "../../broker/index.ts";
@@ -25,6 +26,29 @@ test("a 3-node cluster comes up with R3 EVENTS and DLQ streams, and ensureStream
   assert.equal(again.seq, first.seq);
 });
 
+test("ensureStreamsReady updates a stream only when a setting differs (an update of a stream with a max age loads its first block on every replica)", async (t) => {
+  const broker = await startTestBroker({ nodes: 1 });
+  t.after(() => broker.stop());
+  const nc = await broker.connect();
+  const updated: string[] = [];
+  const sub = nc.subscribe("$JS.EVENT.ADVISORY.STREAM.UPDATED.>", { callback: (_err, m) => void updated.push(m.subject.split(".").at(-1)!) });
+  t.after(() => sub.unsubscribe());
+  await nc.flush();
+
+  await ensureStreamsReady(nc, { replicas: 1 });
+  await nc.flush();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(updated, [], "the same settings again: no update");
+
+  const hour = 3_600 * 1e9;
+  await ensureStreamsReady(nc, { replicas: 1, eventsMaxAgeNs: hour });
+  await nc.flush();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(updated, [EVENTS_STREAM], "a changed max age: EVENTS alone is updated");
+  const jsm = await jetstreamManager(nc);
+  assert.equal((await jsm.streams.info(EVENTS_STREAM)).config.max_age, hour);
+});
+
 test("stopping every node makes the cluster unreachable and restarting brings the data back", async (t) => {
   const broker = await startTestBroker({ nodes: 3 });
   t.after(() => broker.stop());
@@ -45,4 +69,15 @@ test("stopping every node makes the cluster unreachable and restarting brings th
     if (!msg) await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(msg?.string(), "1");
+});
+
+test("a node started with a memory limit runs with it as GOMEMLIMIT, and one without keeps the environment's", { skip: process.platform !== "linux" && "reads /proc" }, async (t) => {
+  const limited = await startTestBroker({ nodes: 1, streams: false, memoryLimit: "64MiB" });
+  t.after(() => limited.stop());
+  const plain = await startTestBroker({ nodes: 1, streams: false });
+  t.after(() => plain.stop());
+  const goMemLimit = (pid: number) =>
+    readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((kv) => kv.startsWith("GOMEMLIMIT="))?.slice("GOMEMLIMIT=".length);
+  assert.equal(goMemLimit(limited.nodes[0]!.pid), "64MiB");
+  assert.equal(goMemLimit(plain.nodes[0]!.pid), process.env.GOMEMLIMIT);
 });

@@ -46,12 +46,13 @@ function between([min, max]: [number, number], random: () => number): number {
   return Math.round(min + random() * (max - min));
 }
 
-async function healthy(port: number): Promise<boolean> {
+/** null when the node's /healthz says ok; else what it says instead (with details: which asset is not current). */
+async function unhealthy(port: number): Promise<string | null> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
-    return res.ok;
-  } catch {
-    return false;
+    const res = await fetch(`http://127.0.0.1:${port}/healthz?details=true`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? null : (await res.text()).slice(0, 600);
+  } catch (err) {
+    return `no answer (${(err as Error).message})`;
   }
 }
 
@@ -60,12 +61,13 @@ export async function waitClusterHealthy(broker: TestBroker, timeoutMs: number):
   const started = Date.now();
   let sick: string[] = [];
   while (Date.now() - started < timeoutMs) {
-    const states = await Promise.all(broker.nodes.map((n) => healthy(n.ports.monitor)));
-    sick = broker.nodes.filter((_, i) => !states[i]).map((n) => n.name);
+    const states = await Promise.all(broker.nodes.map((n) => unhealthy(n.ports.monitor)));
+    // What each laggard last said, so a failure names the stream or consumer that was not current.
+    sick = broker.nodes.flatMap((n, i) => (states[i] === null ? [] : [`${n.name}: ${states[i]}`]));
     if (sick.length === 0) return Date.now() - started;
     await sleep(200);
   }
-  throw new Error(`cluster not healthy within ${timeoutMs}ms (unhealthy: ${sick.join(", ")})`);
+  throw new Error(`cluster not healthy within ${timeoutMs}ms (unhealthy: ${sick.join("; ")})`);
 }
 
 /** SIGKILL one node; resolves once it is gone. */

@@ -25,6 +25,8 @@ export interface TestBrokerOptions {
   extraConfig?: string;
   /** JetStream's `sync_interval` ("always" to fsync every write before its ack). */
   syncInterval?: string;
+  /** GOMEMLIMIT of every node (broker/server/launcher.ts, `memoryLimit`); unset: none, as by default. */
+  memoryLimit?: string;
 }
 
 export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<TestBroker> {
@@ -90,5 +92,5 @@ async function startOnFreePorts(dir: string, opts: TestBrokerOptions): Promise<B
   }
   // The launcher's notices (a node restarted while starting) go to the test's stderr.
   const log = (line: string) => process.stderr.write(`# startTestBroker: ${line}\n`);
-  return startBroker({ nodes: specs, maxFileStore: "1GB", syncInterval: opts.syncInterval, log });
+  return startBroker({ nodes: specs, maxFileStore: "1GB", syncInterval: opts.syncInterval, memoryLimit: opts.memoryLimit, log });
 }

@@ -38,12 +38,14 @@ const TYPES_DESCRIPTION =
   "an event matching several entries is delivered once (one webhook-id per event and subscription).";
 
 const WHERE_DESCRIPTION =
-  `A CEL expression (1 to ${MAX_WHERE_LENGTH} characters) over the CloudEvent: its attributes (\`id\`, \`source\`, \`type\`, ` +
-  "`subject`, `time`, …) and `data`, e.g. `data.total.amount > 100 && data.customer.country == 'DE'`. Only events it is true " +
-  "for are delivered; the others are acked without delivery and counted per subscription. At create and update time it is " +
-  "checked against the schemas of every version of every type the subscription covers: a field path no version defines, or a " +
-  "comparison whose types cannot match the schema, is refused with 422 and a problem naming the path and the versions. At " +
-  "delivery time an error (a missing optional field) means no match, and is counted.";
+  `A CEL expression (1 to ${MAX_WHERE_LENGTH} characters) over the CloudEvent: \`data\` (its JSON; every number a CEL double), ` +
+  "the attributes `id`, `source`, `specversion`, `subject`, `datacontenttype`, `dataschema` (strings), `time` (a timestamp) and " +
+  "`extensions`, and `event` (every attribute and `data`; the type is `event.type`, as CEL reserves `type`), e.g. " +
+  "`data.customer.id.startsWith('c-') && event.type == 'order.created'`. Only events it is true for are delivered; the others " +
+  "are acked without delivery and counted per subscription (jetgate_subscription_filtered_total). At create and update time it " +
+  "is checked against the schemas of every version of every type the subscription covers (with a registry loaded): a field path " +
+  "no version defines, or a comparison whose types cannot match the schema, is refused with 422 where-invalid naming the path and " +
+  "the versions. At delivery time an error (a missing optional field) means no match, and is counted.";
 
 const RATE_DESCRIPTION =
   "Deliveries per second for the subscription as a whole, across all bridge instances together; absent or null: unlimited.";

@@ -69,6 +69,13 @@ const deadLetterSummaryProperties = {
   deliveries: { type: "integer", minimum: 0 },
   unrecordedDeliveries: { type: "integer", minimum: 0 },
   historyError: { type: "string" },
+  problem: {
+    type: "object",
+    required: ["type", "detail"],
+    description:
+      "Why it died as an RFC 9457 problem object, when the bridge wrote one: for `…/problems/bridge/schema-mismatch`, also `eventType`, `pinnedVersion`, `eventVersion`, `dataschema`, `registryCommit` and ajv's `errors` (each with its `instancePath`, an RFC 6901 pointer)",
+    properties: { type: { type: "string" }, detail: { type: "string" } },
+  },
 };
 const deadLetterSummaryRequired = ["seq", "subscription", "eventId", "eventSource", "eventType", "sourceSubject", "reason", "deadAt", "attempts"];
 

@@ -66,7 +66,7 @@ const paths = {
       summary: "Create a subscription",
       description: "The answer holds the whole signing secret, this once (a generated one unless `secret`/`secrets` is given).",
       requestBody: body("SubscriptionCreate"),
-      responses: { ...ok("Created", "SubscriptionWithSecret", "201"), ...refusals(["REQUEST_INVALID", "SUBSCRIPTION_EXISTS", "SUBSCRIPTION_INVALID", "SSRF_REFUSED"]) },
+      responses: { ...ok("Created", "SubscriptionWithSecret", "201"), ...refusals(["REQUEST_INVALID", "SUBSCRIPTION_EXISTS", "SUBSCRIPTION_INVALID", "PINNED_VERSION_UNKNOWN", "WHERE_INVALID", "SSRF_REFUSED", "REGISTRY_UNAVAILABLE"]) },
     },
   },
   "/v1/subscriptions/{id}": {
@@ -77,14 +77,14 @@ const paths = {
       tags: [SUBSCRIPTIONS],
       summary: "Replace a subscription's spec",
       requestBody: body("SubscriptionReplace"),
-      responses: { ...ok("Replaced", "SubscriptionEnvelope"), ...refusals(["REQUEST_INVALID", "SUBSCRIPTION_NOT_FOUND", "SUBSCRIPTION_CONFLICT", "SUBSCRIPTION_INVALID", "SSRF_REFUSED"]) },
+      responses: { ...ok("Replaced", "SubscriptionEnvelope"), ...refusals(["REQUEST_INVALID", "SUBSCRIPTION_NOT_FOUND", "SUBSCRIPTION_CONFLICT", "SUBSCRIPTION_INVALID", "PINNED_VERSION_UNKNOWN", "WHERE_INVALID", "SSRF_REFUSED", "REGISTRY_UNAVAILABLE"]) },
     },
     patch: {
       operationId: "updateSubscription",
       tags: [SUBSCRIPTIONS],
       summary: "Change some of a subscription's members",
       requestBody: body("SubscriptionPatch"),
-      responses: { ...ok("Updated", "SubscriptionEnvelope"), ...refusals(["REQUEST_INVALID", "SUBSCRIPTION_NOT_FOUND", "SUBSCRIPTION_CONFLICT", "SUBSCRIPTION_INVALID", "SSRF_REFUSED"]) },
+      responses: { ...ok("Updated", "SubscriptionEnvelope"), ...refusals(["REQUEST_INVALID", "SUBSCRIPTION_NOT_FOUND", "SUBSCRIPTION_CONFLICT", "SUBSCRIPTION_INVALID", "PINNED_VERSION_UNKNOWN", "WHERE_INVALID", "SSRF_REFUSED", "REGISTRY_UNAVAILABLE"]) },
     },
     delete: {
       operationId: "deleteSubscription",

@@ -6,6 +6,7 @@
 //   npm run bench -- --only subscriptions   N subscriptions through the admin API: time to active,
 //                                  nats-server RSS/CPU, fan-out, 10% dead, restarts (JETGATE_BENCH_SUBSCRIPTIONS=N
 //                                  or a list, e.g. 1000,10000: a fresh cluster per N; default 50)
+//   npm run bench -- --only schema-aware   delivery with a CEL where and with a pinned version beside plain
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";

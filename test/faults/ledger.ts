@@ -92,6 +92,8 @@ export interface Verdict {
   failures: string[];
   /** Dead letters whose attempt history is empty: (subscription, event id), for a closer look. */
   bareDeadLetters: Array<{ subscription: string; eventId: string }>;
+  /** Accepted events a subscriber neither got nor has a dead letter of: (subscription, event id). */
+  missing: Array<{ subscription: string; eventId: string }>;
 }
 
 function sample(keys: string[]): string {
@@ -101,6 +103,7 @@ function sample(keys: string[]): string {
 export function compare(load: LoadDriver, source: string, stored: Stored, subscribers: Array<{ id: string; rx: FaultReceiver }>): Verdict {
   const failures: string[] = [];
   const bareDeadLetters: Verdict["bareDeadLetters"] = [];
+  const missingAll: Verdict["missing"] = [];
   const byStanding = { accepted: [] as string[], refused: [] as string[], unknown: [] as string[] };
   const answers: Record<string, number> = {};
   let everUnknown = 0;
@@ -156,7 +159,10 @@ export function compare(load: LoadDriver, source: string, stored: Stored, subscr
       const bare = letters.find((d) => d.attempts === 0);
       if (bare) bareDeadLetters.push({ subscription: id, eventId: (JSON.parse(key) as string[])[1]! });
       if (bare) failures.push(`${id}: dead letter without attempt history for ${key} (DLQ seq ${bare.seq}, reason ${JSON.stringify(bare.reason)}, history ${JSON.stringify(bare.rawHistory)})`);
-      if (!rx.delivered.has(key) && letters.length === 0) missing.push(key);
+      if (!rx.delivered.has(key) && letters.length === 0) {
+        missing.push(key);
+        missingAll.push({ subscription: id, eventId: (JSON.parse(key) as string[])[1]! });
+      }
     }
     const unstable = [...rx.webhookIds].filter(([, ids]) => ids.size > 1).map(([k]) => k);
     if (unstable.length) failures.push(`${id}: ${unstable.length} events arrived with more than one webhook-id: ${sample(unstable)}`);
@@ -172,5 +178,5 @@ export function compare(load: LoadDriver, source: string, stored: Stored, subscr
     lost += missing.length;
   }
   counts.lost = lost + lostInStream.length;
-  return { counts, failures, bareDeadLetters };
+  return { counts, failures, bareDeadLetters, missing: missingAll };
 }

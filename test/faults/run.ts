@@ -174,8 +174,9 @@ export async function runFaults(opts: FaultRunOptions, res: RunResources): Promi
   const stored = await readStored(nc, eventSubject(TYPE), source);
   const verdict = compare(load, source, stored, subscribers);
   verdict.counts.loadSkipped = load.skipped;
-  // What the attempt log holds now for a dead letter that went out without history.
-  for (const { subscription, eventId } of verdict.bareDeadLetters.slice(0, 5)) {
+  // What the attempt log holds for a dead letter that went out without history, and for an event
+  // that was lost (neither delivered nor dead-lettered): the evidence of where its chain stopped.
+  for (const { subscription, eventId } of [...verdict.bareDeadLetters.slice(0, 5), ...verdict.missing.slice(0, 5)]) {
     const attempts = await listAttempts(nc, { subscription, eventId }).catch((err: Error) => err);
     const seen = attempts instanceof Error ? `unreadable: ${attempts.message}` : attempts.map((a) => `#${a.attempt} ${a.status || a.error} ${a.outcome} ${a.at}`).join(", ");
     verdict.failures.push(`${subscription} ${eventId}: attempt log now holds [${seen}]`);
